@@ -1,0 +1,45 @@
+# Complaint Radar — set-up, run and test. Everything installs into .venv.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+DEMO_CSV   := data/demo/demo_complaints.csv
+DEMO_STORE := data/store/complaints.duckdb
+PORT ?= 8501
+
+.PHONY: run test venv demo-store browser bench clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+$(DEMO_STORE): $(STAMP) $(DEMO_CSV)
+	$(PY) -m analysis build --db $(DEMO_STORE) $(DEMO_CSV)
+
+demo-store: $(DEMO_STORE)
+
+run: $(STAMP) $(DEMO_STORE)
+	@echo "投诉雷达 starting at http://localhost:$(PORT)"
+	$(PY) -m streamlit run app.py --server.port $(PORT) --server.headless true
+
+# The browser test needs Debian's chromium; scripts/install_browser.sh installs it when missing.
+browser:
+	bash scripts/install_browser.sh
+
+test: $(STAMP) browser
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) bench/bench_import.py
+	$(PY) bench/bench_text.py
+	$(PY) bench/bench_end_to_end.py
+
+clean:
+	rm -rf $(VENV) data/store .pytest_cache
+
+$(DEMO_CSV):
+	$(PY) -m analysis demo --out $(DEMO_CSV)

@@ -1,0 +1,325 @@
+"""The embedded complaint store: one DuckDB file.
+
+Tables (created by :func:`Store.ensure_schema`):
+
+* ``complaints`` — one row per stored complaint, in the canonical schema
+  (:mod:`analysis.schema`) plus ``content_hash``, ``text_hash``, ``import_id``
+  and ``source_row``.
+* ``imports`` — one row per import: file name, SHA-256, time, counts, encoding,
+  column mapping.
+* ``quarantine`` — rows that were read but not stored, with source row number,
+  column and reason, and the raw row as JSON.
+* ``conflicts`` — same complaint id arriving with different content.
+* ``column_mappings`` — remembered header → field mappings, keyed by the
+  header signature of a file.
+* ``tokens`` — token cache: space-joined tokens per text hash and tokenizer
+  fingerprint.
+* ``enrichment`` — per complaint: category, problem type, severity and the
+  normalised platform, with confidence and evidence.
+* ``cluster_runs``, ``cluster_assignments``, ``cluster_edits`` — cached
+  clustering results and the analysts' renames / merges / hides.
+* ``sampling_candidates`` — products an analyst marked for sampling.
+
+The view ``complaints_enriched`` joins complaints and enrichment and is what
+analyses read. :class:`Filters` turns the global filters into a SQL clause.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import hashlib
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+DB_ENV_VAR = "COMPLAINT_RADAR_DB"
+DEFAULT_DB_PATH = Path(__file__).resolve().parent.parent / "data" / "store" / "complaints.duckdb"
+UNCLASSIFIED = "未分类"
+
+SCHEMA_SQL = """
+CREATE TABLE IF NOT EXISTS imports (
+    import_id     INTEGER PRIMARY KEY,
+    file_name     VARCHAR NOT NULL,
+    sha256        VARCHAR NOT NULL,
+    imported_at   TIMESTAMP NOT NULL,
+    encoding      VARCHAR,
+    header_row    INTEGER,
+    rows_read     BIGINT NOT NULL,
+    imported      BIGINT NOT NULL,
+    quarantined   BIGINT NOT NULL,
+    duplicates    BIGINT NOT NULL,
+    conflicts     BIGINT NOT NULL,
+    mapping_json  VARCHAR,
+    warnings_json VARCHAR
+);
+CREATE TABLE IF NOT EXISTS complaints (
+    complaint_id      VARCHAR NOT NULL,
+    received_at       TIMESTAMP,
+    text              VARCHAR NOT NULL,
+    title             VARCHAR,
+    product           VARCHAR,
+    brand             VARCHAR,
+    merchant          VARCHAR,
+    platform          VARCHAR,
+    category_raw      VARCHAR,
+    problem_raw       VARCHAR,
+    demand            VARCHAR,
+    district          VARCHAR,
+    channel           VARCHAR,
+    status            VARCHAR,
+    amount            DOUBLE,
+    complainant_name  VARCHAR,
+    complainant_phone VARCHAR,
+    content_hash      VARCHAR NOT NULL,
+    text_hash         VARCHAR NOT NULL,
+    import_id         INTEGER NOT NULL,
+    source_row        BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS quarantine (
+    import_id  INTEGER NOT NULL,
+    source_row BIGINT NOT NULL,
+    column_name VARCHAR,
+    reason     VARCHAR NOT NULL,
+    raw_json   VARCHAR
+);
+CREATE TABLE IF NOT EXISTS conflicts (
+    import_id        INTEGER NOT NULL,
+    source_row       BIGINT NOT NULL,
+    complaint_id     VARCHAR NOT NULL,
+    existing_hash    VARCHAR NOT NULL,
+    incoming_hash    VARCHAR NOT NULL,
+    incoming_json    VARCHAR
+);
+CREATE TABLE IF NOT EXISTS column_mappings (
+    header_signature VARCHAR PRIMARY KEY,
+    headers_json     VARCHAR NOT NULL,
+    mapping_json     VARCHAR NOT NULL,
+    updated_at       TIMESTAMP NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tokens (
+    text_hash   VARCHAR NOT NULL,
+    fingerprint VARCHAR NOT NULL,
+    tokens      VARCHAR NOT NULL
+);
+CREATE TABLE IF NOT EXISTS enrichment (
+    complaint_id        VARCHAR NOT NULL,
+    text_hash           VARCHAR NOT NULL,
+    category            VARCHAR NOT NULL,
+    category_confidence DOUBLE,
+    category_source     VARCHAR,
+    category_evidence   VARCHAR,
+    problem             VARCHAR NOT NULL,
+    problem_confidence  DOUBLE,
+    problem_evidence    VARCHAR,
+    severity            INTEGER,
+    platform_norm       VARCHAR NOT NULL,
+    model_fingerprint   VARCHAR
+);
+CREATE TABLE IF NOT EXISTS cluster_runs (
+    run_id       VARCHAR PRIMARY KEY,
+    scope_key    VARCHAR NOT NULL,
+    created_at   TIMESTAMP NOT NULL,
+    params_json  VARCHAR NOT NULL,
+    clusters_json VARCHAR NOT NULL
+);
+CREATE TABLE IF NOT EXISTS cluster_assignments (
+    run_id       VARCHAR NOT NULL,
+    complaint_id VARCHAR NOT NULL,
+    cluster_id   INTEGER NOT NULL,
+    x            DOUBLE,
+    y            DOUBLE
+);
+CREATE TABLE IF NOT EXISTS cluster_edits (
+    scope_key   VARCHAR NOT NULL,
+    label_terms VARCHAR NOT NULL,
+    action      VARCHAR NOT NULL,
+    value       VARCHAR,
+    edited_at   TIMESTAMP NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sampling_candidates (
+    category  VARCHAR,
+    product   VARCHAR,
+    platform  VARCHAR,
+    merchant  VARCHAR,
+    source    VARCHAR,
+    added_at  TIMESTAMP NOT NULL
+);
+CREATE OR REPLACE VIEW complaints_enriched AS
+SELECT c.*,
+       COALESCE(e.category, '未分类')      AS category,
+       e.category_confidence,
+       e.category_source,
+       e.category_evidence,
+       COALESCE(e.problem, '未分类')       AS problem,
+       e.problem_confidence,
+       e.problem_evidence,
+       COALESCE(e.severity, 0)             AS severity,
+       COALESCE(e.platform_norm, '其他平台') AS platform_norm
+FROM complaints c
+LEFT JOIN enrichment e USING (complaint_id);
+"""
+
+
+def text_hash(text: str) -> str:
+    """Stable hash of a complaint text (blake2b-128, hex): the token-cache key."""
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+
+
+def default_db_path() -> Path:
+    """Return the store path: ``$COMPLAINT_RADAR_DB`` or ``data/store/complaints.duckdb``."""
+    env = os.environ.get(DB_ENV_VAR)
+    return Path(env) if env else DEFAULT_DB_PATH
+
+
+class Store:
+    """A complaint store in one DuckDB file.
+
+    Args:
+        path: database file; ``None`` uses :func:`default_db_path`; ``":memory:"``
+            gives a throw-away in-memory store (tests).
+        read_only: open without write access (several readers may share a file).
+    """
+
+    def __init__(self, path: str | os.PathLike | None = None, *, read_only: bool = False) -> None:
+        self.path = str(default_db_path() if path is None else path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self.read_only = read_only and self.path != ":memory:" and Path(self.path).exists()
+        self.con = duckdb.connect(self.path, read_only=self.read_only)
+        if not self.read_only:
+            self.ensure_schema()
+
+    # -- life cycle -------------------------------------------------------
+    def ensure_schema(self) -> None:
+        """Create the tables and views if they do not exist."""
+        self.con.execute(SCHEMA_SQL)
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A new cursor on the same database: use one per thread (Streamlit sessions)."""
+        return self.con.cursor()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One explicit transaction on its own cursor: all of it commits, or none of it.
+
+        Yields:
+            The cursor to run the transaction's statements on.
+        """
+        cur = self.con.cursor()
+        cur.execute("BEGIN TRANSACTION")
+        try:
+            yield cur
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        else:
+            cur.execute("COMMIT")
+        finally:
+            cur.close()
+
+    # -- queries ----------------------------------------------------------
+    def query(self, sql: str, params: Sequence | dict | None = None) -> pd.DataFrame:
+        """Run SQL and return a DataFrame (use for small, aggregated results)."""
+        return self.cursor().execute(sql, params or []).df()
+
+    def scalar(self, sql: str, params: Sequence | dict | None = None):
+        """Run SQL and return the first column of the first row."""
+        row = self.cursor().execute(sql, params or []).fetchone()
+        return None if row is None else row[0]
+
+    def count(self, table: str = "complaints") -> int:
+        """Number of rows in a table."""
+        return int(self.scalar(f"SELECT count(*) FROM {table}"))
+
+    def is_empty(self) -> bool:
+        """True when no complaint is stored."""
+        return self.count("complaints") == 0
+
+    def checksum(self) -> str:
+        """A content checksum of the complaints table (order-independent)."""
+        value = self.scalar(
+            "SELECT coalesce(bit_xor(hash(complaint_id, content_hash)), 0)::VARCHAR || ':' || count(*) "
+            "FROM complaints"
+        )
+        return str(value)
+
+    def date_range(self) -> tuple[dt.date | None, dt.date | None]:
+        """First and last day with a complaint."""
+        row = self.cursor().execute(
+            "SELECT min(received_at)::DATE, max(received_at)::DATE FROM complaints"
+        ).fetchone()
+        return (row[0], row[1]) if row else (None, None)
+
+    def fingerprint(self) -> str:
+        """A short fingerprint of the store's contents: changes whenever an import lands.
+
+        Used as a cache key by the pages and by cached analyses.
+        """
+        row = self.cursor().execute(
+            "SELECT count(*), coalesce(max(import_id), 0), "
+            "(SELECT count(*) FROM enrichment), (SELECT count(*) FROM cluster_edits), "
+            "(SELECT count(*) FROM sampling_candidates) FROM imports"
+        ).fetchone()
+        return "-".join(str(v) for v in row)
+
+
+@dataclasses.dataclass(frozen=True)
+class Filters:
+    """The global filters shared by every page.
+
+    Attributes:
+        start: first day included (``None``: from the beginning).
+        end: last day included (``None``: to the end).
+        categories: categories to keep (empty: all).
+        platforms: normalised platforms to keep (empty: all).
+        districts: districts to keep (empty: all).
+    """
+
+    start: dt.date | None = None
+    end: dt.date | None = None
+    categories: tuple[str, ...] = ()
+    platforms: tuple[str, ...] = ()
+    districts: tuple[str, ...] = ()
+
+    def where(self, *, prefix: str = "") -> tuple[str, list]:
+        """Return ``(sql, params)``: a WHERE-clause body over ``complaints_enriched``.
+
+        Args:
+            prefix: table alias with dot (e.g. ``"c."``) when the view is aliased.
+        """
+        clauses: list[str] = ["TRUE"]
+        params: list = []
+        if self.start is not None:
+            clauses.append(f"{prefix}received_at >= ?")
+            params.append(dt.datetime.combine(self.start, dt.time.min))
+        if self.end is not None:
+            clauses.append(f"{prefix}received_at < ?")
+            params.append(dt.datetime.combine(self.end + dt.timedelta(days=1), dt.time.min))
+        for column, values in (
+            ("category", self.categories),
+            ("platform_norm", self.platforms),
+            ("district", self.districts),
+        ):
+            if values:
+                clauses.append(f"{prefix}{column} IN ({', '.join('?' * len(values))})")
+                params.extend(values)
+        return " AND ".join(clauses), params
+
+    def replace(self, **changes) -> Filters:
+        """A copy with some fields changed."""
+        return dataclasses.replace(self, **changes)
