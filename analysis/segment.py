@@ -1,0 +1,422 @@
+"""Chinese word segmentation with a regulator's dictionary, and the token cache.
+
+Two backends sit behind one :class:`Tokenizer`: ``"rjieba"`` (jieba-rs, the
+fast default) and ``"jieba"`` (the Python reference). Both start from jieba's
+own dictionary and add the words of ``data/dict/userdict.txt`` to their own
+instance — no global jieba state is touched. Tokens are post-processed the
+same way for both backends:
+
+* ASCII and full-width letters/digits in the input are folded to half width
+  before segmentation (``ｉＰｈｏｎｅ８`` segments like ``iPhone8``);
+* whitespace-only tokens are dropped and tokens never contain whitespace;
+* tokens are lower-cased (``iPhone`` → ``iphone``), after segmentation so that
+  dictionary words such as ``T恤`` still match;
+* punctuation is kept as the segmenter gives it (filter it with
+  :func:`remove_stopwords`).
+
+Tokens are cached in the store's ``tokens`` table as one space-joined string
+per ``text_hash`` and :attr:`Tokenizer.fingerprint`, so re-analysing known
+complaints segments nothing (:func:`ensure_tokens`, :func:`load_tokens`).
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import importlib.metadata
+import logging
+import re
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import NamedTuple
+
+import pandas as pd
+import pyarrow as pa
+
+from analysis.errors import ConfigError, UserError
+
+DICT_DIR = Path(__file__).resolve().parent.parent / "data" / "dict"
+DEFAULT_USERDICT = DICT_DIR / "userdict.txt"
+DEFAULT_STOPWORDS = DICT_DIR / "stopwords.txt"
+BACKENDS = ("rjieba", "jieba")
+
+# Bump when the token post-processing changes: it invalidates cached tokens.
+_PIPELINE_VERSION = "1"
+
+# Full-width ASCII letters and digits → half width (before segmentation).
+_FULLWIDTH = re.compile("[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]")
+_FULLWIDTH_TABLE = {cp: cp - 0xFEE0 for cp in (
+    *range(0xFF10, 0xFF1A), *range(0xFF21, 0xFF3B), *range(0xFF41, 0xFF5B))}
+# A user-dictionary line: word, optional positive frequency, optional lower-case tag.
+_FREQ = re.compile(r"[0-9]+")
+_TAG = re.compile(r"[a-z]+")
+_WORD_CHAR = re.compile(r"\w")
+
+
+class UserWord(NamedTuple):
+    """One user-dictionary entry (jieba format ``word [freq] [tag]``)."""
+
+    word: str
+    freq: int | None
+    tag: str | None
+
+
+def _read_lines(path: Path) -> list[str]:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError("文件不存在，请检查路径或恢复 data/dict/ 下的默认文件。", file=str(path)) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        row = data[: exc.start].count(b"\n") + 1
+        raise ConfigError("不是 UTF-8 编码，请另存为 UTF-8 文本。", file=str(path), row=row) from None
+    return text.lstrip("\ufeff").splitlines()
+
+
+def load_userdict(path: str | Path) -> list[UserWord]:
+    """Read and validate a user dictionary in jieba format (``word [freq] [tag]``).
+
+    Args:
+        path: the dictionary file (UTF-8; blank lines are skipped; a later
+            duplicate overrides an earlier one, as in jieba).
+
+    Returns:
+        The entries in file order.
+
+    Raises:
+        ConfigError: a malformed line, naming file, line and reason.
+    """
+    path = Path(path)
+    entries: list[UserWord] = []
+    for lineno, raw in enumerate(_read_lines(path), 1):
+        line = raw.strip()
+        if not line:
+            continue
+        if line.startswith("#"):
+            raise ConfigError(
+                "jieba 词典格式不支持注释行；分组说明请写在 data/dict/README.md。",
+                file=str(path), row=lineno)
+        if "\t" in line or "\u3000" in line:
+            raise ConfigError("词条、词频、词性之间只能用一个半角空格分隔，不能用制表符或全角空格。",
+                              file=str(path), row=lineno)
+        parts = line.split(" ")
+        if "" in parts:
+            raise ConfigError("词条、词频、词性之间只能用一个半角空格分隔。", file=str(path), row=lineno)
+        word, rest = parts[0], parts[1:]
+        freq: int | None = None
+        tag: str | None = None
+        if rest and _FREQ.fullmatch(rest[0]):
+            freq = int(rest.pop(0))
+            if freq <= 0:
+                raise ConfigError(f"词条「{word}」的词频必须是正整数。", file=str(path), row=lineno)
+        if rest and _TAG.fullmatch(rest[0]):
+            tag = rest.pop(0)
+        if rest:
+            raise ConfigError(
+                f"无法识别「{' '.join(rest)}」：每行格式为「词条 词频 词性」，词频为正整数、"
+                "词性为小写英文字母，二者可省略；词条本身不能含空格。",
+                file=str(path), row=lineno)
+        if not _WORD_CHAR.search(word):
+            raise ConfigError(f"词条「{word}」不含文字或数字。", file=str(path), row=lineno)
+        entries.append(UserWord(word, freq, tag))
+    return entries
+
+
+def load_stopwords(path: str | Path) -> frozenset[str]:
+    """Read and validate a stop-word list: one word per line, UTF-8, blank lines skipped.
+
+    Words are lower-cased like the tokens they filter.
+
+    Raises:
+        ConfigError: a line holding more than one word, naming file and line.
+    """
+    path = Path(path)
+    words: set[str] = set()
+    for lineno, raw in enumerate(_read_lines(path), 1):
+        word = raw.strip()
+        if not word:
+            continue
+        if any(ch.isspace() for ch in word):
+            raise ConfigError(f"每行只能写一个停用词，「{word}」中含有空格。", file=str(path), row=lineno)
+        words.add(word.lower())
+    return frozenset(words)
+
+
+def _normalise_text(text) -> str:
+    if not isinstance(text, str):
+        if text is None or (isinstance(text, float) and text != text) or text is pd.NA:
+            return ""
+        text = str(text)
+    if _FULLWIDTH.search(text):
+        text = text.translate(_FULLWIDTH_TABLE)
+    return text
+
+
+class Tokenizer:
+    """A word segmenter: jieba's dictionary plus the regulator's user dictionary.
+
+    Args:
+        backend: ``"rjieba"`` (jieba-rs, fast, the default) or ``"jieba"``
+            (the Python reference implementation).
+        userdict: user dictionary in jieba format; ``None`` for none.
+        stopwords: stop-word list (one word per line); ``None`` for none.
+        hmm: let the HMM join unknown words (jieba's default).
+
+    Attributes:
+        backend: the backend name.
+        stopwords: the stop words, lower-cased.
+        user_words: the validated user-dictionary entries.
+        fingerprint: backend, version, HMM flag and a hash of the user
+            dictionary — the token-cache key.
+
+    Raises:
+        ConfigError: a malformed dictionary or stop-word file.
+    """
+
+    def __init__(self, *, backend: str = "rjieba", userdict: str | Path | None = DEFAULT_USERDICT,
+                 stopwords: str | Path | None = DEFAULT_STOPWORDS, hmm: bool = True) -> None:
+        if backend not in BACKENDS:
+            raise UserError(f"未知的分词后端「{backend}」，可选：{'、'.join(BACKENDS)}。")
+        self.backend = backend
+        self.hmm = bool(hmm)
+        self.userdict = None if userdict is None else Path(userdict)
+        self.user_words: list[UserWord] = [] if userdict is None else load_userdict(userdict)
+        self.stopwords: frozenset[str] = frozenset() if stopwords is None else load_stopwords(stopwords)
+        digest = hashlib.blake2b(digest_size=8)
+        for entry in self.user_words:
+            digest.update(f"{entry.word}\x1f{entry.freq}\x1f{entry.tag}\n".encode())
+        self.version = importlib.metadata.version(backend)
+        self.fingerprint = (f"{backend}-{self.version}-hmm{int(self.hmm)}-"
+                            f"dict{digest.hexdigest() if self.user_words else 'none'}-p{_PIPELINE_VERSION}")
+        self._cut = self._build()
+
+    def _build(self) -> Callable[[str], list[str]]:
+        if self.backend == "rjieba":
+            import rjieba
+
+            engine = rjieba.Jieba()
+            for entry in self.user_words:
+                engine.add_word(entry.word, entry.freq, entry.tag)
+            hmm = self.hmm
+            return lambda text: engine.cut(text, hmm)
+        import jieba
+
+        logging.getLogger("jieba").setLevel(logging.WARNING)
+        engine = jieba.Tokenizer()
+        engine.initialize()
+        for entry in self.user_words:
+            engine.add_word(entry.word, entry.freq, entry.tag)
+        hmm = self.hmm
+        return lambda text: engine.lcut(text, HMM=hmm)
+
+    def __repr__(self) -> str:
+        return f"Tokenizer(backend={self.backend!r}, fingerprint={self.fingerprint!r})"
+
+    def cut(self, text: str) -> list[str]:
+        """Segment one text.
+
+        Returns:
+            The tokens, lower-cased, without whitespace; ``[]`` for empty or
+            missing text.
+        """
+        text = _normalise_text(text)
+        if not text:
+            return []
+        return " ".join(self._cut(text)).lower().split()
+
+    def cut_many(self, texts: Iterable[str], *, chunk_size: int = 20000) -> Iterator[str]:
+        """Segment many texts, streaming: one space-joined token string per text.
+
+        Args:
+            texts: any iterable of texts (``None``/NaN count as empty).
+            chunk_size: texts segmented per batch; bounds the memory held.
+
+        Yields:
+            The tokens of each text joined by single spaces, in input order.
+        """
+        if chunk_size < 1:
+            raise ValueError("chunk_size must be positive")
+        cut = self._cut
+        chunk: list = []
+        iterator = iter(texts)
+        while True:
+            chunk.clear()
+            for text in iterator:
+                chunk.append(text)
+                if len(chunk) >= chunk_size:
+                    break
+            if not chunk:
+                return
+            gc_was_enabled = gc.isenabled()
+            gc.disable()
+            try:
+                out = [" ".join(" ".join(cut(t)).lower().split()) if t else ""
+                       for t in map(_normalise_text, chunk)]
+            finally:
+                if gc_was_enabled:
+                    gc.enable()
+            yield from out
+
+
+# -- stop words ---------------------------------------------------------------
+
+def _is_punct(token: str) -> bool:
+    return _WORD_CHAR.search(token) is None
+
+
+class _StopFilter:
+    """Per-token keep/drop decisions, memoised (the vocabulary is small)."""
+
+    def __init__(self, stopwords: frozenset[str], drop_punct: bool) -> None:
+        self.stopwords, self.drop_punct = stopwords, drop_punct
+        self.drop: set[str] = set(stopwords)
+        self.keep: set[str] = set()
+
+    def __call__(self, tokens: str) -> str:
+        drop, keep = self.drop, self.keep
+        out = []
+        for tok in tokens.split():
+            if tok in keep:
+                out.append(tok)
+            elif tok in drop:
+                continue
+            elif self.drop_punct and _is_punct(tok):
+                drop.add(tok)
+            else:
+                keep.add(tok)
+                out.append(tok)
+        return " ".join(out)
+
+
+def remove_stopwords(tokens, stopwords: frozenset[str], *, drop_punct: bool = True):
+    """Drop stop words (and, by default, punctuation-only tokens) from space-joined tokens.
+
+    Args:
+        tokens: one space-joined token string, an iterable of them, or a Series.
+        stopwords: the stop words (e.g. :attr:`Tokenizer.stopwords`).
+        drop_punct: also drop tokens without any letter, digit or CJK character.
+
+    Returns:
+        The same shape as ``tokens``: a string, a list of strings or a Series.
+    """
+    filt = _StopFilter(frozenset(stopwords), drop_punct)
+    if isinstance(tokens, str):
+        return filt(tokens)
+    if isinstance(tokens, pd.Series):
+        values = [filt(t) if isinstance(t, str) else "" for t in tokens.tolist()]
+        return pd.Series(values, index=tokens.index, name=tokens.name, dtype="str")
+    return [filt(t) if isinstance(t, str) else "" for t in tokens]
+
+
+# -- token cache --------------------------------------------------------------
+
+_LOCKS: dict[str, threading.Lock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def _store_lock(store) -> threading.Lock:
+    with _LOCKS_GUARD:
+        return _LOCKS.setdefault(f"{store.path}:{id(store) if store.path == ':memory:' else ''}",
+                                 threading.Lock())
+
+
+_MISSING_FROM = """
+FROM complaints c
+WHERE NOT EXISTS (SELECT 1 FROM tokens t WHERE t.text_hash = c.text_hash AND t.fingerprint = ?)
+"""
+
+
+def ensure_tokens(store, tokenizer: Tokenizer, *, progress: Callable[[int, int], None] | None = None,
+                  chunk_size: int = 50000) -> int:
+    """Segment the stored texts that have no cached tokens for this tokenizer.
+
+    Args:
+        store: an :class:`analysis.store.Store` opened for writing.
+        tokenizer: the tokenizer; its fingerprint keys the cache.
+        progress: called as ``progress(done, total)`` after each chunk.
+        chunk_size: texts read, segmented and written per transaction.
+
+    Returns:
+        How many distinct texts were segmented (0 when the cache was complete).
+
+    Raises:
+        UserError: the store is read-only.
+    """
+    if getattr(store, "read_only", False):
+        raise UserError("数据库以只读方式打开，无法写入分词缓存；请以可写方式打开后重试。")
+    fp = tokenizer.fingerprint
+    with _store_lock(store):
+        total = int(store.scalar(f"SELECT count(DISTINCT c.text_hash) {_MISSING_FROM}", [fp]) or 0)
+        if total == 0:
+            return 0
+        if progress is not None:
+            progress(0, total)
+        done = 0
+        reader_cur = store.cursor()
+        try:
+            reader = reader_cur.sql(
+                f"SELECT c.text_hash, any_value(c.text) AS text {_MISSING_FROM} GROUP BY c.text_hash",
+                params=[fp],
+            ).to_arrow_reader(chunk_size)
+            for batch in reader:
+                hashes = batch.column(0)
+                texts = batch.column(1).to_pylist()
+                tokens = pa.array(list(tokenizer.cut_many(texts, chunk_size=chunk_size)), type=pa.string())
+                new = pa.table({"text_hash": hashes, "tokens": tokens})
+                with store.transaction() as cur:
+                    cur.register("_new_tokens", new)
+                    try:
+                        cur.execute(
+                            "INSERT INTO tokens SELECT n.text_hash, ?, n.tokens FROM _new_tokens n "
+                            "WHERE NOT EXISTS (SELECT 1 FROM tokens t "
+                            "WHERE t.text_hash = n.text_hash AND t.fingerprint = ?)",
+                            [fp, fp],
+                        )
+                    finally:
+                        cur.unregister("_new_tokens")
+                done += len(texts)
+                if progress is not None:
+                    progress(done, total)
+        finally:
+            reader_cur.close()
+    return done
+
+
+def load_tokens(store, tokenizer: Tokenizer, *, where: str = "TRUE", params: list | None = None,
+                ensure: bool = True) -> pd.DataFrame:
+    """Tokens of the complaints matching a filter.
+
+    Args:
+        store: the complaint store.
+        tokenizer: the tokenizer whose cached tokens to read.
+        where: WHERE-clause body over ``complaints_enriched`` (e.g. from
+            :meth:`analysis.store.Filters.where`).
+        params: parameters of ``where``.
+        ensure: fill the cache first (:func:`ensure_tokens`); texts still
+            missing (read-only store) are segmented in memory.
+
+    Returns:
+        Columns ``complaint_id`` and ``tokens`` (space-joined), in import order.
+    """
+    if ensure and not getattr(store, "read_only", False):
+        ensure_tokens(store, tokenizer)
+    sql = f"""
+        SELECT c.complaint_id, t.tokens, CASE WHEN t.tokens IS NULL THEN c.text END AS text
+        FROM (SELECT complaint_id, text_hash, text, import_id, source_row
+              FROM complaints_enriched WHERE {where}) c
+        LEFT JOIN (SELECT text_hash, any_value(tokens) AS tokens FROM tokens
+                   WHERE fingerprint = ? GROUP BY text_hash) t USING (text_hash)
+        ORDER BY c.import_id, c.source_row
+    """
+    table = store.cursor().sql(sql, params=[*(params or []), tokenizer.fingerprint]).to_arrow_table()
+    ids = table.column("complaint_id").to_pylist()
+    tokens = table.column("tokens").to_pylist()
+    if table.column("tokens").null_count:
+        texts = table.column("text").to_pylist()
+        missing = [i for i, tok in enumerate(tokens) if tok is None]
+        for i, tok in zip(missing, tokenizer.cut_many(texts[i] for i in missing)):
+            tokens[i] = tok
+    return pd.DataFrame({"complaint_id": pd.Series(ids, dtype="str"),
+                         "tokens": pd.Series(tokens, dtype="str")})
