@@ -2,19 +2,40 @@
 
 The global filters (period, categories, platforms, districts) live in
 ``st.session_state`` and in the URL query string, so any view can be
-bookmarked and shared. Every page calls :func:`global_filters` once.
+bookmarked and shared. Every page calls :func:`global_filters` once; links to
+other pages go through :func:`filter_page_link`, which carries the filters over.
+
+How the two stay in sync: the canonical filters are a plain dict in session
+state (it survives page switches, which reset widgets and may drop the query
+string). On each run the URL wins when it differs from what this session last
+wrote to it and names at least one filter (a bookmark, a shared link, a link
+with filters); otherwise the session's filters are kept. The canonical values
+are pushed into the sidebar widgets before they render, a widget change writes
+back to them (``on_change``), and the URL is rewritten from them at the end.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 
 import streamlit as st
 
 from analysis.store import Filters, Store, default_db_path
 
 # Query-string keys of the global filters.
-_Q_START, _Q_END, _Q_CAT, _Q_PLAT, _Q_DIST = "from", "to", "cat", "plat", "dist"
+Q_START, Q_END, Q_CAT, Q_PLAT, Q_DIST = "from", "to", "cat", "plat", "dist"
+FILTER_PARAMS = (Q_START, Q_END, Q_CAT, Q_PLAT, Q_DIST)
+_LISTS = {Q_CAT: "categories", Q_PLAT: "platforms", Q_DIST: "districts"}
+
+# Session-state keys: canonical filters, the query we last wrote, the widgets.
+_STATE, _WRITTEN = "_gf_state", "_gf_written"
+W_PERIOD, W_PRESET = "gf_period", "gf_preset"
+W_LISTS = {Q_CAT: "gf_categories", Q_PLAT: "gf_platforms", Q_DIST: "gf_districts"}
+
+# Quick periods, counted back from the last day with data (so demo data from 2017 works too).
+PERIOD_PRESETS = ("全部时间", "最近 7 天", "最近 30 天", "最近 90 天", "最近 365 天",
+                  "最后一个自然月", "最后一个自然年")
 
 
 @st.cache_resource(show_spinner=False)
@@ -33,15 +54,14 @@ def store_key(store: Store) -> str:
 
 
 @st.cache_data(show_spinner=False)
-def _filter_options(key: str) -> dict[str, list]:
-    store = get_store()
+def _filter_options(_store: Store, key: str) -> dict[str, list]:
     def values(column: str) -> list[str]:
-        df = store.query(
+        df = _store.query(
             f"SELECT {column} AS v, count(*) AS n FROM complaints_enriched "
-            f"WHERE {column} IS NOT NULL GROUP BY 1 ORDER BY n DESC"
+            f"WHERE {column} IS NOT NULL GROUP BY 1 ORDER BY n DESC, v"
         )
         return df["v"].astype(str).tolist()
-    first, last = store.date_range()
+    first, last = _store.date_range()
     return {
         "categories": values("category"),
         "platforms": values("platform_norm"),
@@ -51,6 +71,8 @@ def _filter_options(key: str) -> dict[str, list]:
     }
 
 
+# -- pure helpers (tested without a running app) ---------------------------------------------
+
 def _parse_date(value: str | None) -> dt.date | None:
     try:
         return dt.date.fromisoformat(value) if value else None
@@ -58,70 +80,224 @@ def _parse_date(value: str | None) -> dt.date | None:
         return None
 
 
-def _list_param(name: str) -> list[str]:
-    raw = st.query_params.get(name, "")
-    return [v for v in raw.split(",") if v]
+def _split(value: str | list[str] | None) -> tuple[str, ...]:
+    parts = value if isinstance(value, list) else [value or ""]
+    out: list[str] = []
+    for part in parts:
+        out.extend(v.strip() for v in part.split(",") if v.strip() and v.strip() not in out)
+    return tuple(out)
+
+
+def filters_to_query(filters: Filters) -> dict[str, str]:
+    """Query-string parameters for ``filters`` (open ends and empty lists are left out).
+
+    Example:
+        >>> filters_to_query(Filters(start=dt.date(2017, 11, 1), categories=("食品", "药品")))
+        {'from': '2017-11-01', 'cat': '食品,药品'}
+    """
+    query = {Q_START: filters.start.isoformat() if filters.start else None,
+             Q_END: filters.end.isoformat() if filters.end else None}
+    for param, field in _LISTS.items():
+        query[param] = ",".join(getattr(filters, field)) or None
+    return {k: v for k, v in query.items() if v}
+
+
+def filters_from_query(params: Mapping[str, str | list[str]], *,
+                       options: Mapping[str, object] | None = None) -> Filters:
+    """Parse query-string parameters into :class:`Filters`.
+
+    Args:
+        params: the query parameters (``st.query_params.to_dict()`` or a plain dict);
+            list values may be comma-separated or repeated.
+        options: when given, the ``first``/``last`` days and the known
+            ``categories``/``platforms``/``districts``: unknown values are dropped,
+            dates are clamped into the data range and a period equal to the whole
+            range is left open.
+    """
+    start, end = _parse_date(_first(params.get(Q_START))), _parse_date(_first(params.get(Q_END)))
+    if start and end and end < start:
+        start, end = end, start
+    lists = {field: _split(params.get(param)) for param, field in _LISTS.items()}
+    if options:
+        first, last = options.get("first"), options.get("last")
+        if first is not None and last is not None:
+            start = min(max(start, first), last) if start else None
+            end = max(min(end, last), start or first) if end else None
+            start = None if start == first else start
+            end = None if end == last else end
+        for field in lists:
+            known = set(options.get(field) or ())
+            lists[field] = tuple(v for v in lists[field] if v in known)
+    return Filters(start=start, end=end, **lists)
+
+
+def _first(value: str | list[str] | None) -> str | None:
+    return value[-1] if isinstance(value, list) and value else (value or None)
+
+
+def preset_period(name: str, first: dt.date, last: dt.date) -> tuple[dt.date, dt.date]:
+    """The period of a quick choice of :data:`PERIOD_PRESETS`, counted back from ``last``.
+
+    Args:
+        name: one of :data:`PERIOD_PRESETS`.
+        first: first day with data.
+        last: last day with data.
+
+    Returns:
+        ``(start, end)``, clipped to ``[first, last]``.
+    """
+    days = {"最近 7 天": 7, "最近 30 天": 30, "最近 90 天": 90, "最近 365 天": 365}
+    if name == "全部时间":
+        start = first
+    elif name in days:
+        start = last - dt.timedelta(days=days[name] - 1)
+    elif name == "最后一个自然月":
+        start = last.replace(day=1)
+    elif name == "最后一个自然年":
+        start = last.replace(month=1, day=1)
+    else:
+        raise ValueError(f"未知的快捷时段「{name}」，可选：{'、'.join(PERIOD_PRESETS)}")
+    return max(start, first), last
+
+
+# -- session state <-> URL <-> widgets ---------------------------------------------------------
+
+def _url_params() -> dict[str, str | list[str]]:
+    params: dict[str, str | list[str]] = {}
+    for key in FILTER_PARAMS:
+        if key in st.query_params:
+            values = st.query_params.get_all(key)
+            params[key] = values if len(values) > 1 else values[0]
+    return params
+
+
+def _sync_state(opts: dict) -> Filters:
+    """Reconcile the session's canonical filters with the URL; returns the canonical filters."""
+    url = _url_params()
+    written = st.session_state.get(_WRITTEN)
+    state: Filters | None = st.session_state.get(_STATE)
+    if state is None or (url and filters_to_query(filters_from_query(url)) != written):
+        state = filters_from_query(url, options=opts)
+        st.session_state[_STATE] = state
+    return state
+
+
+def _push_widgets(state: Filters, opts: dict, *, show_period: bool) -> None:
+    first, last = opts["first"], opts["last"]
+    if show_period and first is not None:
+        current = st.session_state.get(W_PERIOD)
+        selecting = isinstance(current, (tuple, list)) and len(current) == 1
+        if not selecting:
+            start = min(max(state.start or first, first), last)
+            st.session_state[W_PERIOD] = (start, max(min(state.end or last, last), start))
+    for param, field in _LISTS.items():
+        known = set(opts[field])
+        st.session_state[W_LISTS[param]] = [v for v in getattr(state, field) if v in known]
+
+
+def _on_period_change(first: dt.date, last: dt.date) -> None:
+    period = st.session_state.get(W_PERIOD)
+    if isinstance(period, (tuple, list)) and len(period) == 2:
+        start, end = period
+        st.session_state[_STATE] = st.session_state[_STATE].replace(
+            start=None if start == first else start, end=None if end == last else end)
+
+
+def _on_preset(first: dt.date, last: dt.date) -> None:
+    name = st.session_state.get(W_PRESET)
+    if name:
+        start, end = preset_period(name, first, last)
+        st.session_state[_STATE] = st.session_state[_STATE].replace(
+            start=None if start == first else start, end=None if end == last else end)
+        st.session_state[W_PRESET] = None
+
+
+def _on_list_change(param: str) -> None:
+    field = _LISTS[param]
+    st.session_state[_STATE] = st.session_state[_STATE].replace(
+        **{field: tuple(st.session_state.get(W_LISTS[param]) or ())})
+
+
+def _on_reset() -> None:
+    st.session_state[_STATE] = Filters()
+
+
+def _write_url(state: Filters) -> None:
+    wanted = filters_to_query(state)
+    for key in FILTER_PARAMS:
+        if key not in wanted:
+            if key in st.query_params:
+                del st.query_params[key]
+        elif st.query_params.get_all(key) != [wanted[key]]:
+            st.query_params[key] = wanted[key]
+    st.session_state[_WRITTEN] = wanted
 
 
 def global_filters(store: Store, *, show_period: bool = True) -> Filters:
     """Render the sidebar filters and return them as :class:`Filters`.
 
-    Values start from the URL (so shared links open the same view) and are
-    written back to it on every change.
+    Values start from the URL (so shared links open the same view), persist
+    across pages in the session, and are written back to the URL on every change.
+
+    Args:
+        store: the complaint store (its values fill the choices).
+        show_period: show the period widget; when ``False`` the returned filters
+            have no period, but the chosen period is kept for the other pages.
+
+    Returns:
+        The filters; the period is concrete (the data's first/last day fill open
+        ends) when ``show_period`` is true and the store holds data.
     """
-    opts = _filter_options(store_key(store))
+    opts = _filter_options(store, store_key(store))
     first, last = opts["first"], opts["last"]
+    state = _sync_state(opts)
+    _push_widgets(state, opts, show_period=show_period)
     sb = st.sidebar
     sb.markdown("### 全局筛选")
-    start = end = None
     if show_period and first is not None:
-        q_start = _parse_date(st.query_params.get(_Q_START)) or first
-        q_end = _parse_date(st.query_params.get(_Q_END)) or last
-        q_start = min(max(q_start, first), last)
-        q_end = max(min(q_end, last), q_start)
-        period = sb.date_input(
-            "时间范围", value=(q_start, q_end), min_value=first, max_value=last,
-            key="gf_period", format="YYYY-MM-DD",
-        )
-        if isinstance(period, (tuple, list)) and len(period) == 2:
-            start, end = period
-        elif isinstance(period, (tuple, list)) and len(period) == 1:
-            start, end = period[0], last
-    cats = sb.multiselect(
-        "商品/服务类别", opts["categories"],
-        default=[c for c in _list_param(_Q_CAT) if c in opts["categories"]], key="gf_categories",
-        placeholder="全部类别",
-    )
-    plats = sb.multiselect(
-        "平台", opts["platforms"],
-        default=[p for p in _list_param(_Q_PLAT) if p in opts["platforms"]], key="gf_platforms",
-        placeholder="全部平台",
-    )
-    dists = sb.multiselect(
-        "所属区", opts["districts"],
-        default=[d for d in _list_param(_Q_DIST) if d in opts["districts"]], key="gf_districts",
-        placeholder="全部区",
-    )
-    filters = Filters(start=start, end=end, categories=tuple(cats), platforms=tuple(plats),
-                      districts=tuple(dists))
-    _write_query_params(filters, first=first, last=last)
-    return filters
+        sb.selectbox("快捷时段", PERIOD_PRESETS, index=None, key=W_PRESET,
+                     placeholder="快捷选择（截至数据最后一天）",
+                     on_change=_on_preset, args=(first, last))
+        sb.date_input("时间范围", min_value=first, max_value=last, key=W_PERIOD,
+                      format="YYYY-MM-DD", on_change=_on_period_change, args=(first, last))
+    labels = {Q_CAT: ("商品/服务类别", "全部类别"), Q_PLAT: ("平台", "全部平台"),
+              Q_DIST: ("所属区", "全部区")}
+    for param, field in _LISTS.items():
+        label, placeholder = labels[param]
+        sb.multiselect(label, opts[field], key=W_LISTS[param], placeholder=placeholder,
+                       on_change=_on_list_change, args=(param,))
+    sb.button("重置筛选", key="gf_reset", on_click=_on_reset, width="stretch")
+    state = st.session_state[_STATE]
+    _write_url(state)
+    if not show_period or first is None:
+        return state.replace(start=None, end=None)
+    return state.replace(start=state.start or first, end=state.end or last)
 
 
-def _write_query_params(filters: Filters, *, first, last) -> None:
-    wanted = {
-        _Q_START: filters.start.isoformat() if filters.start and filters.start != first else None,
-        _Q_END: filters.end.isoformat() if filters.end and filters.end != last else None,
-        _Q_CAT: ",".join(filters.categories) or None,
-        _Q_PLAT: ",".join(filters.platforms) or None,
-        _Q_DIST: ",".join(filters.districts) or None,
-    }
-    for key, value in wanted.items():
-        if value is None:
-            if key in st.query_params:
-                del st.query_params[key]
-        elif st.query_params.get(key) != value:
-            st.query_params[key] = value
+def link_query(**extra: str) -> dict[str, str]:
+    """Query parameters carrying the current global filters, plus page-specific ``extra``."""
+    state = st.session_state.get(_STATE) or Filters()
+    return {**filters_to_query(state), **{k: v for k, v in extra.items() if v}}
+
+
+def filter_page_link(page: str, *, label: str, icon: str | None = None, help: str | None = None,
+                     **extra: str) -> None:
+    """``st.page_link`` to another page that carries the global filters over.
+
+    Args:
+        page: the page file, e.g. ``"pages/trends.py"``.
+        label: link text (Chinese).
+        icon: optional emoji or material icon.
+        help: optional tooltip.
+        **extra: additional query parameters for the target page.
+    """
+    st.page_link(page, label=label, icon=icon, help=help, query_params=link_query(**extra))
+
+
+def escape_markdown(text: str) -> str:
+    """Escape text for ``st.markdown``: no emphasis, links, HTML, LaTeX or ``:color[...]`` directives."""
+    specials = set("\\`*_{}[]()#+-.!|<>~$:=")
+    return "".join("\\" + ch if ch in specials else ch for ch in str(text))
 
 
 def empty_store_notice() -> None:
