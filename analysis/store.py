@@ -37,6 +37,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from analysis.errors import UserError
+
 DB_ENV_VAR = "COMPLAINT_RADAR_DB"
 DEFAULT_DB_PATH = Path(__file__).resolve().parent.parent / "data" / "store" / "complaints.duckdb"
 UNCLASSIFIED = "未分类"
@@ -190,7 +192,16 @@ class Store:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self.read_only = read_only and self.path != ":memory:" and Path(self.path).exists()
-        self.con = duckdb.connect(self.path, read_only=self.read_only)
+        try:
+            self.con = duckdb.connect(self.path, read_only=self.read_only)
+        except duckdb.IOException as exc:
+            if "lock" in str(exc).lower():
+                raise UserError(
+                    "数据库文件正被另一个程序（例如正在运行的投诉雷达页面或另一个导入命令）占用。"
+                    "请先关闭它，或用 --db 指定另一个数据库文件。",
+                    file=self.path,
+                ) from exc
+            raise UserError(f"无法打开数据库文件（{exc}）。请检查路径和权限。", file=self.path) from exc
         if not self.read_only:
             self.ensure_schema()
 

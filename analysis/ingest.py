@@ -1,0 +1,477 @@
+"""Importing complaint exports into the store, losing nothing.
+
+Every row read ends in exactly one place: stored in ``complaints``, set aside
+in ``quarantine`` (with its source row number, column and reason), or counted
+as a duplicate of a complaint already stored (``rows_read = imported +
+quarantined + duplicates``). A duplicate whose content differs (same complaint
+id, different content) is also recorded in ``conflicts`` and counted there.
+
+Rows are deduplicated on the complaint id, or on a hash of their content when
+the export has no id (such rows get the id ``auto:<hash prefix>``). Each import
+runs in one explicit transaction: a failure leaves the store as it was, and a
+rejected file changes nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import datetime as dt
+import io
+import json
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from analysis import schema
+from analysis.errors import ImportRejected
+from analysis.io import RawChunk, TableInfo, TableReader, normalize_values, parse_amounts, parse_datetimes
+from analysis.store import Store, text_hash
+
+__all__ = [
+    "ImportResult", "import_file", "suggest_mapping", "remembered_mapping", "import_history",
+    "quarantine_rows", "conflict_rows", "quarantine_csv", "safe_cell", "AUTO_ID_PREFIX",
+]
+
+Progress = Callable[[float, str], None]
+AUTO_ID_PREFIX = "auto:"
+_FREE_TEXT = {"text", "title", "demand"}
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠")
+_IMPORT_LOCK = threading.Lock()
+
+_STAGE_COLUMNS: list[tuple[str, pa.DataType, str]] = [
+    ("source_row", pa.int64(), "BIGINT"),
+    ("has_id", pa.bool_(), "BOOLEAN"),
+] + [
+    (f.name, pa.timestamp("us") if f.kind == "datetime" else pa.float64() if f.kind == "number" else pa.large_string(),
+     "TIMESTAMP" if f.kind == "datetime" else "DOUBLE" if f.kind == "number" else "VARCHAR")
+    for f in schema.fields()
+] + [("text_hash", pa.large_string(), "VARCHAR")]
+_STAGE_SCHEMA = pa.schema([(name, typ) for name, typ, _ in _STAGE_COLUMNS])
+_QUARANTINE_SCHEMA = pa.schema([("source_row", pa.int64()), ("column_name", pa.large_string()),
+                                ("reason", pa.large_string()), ("raw_json", pa.large_string())])
+
+
+@dataclasses.dataclass
+class ImportResult:
+    """What an import did. ``rows_read = imported + quarantined + duplicates``; conflicts ⊆ duplicates."""
+
+    import_id: int
+    file: str
+    sha256: str
+    encoding: str
+    encoding_method: str
+    delimiter: str | None
+    sheet: str | None
+    header_row: int
+    rows_read: int
+    imported: int
+    quarantined: int
+    duplicates: int
+    conflicts: int
+    skipped_title_rows: int
+    skipped_header_rows: int
+    skipped_blank_rows: int
+    text_fallbacks: int
+    mapping: dict[str, str]
+    unmapped_columns: list[str]
+    warnings: list[str]
+    seconds: float
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dict (the CLI's ``--json`` output)."""
+        return dataclasses.asdict(self)
+
+
+# ---------------------------------------------------------------------------
+# Mappings
+# ---------------------------------------------------------------------------
+def remembered_mapping(store: Store, headers: list[str]) -> dict[str, str] | None:
+    """The mapping saved for files with these headers, if any."""
+    row = store.cursor().execute(
+        "SELECT mapping_json FROM column_mappings WHERE header_signature = ?", [schema.header_signature(headers)]
+    ).fetchone()
+    return json.loads(row[0]) if row else None
+
+
+def suggest_mapping(store: Store, headers: list[str]) -> tuple[dict[str, str], str]:
+    """The mapping an import would use without explicit choices, and where it came from.
+
+    Returns:
+        ``(mapping, source)`` with source ``"remembered"`` (saved for these
+        headers) or ``"alias"`` (matched by ``data/schema/column_aliases.csv``).
+    """
+    remembered = remembered_mapping(store, headers)
+    mapping = schema.resolve_mapping(headers, remembered=remembered)
+    return mapping, "remembered" if remembered else "alias"
+
+
+def _save_mapping(cur, headers: list[str], mapping: dict[str, str]) -> None:
+    signature = schema.header_signature(headers)
+    if mapping == schema.auto_mapping(headers):
+        cur.execute("DELETE FROM column_mappings WHERE header_signature = ?", [signature])
+        return
+    cur.execute(
+        "INSERT OR REPLACE INTO column_mappings (header_signature, headers_json, mapping_json, updated_at) "
+        "VALUES (?, ?, ?, ?)",
+        [signature, json.dumps(headers, ensure_ascii=False), json.dumps(mapping, ensure_ascii=False),
+         dt.datetime.now()],
+    )
+
+
+# ---------------------------------------------------------------------------
+# Preparing a chunk
+# ---------------------------------------------------------------------------
+def _nullify_empty(arr: pa.Array) -> pa.Array:
+    return pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.large_string()), arr)
+
+
+@dataclasses.dataclass
+class _Prepared:
+    good: pa.Table
+    bad: pa.Table
+    text_fallbacks: int
+
+
+def _prepare(chunk: RawChunk, mapping: Mapping[str, str], headers: list[str]) -> _Prepared:
+    """Normalise and validate a chunk: a staging table of good rows and a quarantine table."""
+    n = len(chunk)
+    source = {field: column for column, field in mapping.items()}
+    problems: dict[int, list[tuple[str, str]]] = {}
+
+    def flag(mask: np.ndarray, column: str, reason: Callable[[int], str]) -> None:
+        for i in np.flatnonzero(mask):
+            problems.setdefault(int(i), []).append((column, reason(int(i))))
+
+    values: dict[str, pa.Array] = {}
+    text_fallbacks = 0
+    for f in schema.fields():
+        column = source.get(f.name)
+        raw = chunk.columns[column] if column else None
+        if f.kind == "datetime":
+            if raw is None:
+                values[f.name] = pa.nulls(n, pa.timestamp("us"))
+                continue
+            parsed, empty, bad = parse_datetimes(raw)
+            flag(empty, column, lambda i: f"{f.label}为空；该列存在时每行都必须有日期")
+            flag(bad, column, lambda i, raw=raw: f"无法识别的日期「{raw[i][:40]}」，请使用 2017-11-11、2017/11/11 10:00、"
+                                                 "2017年11月11日 等格式（1980–2100 年）")
+            values[f.name] = pa.array(parsed, type=pa.timestamp("us"), from_pandas=True)
+        elif f.kind == "number":
+            if raw is None:
+                values[f.name] = pa.nulls(n, pa.float64())
+                continue
+            amounts, _, bad = parse_amounts(raw)
+            flag(bad, column, lambda i, raw=raw: f"「{raw[i][:40]}」不是金额数字（例如 1299 或 ¥1,299.00）")
+            values[f.name] = pa.array(amounts, type=pa.float64(), from_pandas=True)
+        else:
+            if raw is None:
+                values[f.name] = pa.array([""] * n, type=pa.large_string())
+                continue
+            values[f.name] = normalize_values(raw, kind="text" if f.name in _FREE_TEXT else "code")
+    # An empty complaint text falls back to the title, then to the problem as exported.
+    text = values["text"]
+    for fallback in ("title", "problem_raw"):
+        empty = pc.equal(text, "")
+        replace = pc.and_(empty, pc.not_equal(values[fallback], ""))
+        count = pc.sum(replace).as_py() or 0
+        if count:
+            text = pc.if_else(replace, values[fallback], text)
+            text_fallbacks += count
+    values["text"] = text
+    flag(pc.equal(text, "").to_numpy(zero_copy_only=False), source.get("text", ""),
+         lambda i: "投诉内容为空（标题、问题类型也为空），无法作为一条投诉导入")
+
+    bad_index = np.array(sorted(problems), dtype=np.int64)
+    keep = np.ones(n, dtype=bool)
+    keep[bad_index] = False
+    keep_mask = pa.array(keep)
+    rows = np.asarray(chunk.rows, dtype=np.int64)
+    good_cols: dict[str, pa.Array] = {"source_row": pa.array(rows[keep])}
+    ids = values["complaint_id"].filter(keep_mask)
+    good_cols["has_id"] = pc.not_equal(ids, "")
+    for f in schema.fields():
+        arr = values[f.name].filter(keep_mask)
+        good_cols[f.name] = _nullify_empty(arr) if f.kind == "text" and f.name != "text" else arr
+    good_cols["text_hash"] = pa.array([text_hash(t) for t in good_cols["text"].to_pylist()], type=pa.large_string())
+    good = pa.table(good_cols, schema=_STAGE_SCHEMA)
+
+    records = []
+    for i in bad_index:
+        issues = problems[int(i)]
+        columns = list(dict.fromkeys(c for c, _ in issues if c))
+        raw = {h: chunk.columns[h][i] for h in headers}
+        records.append((int(rows[i]), "、".join(columns) or None, "；".join(r for _, r in issues),
+                        json.dumps(raw, ensure_ascii=False)))
+    for q in chunk.quarantine:
+        records.append((q.row, q.column, q.reason, json.dumps(q.raw, ensure_ascii=False)))
+    bad = pa.table(
+        {name: pa.array([r[k] for r in records], type=typ) for k, (name, typ) in
+         enumerate(zip(_QUARANTINE_SCHEMA.names, _QUARANTINE_SCHEMA.types))},
+        schema=_QUARANTINE_SCHEMA,
+    )
+    return _Prepared(good=good, bad=bad, text_fallbacks=text_fallbacks)
+
+
+# ---------------------------------------------------------------------------
+# Writing
+# ---------------------------------------------------------------------------
+def _stage_chunk(cur, import_id: int, prepared: _Prepared) -> None:
+    """Append a prepared chunk to the staging table and its bad rows to the quarantine."""
+    cur.register("_chunk_good", prepared.good)
+    try:
+        cur.execute("INSERT INTO _stage SELECT * FROM _chunk_good")
+    finally:
+        cur.unregister("_chunk_good")
+    if prepared.bad.num_rows:
+        cur.register("_chunk_bad", prepared.bad)
+        try:
+            cur.execute(
+                "INSERT INTO quarantine (import_id, source_row, column_name, reason, raw_json) "
+                "SELECT ?, source_row, column_name, reason, raw_json FROM _chunk_bad",
+                [import_id],
+            )
+        finally:
+            cur.unregister("_chunk_bad")
+
+
+def _content_hash_sql() -> str:
+    parts = []
+    for f in schema.fields():
+        if f.name == "complaint_id":
+            continue
+        if f.kind == "datetime":
+            parts.append(f"coalesce(strftime({f.name}, '%Y-%m-%d %H:%M:%S'), '')")
+        elif f.kind == "number":
+            parts.append(f"coalesce(printf('%.4f', {f.name}), '')")
+        else:
+            parts.append(f"coalesce({f.name}, '')")
+    return f"md5(concat_ws(chr(31), {', '.join(parts)}))"
+
+
+def _resolve(cur, import_id: int) -> dict[str, int]:
+    """Deduplicate the staged rows against the file itself and the store; write complaints and conflicts."""
+    canonical = [f.name for f in schema.fields() if f.name != "complaint_id"]
+    cur.execute(f"""
+        CREATE TEMP TABLE _ranked AS
+        WITH hashed AS (
+            SELECT *, {_content_hash_sql()} AS content_hash FROM _stage
+        ), keyed AS (
+            SELECT *, CASE WHEN has_id THEN complaint_id ELSE '{AUTO_ID_PREFIX}' || left(content_hash, 16) END AS cid
+            FROM hashed
+        )
+        SELECT k.*,
+               row_number() OVER w AS rn,
+               first_value(content_hash) OVER w AS first_hash
+        FROM keyed k
+        WINDOW w AS (PARTITION BY cid ORDER BY source_row)
+    """)
+    cur.execute("""
+        CREATE TEMP TABLE _outcome AS
+        SELECT r.*,
+               CASE WHEN r.rn > 1 THEN CASE WHEN r.content_hash = r.first_hash THEN 'duplicate' ELSE 'conflict' END
+                    WHEN e.content_hash IS NOT NULL
+                         THEN CASE WHEN e.content_hash = r.content_hash THEN 'duplicate' ELSE 'conflict' END
+                    WHEN x.content_hash IS NOT NULL THEN 'duplicate'
+                    ELSE 'new' END AS outcome,
+               CASE WHEN r.rn > 1 THEN r.first_hash ELSE e.content_hash END AS existing_hash
+        FROM _ranked r
+        LEFT JOIN (SELECT complaint_id, any_value(content_hash) AS content_hash
+                   FROM complaints GROUP BY complaint_id) e ON e.complaint_id = r.cid
+        LEFT JOIN (SELECT DISTINCT content_hash FROM complaints) x
+               ON x.content_hash = r.content_hash AND NOT r.has_id
+    """)
+    cur.execute(f"""
+        INSERT INTO complaints (complaint_id, {', '.join(canonical)}, content_hash, text_hash, import_id, source_row)
+        SELECT cid, {', '.join(canonical)}, content_hash, text_hash, ?, source_row
+        FROM _outcome WHERE outcome = 'new' ORDER BY source_row
+    """, [import_id])
+    fields_json = ", ".join(f"'{name}': {name}" for name in canonical)
+    cur.execute(f"""
+        INSERT INTO conflicts (import_id, source_row, complaint_id, existing_hash, incoming_hash, incoming_json)
+        SELECT ?, source_row, cid, existing_hash, content_hash, to_json({{{fields_json}}})
+        FROM _outcome WHERE outcome = 'conflict' ORDER BY source_row
+    """, [import_id])
+    counts = dict(cur.execute("SELECT outcome, count(*) FROM _outcome GROUP BY outcome").fetchall())
+    for table in ("_outcome", "_ranked", "_stage"):
+        cur.execute(f"DROP TABLE {table}")
+    return {k: int(counts.get(k, 0)) for k in ("new", "duplicate", "conflict")}
+
+
+def import_file(
+    store: Store,
+    path: str | Path,
+    *,
+    mapping: Mapping[str, str | None] | None = None,
+    progress: Progress | None = None,
+    file_name: str | None = None,
+    chunk_size: int = 50_000,
+) -> ImportResult:
+    """Import one export file into the store, in one transaction.
+
+    Args:
+        store: the store to write to.
+        path: a ``.csv .tsv .txt .xlsx .xls`` file.
+        mapping: explicit source column → field choices (field names or
+            Chinese labels; ``None``/``""`` drops a column). They override the
+            remembered mapping for these headers, which overrides the aliases.
+        progress: called as ``progress(fraction, message)`` while importing.
+        file_name: the name to record (e.g. an uploaded file's original name).
+        chunk_size: rows parsed and validated at a time.
+
+    Returns:
+        The :class:`ImportResult`.
+
+    Raises:
+        ImportRejected: the file cannot be read or has no complaint-text
+            column; nothing is written.
+    """
+    started = time.perf_counter()
+    report = progress or (lambda fraction, message: None)
+    reader = TableReader(path, file_name=file_name, chunk_size=chunk_size)
+    try:
+        info = reader.info
+        headers = info.headers
+        final = schema.resolve_mapping(headers, remembered=remembered_mapping(store, headers), explicit=mapping)
+        _check_mapping(info, final)
+        warnings = list(info.warnings)
+        if "received_at" not in final.values():
+            warnings.append("文件中没有登记时间（日期）列：投诉已导入但没有日期，不会出现在趋势图和按月统计中。"
+                            "如有日期列，请在列映射中把它指定为「登记时间」后重新导入。")
+        report(0.0, f"读取 {info.file_name}（{info.encoding}）")
+        text_fallbacks = 0
+        quarantined = 0
+        with _IMPORT_LOCK, store.transaction() as cur:
+            import_id = int(cur.execute("SELECT coalesce(max(import_id), 0) + 1 FROM imports").fetchall()[0][0])
+            columns_sql = ", ".join(f"{name} {sql}" for name, _, sql in _STAGE_COLUMNS)
+            cur.execute(f"CREATE TEMP TABLE _stage ({columns_sql})")
+            for chunk in reader.chunks():
+                prepared = _prepare(chunk, final, headers)
+                _stage_chunk(cur, import_id, prepared)
+                text_fallbacks += prepared.text_fallbacks
+                quarantined += prepared.bad.num_rows
+                report(0.9 * reader.progress, f"已读取并校验 {_staged_rows(cur)} 行")
+            report(0.92, "去重并写入数据库…")
+            counts = _resolve(cur, import_id)
+            if text_fallbacks:
+                warnings.append(f"{text_fallbacks} 行投诉内容为空，已用投诉标题或问题类型代替。")
+            skipped = (reader.skipped_title_rows, reader.skipped_header_rows, reader.skipped_blank_rows)
+            if skipped[0]:
+                warnings.append(f"跳过了表头前的 {skipped[0]} 行标题/说明。")
+            if skipped[1]:
+                warnings.append(f"跳过了文件中重复出现的 {skipped[1]} 行表头。")
+            if skipped[2]:
+                warnings.append(f"跳过了 {skipped[2]} 个空行。")
+            if cur.execute("SELECT count(*) FROM imports WHERE sha256 = ?", [info.sha256]).fetchall()[0][0]:
+                warnings.append("同一文件（SHA-256 相同）以前已导入过，本次只会计入重复。")
+            duplicates = counts["duplicate"] + counts["conflict"]
+            rows_read = counts["new"] + duplicates + quarantined
+            result = ImportResult(
+                import_id=import_id, file=info.file_name, sha256=info.sha256, encoding=info.encoding,
+                encoding_method=info.encoding_method, delimiter=info.delimiter, sheet=info.sheet,
+                header_row=info.header_row, rows_read=rows_read, imported=counts["new"], quarantined=quarantined,
+                duplicates=duplicates, conflicts=counts["conflict"], skipped_title_rows=skipped[0],
+                skipped_header_rows=skipped[1], skipped_blank_rows=skipped[2], text_fallbacks=text_fallbacks,
+                mapping=dict(final), unmapped_columns=[h for h in headers if h not in final],
+                warnings=warnings, seconds=0.0,
+            )
+            cur.execute(
+                "INSERT INTO imports (import_id, file_name, sha256, imported_at, encoding, header_row, rows_read, "
+                "imported, quarantined, duplicates, conflicts, mapping_json, warnings_json) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [import_id, info.file_name, info.sha256, dt.datetime.now(), info.encoding, info.header_row,
+                 rows_read, counts["new"], quarantined, duplicates, counts["conflict"],
+                 json.dumps(final, ensure_ascii=False), json.dumps(warnings, ensure_ascii=False)],
+            )
+            _save_mapping(cur, headers, dict(final))
+    finally:
+        reader.close()
+    result.seconds = round(time.perf_counter() - started, 3)
+    report(1.0, "完成")
+    return result
+
+
+def _staged_rows(cur) -> int:
+    return int(cur.execute("SELECT count(*) FROM _stage").fetchall()[0][0])
+
+
+def _check_mapping(info: TableInfo, mapping: Mapping[str, str]) -> None:
+    if "text" not in mapping.values():
+        raise ImportRejected(
+            "没有找到投诉内容列，无法导入。文件的列为：" + "，".join(info.headers)
+            + "。请在列映射中指定哪一列是「投诉内容」（命令行：--map 列名=text），"
+            "或在 data/schema/column_aliases.csv 中补充别名。",
+            file=info.file_name, row=info.header_row,
+        )
+
+
+# ---------------------------------------------------------------------------
+# Reading back: history, quarantine, conflicts
+# ---------------------------------------------------------------------------
+def import_history(store: Store, *, limit: int = 200) -> pd.DataFrame:
+    """The latest imports, newest first (small: one row per import)."""
+    return store.query(
+        "SELECT import_id, file_name, imported_at, encoding, rows_read, imported, quarantined, duplicates, "
+        "conflicts, sha256 FROM imports ORDER BY import_id DESC LIMIT ?", [int(limit)],
+    )
+
+
+def quarantine_rows(store: Store, import_id: int) -> pd.DataFrame:
+    """The quarantined rows of one import: source row, column, reason and the raw row as a dict."""
+    df = store.query(
+        "SELECT source_row, column_name, reason, raw_json FROM quarantine WHERE import_id = ? "
+        "ORDER BY source_row", [int(import_id)],
+    )
+    df["raw"] = [json.loads(v) if v else {} for v in df.pop("raw_json")]
+    return df
+
+
+def conflict_rows(store: Store, import_id: int) -> pd.DataFrame:
+    """The conflicts of one import: same complaint id as a stored one, different content."""
+    return store.query(
+        "SELECT source_row, complaint_id, existing_hash, incoming_hash, incoming_json FROM conflicts "
+        "WHERE import_id = ? ORDER BY source_row", [int(import_id)],
+    )
+
+
+def safe_cell(value: object) -> object:
+    """A cell that spreadsheets never run as a formula: text starting with = + - @ tab CR LF gets a ``'``."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def quarantine_csv(store: Store, import_id: int, *, mask: Callable[[pd.Series], pd.Series] | None = None) -> bytes:
+    """The quarantined rows of one import as a CSV download (UTF-8 with BOM, formula-safe).
+
+    Columns: 行号, 原因, 列, then the row's original columns (or 原始行 for a
+    line that could not be split).
+
+    Args:
+        store: the store.
+        import_id: the import.
+        mask: applied to every text column (e.g. ``analysis.privacy.mask_series``)
+            so that personal data is not exported.
+    """
+    df = quarantine_rows(store, import_id)
+    raw = pd.DataFrame(list(df["raw"]), index=df.index) if len(df) else pd.DataFrame(index=df.index)
+    raw = raw.rename(columns={"_line": "原始行", "_extra": "多出的字段"})
+    if "多出的字段" in raw:
+        raw["多出的字段"] = raw["多出的字段"].map(lambda v: " | ".join(v) if isinstance(v, list) else v)
+    out = pd.concat([df[["source_row", "reason", "column_name"]].rename(
+        columns={"source_row": "行号", "reason": "原因", "column_name": "列"}), raw], axis=1)
+    for column in out.columns:
+        if out[column].dtype == object or pd.api.types.is_string_dtype(out[column]):
+            series = out[column].astype(object).where(out[column].notna(), "")
+            if mask is not None and column not in ("行号", "原因", "列"):
+                series = mask(series.astype(str))
+            out[column] = series.map(safe_cell)
+    buffer = io.StringIO()
+    out.to_csv(buffer, index=False, quoting=csv.QUOTE_MINIMAL)
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
