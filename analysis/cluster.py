@@ -1,0 +1,1159 @@
+"""Complaint clusters: what people complain about, in groups an analyst can name.
+
+The pipeline runs offline on cached tokens (space-joined strings):
+
+1. term counts with stop words removed (:data:`STOPWORDS_FILE` plus the
+   tokenizer's), rare and ubiquitous terms dropped; duplicate texts are
+   clustered once, weighted by how often they occur;
+2. sublinear TF-IDF and LSA (TruncatedSVD, then unit length);
+3. spherical k-means on the LSA vectors, k chosen by silhouette on a sample
+   unless given;
+4. refinement by a multinomial mixture (classification EM on the term counts),
+   which sharpens clusters around their distinctive vocabulary;
+5. labels from class-based TF-IDF (c-TF-IDF, as in BERTopic); representative
+   complaints nearest the centre; top products, brands and merchants;
+   small or incoherent clusters gathered as 杂项 (id ``-1``);
+6. a 2-D map: linear discriminant projection of the LSA vectors.
+
+:func:`cluster_complaints` works on tokens and a metadata frame;
+:func:`run_clustering` works on the store (enriches, loads tokens for a scope,
+caches the run, applies the analysts' edits). Edits (rename, merge, hide) are
+stored per category × platform scope and re-applied to any later run whose
+clusters share label terms with the edited ones (Jaccard ≥ 0.5).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import math
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from analysis.errors import ConfigError, UserError
+from analysis.store import Filters, Store
+
+__all__ = [
+    "MIN_COMPLAINTS",
+    "MISC_ID",
+    "MISC_LABEL",
+    "STOPWORDS_FILE",
+    "ClusterResult",
+    "ClusterScope",
+    "add_sampling_candidates",
+    "apply_edits",
+    "clear_edits",
+    "cluster_complaints",
+    "cluster_growth",
+    "cluster_members",
+    "hide_cluster",
+    "load_edits",
+    "load_stopwords",
+    "map_points",
+    "merge_clusters",
+    "rename_cluster",
+    "run_clustering",
+    "topics_over_time",
+    "topics_per_class",
+]
+
+MIN_COMPLAINTS = 30
+MISC_ID = -1
+MISC_LABEL = "杂项"
+STOPWORDS_FILE = Path(__file__).resolve().parent.parent / "data" / "cluster" / "stopwords.txt"
+PIPELINE_VERSION = "cluster-v1"
+N_LABEL_TERMS = 10
+N_SCORED_TERMS = 30
+_METADATA_COLUMNS = ("complaint_id", "received_at", "category", "platform_norm", "product",
+                     "brand", "merchant")
+_CLUSTER_COLUMNS = ["cluster_id", "label", "label_terms", "size", "share", "coherence",
+                    "top_products", "top_brands", "top_merchants", "representative_ids",
+                    "hidden", "renamed", "match_keys", "term_scores"]
+
+
+# --------------------------------------------------------------------------- data
+def load_stopwords(path: str | Path = STOPWORDS_FILE) -> frozenset[str]:
+    """Read a stop-word file: one word per line, ``#`` starts a comment line.
+
+    Raises:
+        ConfigError: a line holds more than one word.
+    """
+    path = Path(path)
+    words: set[str] = set()
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        word = line.strip()
+        if not word or word.startswith("#"):
+            continue
+        if len(word.split()) != 1:
+            raise ConfigError("每行只能写一个停用词（不能含空格）。", file=str(path), row=number)
+        words.add(word.lower())
+    return frozenset(words)
+
+
+_DEFAULT_STOPWORDS: frozenset[str] | None = None
+
+
+def _default_stopwords() -> frozenset[str]:
+    global _DEFAULT_STOPWORDS
+    if _DEFAULT_STOPWORDS is None:
+        _DEFAULT_STOPWORDS = load_stopwords()
+    return _DEFAULT_STOPWORDS
+
+
+# --------------------------------------------------------------------------- result
+@dataclasses.dataclass
+class ClusterResult:
+    """The clusters of one scope.
+
+    Attributes:
+        assignments: one row per complaint: ``complaint_id``, ``cluster_id``
+            (``-1`` for 杂项), ``x``, ``y`` (2-D map coordinates).
+        clusters: one row per cluster, largest first, 杂项 last: ``cluster_id``,
+            ``label`` (top c-TF-IDF terms or the analyst's name), ``label_terms``
+            (top terms), ``size``, ``share``, ``coherence`` (mean cosine to the
+            centre, 0–1), ``top_products``/``top_brands``/``top_merchants``
+            (``[name, count]`` pairs), ``representative_ids`` (nearest the
+            centre), ``hidden``, ``renamed``, ``match_keys`` (label terms of the
+            original clusters it holds, used to re-apply edits), ``term_scores``.
+        n_clusters: number of clusters found, 杂项 not counted.
+        k_scores: silhouette per candidate k when k was chosen automatically.
+        params: the parameters of the run.
+        message: a note for the user (Chinese), e.g. why nothing was clustered.
+        metadata: complaint metadata of the scope (``run_clustering`` fills it).
+        scope: the scope of a store run.
+        run_id: the cache key of a store run.
+    """
+
+    assignments: pd.DataFrame
+    clusters: pd.DataFrame
+    n_clusters: int
+    k_scores: pd.DataFrame | None = None
+    params: dict = dataclasses.field(default_factory=dict)
+    message: str | None = None
+    metadata: pd.DataFrame | None = None
+    scope: ClusterScope | None = None
+    run_id: str | None = None
+
+    @property
+    def too_few(self) -> bool:
+        """True when the scope was too small (or too empty) to cluster."""
+        return self.n_clusters == 0
+
+    def labels(self) -> dict[int, str]:
+        """Map cluster id → display label."""
+        return dict(zip(self.clusters["cluster_id"].astype(int), self.clusters["label"]))
+
+    def visible_clusters(self) -> pd.DataFrame:
+        """The cluster table without hidden clusters."""
+        return self.clusters[~self.clusters["hidden"].astype(bool)].reset_index(drop=True)
+
+    def cluster(self, cluster_id: int) -> pd.Series:
+        """One row of the cluster table.
+
+        Raises:
+            UserError: no such cluster.
+        """
+        rows = self.clusters[self.clusters["cluster_id"] == int(cluster_id)]
+        if rows.empty:
+            raise UserError(f"没有编号为 {cluster_id} 的聚类，请刷新页面后重新选择。")
+        return rows.iloc[0]
+
+
+def _empty_clusters() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in _CLUSTER_COLUMNS})
+
+
+# --------------------------------------------------------------------------- text → matrix
+def _make_analyzer(stopwords: frozenset[str]) -> Callable[[str], list[str]]:
+    def keep(token: str) -> bool:
+        if token in stopwords:
+            return False
+        if any("\u4e00" <= ch <= "\u9fff" for ch in token):
+            return len(set(token)) > 1 or len(token) == 1
+        # Latin/alphanumeric terms such as "xp", "iphone", "5g": letters required, ≥ 2 chars.
+        return len(token) >= 2 and token.isalnum() and any(ch.isalpha() for ch in token)
+
+    cache: dict[str, bool] = {}
+
+    def analyze(doc: str) -> list[str]:
+        out = []
+        for token in doc.lower().split():
+            ok = cache.get(token)
+            if ok is None:
+                ok = cache[token] = keep(token)
+            if ok:
+                out.append(token)
+        return out
+
+    return analyze
+
+
+def _count_matrix(docs: Sequence[str], weights: np.ndarray, analyzer, *, min_df: int,
+                  max_df: float) -> tuple[sp.csr_matrix, np.ndarray]:
+    """Term counts of unique docs, vocabulary pruned by (duplicate-weighted) document frequency."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    vec = CountVectorizer(analyzer=analyzer, dtype=np.float32)
+    try:
+        counts = vec.fit_transform(docs).tocsr()
+    except ValueError:  # empty vocabulary
+        return sp.csr_matrix((len(docs), 0), dtype=np.float32), np.array([], dtype=object)
+    terms = vec.get_feature_names_out()
+    presence = counts.copy()
+    presence.data[:] = 1.0
+    df = np.asarray(presence.T @ weights).ravel()
+    n = weights.sum()
+    keep = (df >= min_df) & (df <= max(max_df * n, min_df))
+    counts = counts[:, keep]
+    counts.sort_indices()
+    return counts.tocsr(), terms[keep]
+
+
+def _tfidf(counts: sp.csr_matrix, weights: np.ndarray) -> tuple[sp.csr_matrix, np.ndarray]:
+    from sklearn.preprocessing import normalize
+
+    presence = counts.copy()
+    presence.data[:] = 1.0
+    df = np.asarray(presence.T @ weights).ravel()
+    n = weights.sum()
+    idf = (np.log((1.0 + n) / (1.0 + df)) + 1.0).astype(np.float32)
+    tf = counts.copy()
+    tf.data = np.log1p(tf.data)
+    return normalize(tf @ sp.diags(idf), copy=False).tocsr(), idf
+
+
+def _lsa(x: sp.csr_matrix, *, n_components: int, sample: np.ndarray,
+         random_state: int) -> np.ndarray:
+    from sklearn.decomposition import TruncatedSVD
+    from sklearn.preprocessing import normalize
+
+    n_comp = min(n_components, x.shape[1] - 1, len(sample) - 1)
+    if n_comp < 2:
+        dense = x.toarray() if x.shape[1] <= 2000 else x[:, :2000].toarray()
+        return normalize(dense.astype(np.float32))
+    svd = TruncatedSVD(n_comp, algorithm="randomized", n_iter=5, random_state=random_state)
+    svd.fit(x[sample])
+    z = svd.transform(x).astype(np.float32)
+    return normalize(z)
+
+
+# --------------------------------------------------------------------------- clustering
+def _weighted_sample(weights: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    """Indices of unique docs drawn proportionally to their weight (with replacement), sorted."""
+    if weights.sum() <= size:
+        return np.repeat(np.arange(len(weights)), weights.astype(int))
+    return np.sort(rng.choice(len(weights), size=size, p=weights / weights.sum()))
+
+
+def _kmeans(z: np.ndarray, weights: np.ndarray, k: int, *, random_state: int,
+            fit_rows: np.ndarray | None = None) -> np.ndarray:
+    from sklearn.cluster import KMeans
+
+    rows = np.arange(len(z)) if fit_rows is None else fit_rows
+    km = KMeans(k, n_init=3, random_state=random_state, max_iter=200)
+    km.fit(z[rows], sample_weight=weights[rows])
+    return km.predict(z).astype(np.int64)
+
+
+def _choose_k(z: np.ndarray, weights: np.ndarray, *, k_max: int, random_state: int,
+              sample_size: int = 2500) -> tuple[int, pd.DataFrame]:
+    """Pick k by the (cosine) silhouette of spherical k-means on a weighted sample."""
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import silhouette_score
+
+    rng = np.random.default_rng(random_state)
+    idx = _weighted_sample(weights, sample_size, rng)
+    sample = z[idx]
+    distances = np.clip(1.0 - sample @ sample.T, 0.0, 2.0)
+    np.fill_diagonal(distances, 0.0)
+    rows = []
+    for k in range(2, k_max + 1):
+        labels = KMeans(k, n_init=2, random_state=random_state, max_iter=100).fit_predict(sample)
+        if len(np.unique(labels)) < 2:
+            score = -1.0
+        else:
+            score = float(silhouette_score(distances, labels, metric="precomputed"))
+        rows.append({"k": k, "silhouette": score})
+    scores = pd.DataFrame(rows)
+    return _knee(scores["k"].to_numpy(), scores["silhouette"].to_numpy()), scores
+
+
+def _knee(ks: np.ndarray, scores: np.ndarray) -> int:
+    """The knee (Kneedle) of the running maximum of the silhouette curve.
+
+    A clear peak gives the peak (the running maximum is flat after it); on text the
+    silhouette often keeps creeping up with k, and the knee is where the gains level off.
+    """
+    if len(ks) <= 2:
+        return int(ks[int(np.argmax(scores))])
+    best = np.maximum.accumulate(scores)
+    span = best[-1] - best[0]
+    if span <= 1e-9:
+        return int(ks[0])
+    x = (ks - ks[0]) / (ks[-1] - ks[0])
+    y = (best - best[0]) / span
+    return int(ks[int(np.argmax(y - x))])
+
+
+def _onehot(labels: np.ndarray, weights: np.ndarray, k: int) -> sp.csr_matrix:
+    mask = labels >= 0
+    return sp.csr_matrix((weights[mask], (labels[mask], np.flatnonzero(mask))),
+                         shape=(k, len(labels)))
+
+
+def _relabel_compact(labels: np.ndarray) -> np.ndarray:
+    used = np.unique(labels[labels >= 0])
+    lookup = np.full(labels.max() + 1 if len(labels) else 1, -1)
+    lookup[used] = np.arange(len(used))
+    return np.where(labels >= 0, lookup[np.maximum(labels, 0)], -1)
+
+
+def _refine(counts: sp.csr_matrix, weights: np.ndarray, labels: np.ndarray, *,
+            max_iter: int, alpha: float = 0.1) -> np.ndarray:
+    """Classification EM for a multinomial mixture, started from ``labels``."""
+    doc_terms = counts.copy()
+    doc_terms.data = np.log1p(doc_terms.data)
+    for _ in range(max_iter):
+        k = labels.max() + 1
+        tf = np.asarray((_onehot(labels, weights, k) @ counts).todense(), dtype=np.float64)
+        log_p = np.log(tf + alpha) - np.log(tf.sum(axis=1, keepdims=True) + alpha * tf.shape[1])
+        sizes = np.bincount(labels, weights=weights, minlength=k)
+        log_prior = np.log(sizes + 1.0)
+        new = np.asarray(doc_terms @ log_p.T) + log_prior
+        new = _relabel_compact(new.argmax(axis=1))
+        if np.array_equal(new, labels):
+            break
+        labels = new
+    return labels
+
+
+def _class_tfidf(counts: sp.csr_matrix, weights: np.ndarray, labels: np.ndarray,
+                 k: int) -> np.ndarray:
+    """BERTopic's c-TF-IDF: tf(t, c) / |c| · log(1 + A / f(t)); A = mean words per class."""
+    tf = np.asarray((_onehot(labels, weights, k) @ counts).todense(), dtype=np.float64)
+    words = tf.sum(axis=1, keepdims=True)
+    average = max(words.mean(), 1.0)
+    freq = np.maximum(tf.sum(axis=0), 1.0)
+    return tf / np.maximum(words, 1.0) * np.log1p(average / freq)
+
+
+def _top_values(meta: pd.DataFrame, column: str, groups: np.ndarray, top: int = 3) -> dict:
+    if column not in meta.columns:
+        return {}
+    values = meta[column].astype("string").str.strip()
+    frame = pd.DataFrame({"g": groups, "v": values})
+    frame = frame[frame["v"].notna() & (frame["v"] != "")]
+    if frame.empty:
+        return {}
+    counts = frame.groupby(["g", "v"], sort=False).size().rename("n").reset_index()
+    counts = counts.sort_values(["g", "n", "v"], ascending=[True, False, True])
+    return {
+        int(g): [[str(v), int(n)] for v, n in zip(part["v"].head(top), part["n"].head(top))]
+        for g, part in counts.groupby("g", sort=False)
+    }
+
+
+def _projection(z: np.ndarray, labels: np.ndarray, weights: np.ndarray, *,
+                random_state: int) -> np.ndarray:
+    """2-D map: linear discriminant projection of the LSA vectors (PCA when < 3 groups)."""
+    from sklearn.decomposition import PCA
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+
+    if len(z) == 0:
+        return np.zeros((0, 2))
+    if z.shape[1] < 2 or len(z) < 3:
+        out = np.zeros((len(z), 2))
+        out[:, : min(2, z.shape[1])] = z[:, :2]
+        return out
+    rng = np.random.default_rng(random_state)
+    fit = _weighted_sample(weights, 20000, rng)
+    fit = np.unique(fit) if len(fit) > 20000 else fit
+    n_groups = len(np.unique(labels[fit]))
+    if n_groups >= 3:
+        try:
+            lda = LinearDiscriminantAnalysis(n_components=2, solver="eigen", shrinkage=0.1)
+            coords = lda.fit(z[fit], labels[fit]).transform(z)
+        except (ValueError, np.linalg.LinAlgError):
+            coords = PCA(2, random_state=random_state).fit(z[fit]).transform(z)
+    else:
+        coords = PCA(2, random_state=random_state).fit(z[fit]).transform(z)
+    scale = np.abs(coords).max() or 1.0
+    return coords / scale
+
+
+def _too_few_result(ids: Sequence[str], message: str, params: dict) -> ClusterResult:
+    assignments = pd.DataFrame({"complaint_id": pd.Series(list(ids), dtype=object),
+                                "cluster_id": np.full(len(ids), MISC_ID, dtype=np.int64),
+                                "x": np.zeros(len(ids)), "y": np.zeros(len(ids))})
+    return ClusterResult(assignments=assignments, clusters=_empty_clusters(), n_clusters=0,
+                         params=params, message=message)
+
+
+def cluster_complaints(
+    tokens: Sequence[str],
+    *,
+    metadata: pd.DataFrame | None = None,
+    n_clusters: int | None = None,
+    stopwords: Iterable[str] | None = None,
+    min_complaints: int = MIN_COMPLAINTS,
+    max_clusters: int = 30,
+    min_cluster_size: int | None = None,
+    min_coherence: float = 0.05,
+    n_components: int = 100,
+    refine_iter: int = 20,
+    random_state: int = 0,
+) -> ClusterResult:
+    """Cluster complaints from their tokens.
+
+    Args:
+        tokens: one space-joined token string per complaint (``segment.Tokenizer.cut_many``).
+        metadata: optional frame aligned with ``tokens`` (same order): ``complaint_id``
+            and any of ``product``, ``brand``, ``merchant``.
+        n_clusters: number of clusters; ``None`` chooses it by silhouette.
+        stopwords: extra stop words (the clustering stop words are always used).
+        min_complaints: fewer complaints than this are not clustered.
+        max_clusters: upper bound of the automatic choice of k.
+        min_cluster_size: clusters smaller than this go to 杂项
+            (default ``max(3, 0.5 %`` of the complaints``)``).
+        min_coherence: clusters whose mean cosine to the centre is lower go to 杂项.
+        n_components: LSA dimensions.
+        refine_iter: iterations of mixture-model refinement (0 disables it).
+        random_state: seed for sampling, SVD and k-means.
+
+    Returns:
+        A :class:`ClusterResult`; ``too_few`` is set (with a Chinese ``message``)
+        when there is not enough text to cluster.
+    """
+    docs = ["" if t is None or (isinstance(t, float) and math.isnan(t)) else str(t)
+            for t in tokens]
+    n = len(docs)
+    if metadata is not None and len(metadata) != n:
+        raise UserError(f"元数据有 {len(metadata)} 行，与 {n} 条分词结果不一致。")
+    meta = (metadata.reset_index(drop=True) if metadata is not None
+            else pd.DataFrame(index=range(n)))
+    if "complaint_id" in meta.columns:
+        ids = meta["complaint_id"].astype(str).tolist()
+    else:
+        ids = [str(i) for i in range(n)]
+    if n_clusters is not None and int(n_clusters) < 1:
+        raise UserError("聚类数 k 必须是正整数（留空表示自动选择）。")
+    params = {"n_clusters": n_clusters, "max_clusters": max_clusters,
+              "min_cluster_size": min_cluster_size, "min_coherence": min_coherence,
+              "n_components": n_components, "refine_iter": refine_iter,
+              "random_state": random_state, "version": PIPELINE_VERSION}
+    if n < min_complaints:
+        return _too_few_result(ids, f"当前范围只有 {n} 条投诉，少于 {min_complaints} 条，无法聚类。"
+                                    "请扩大时间范围，或选择更大的类别/平台范围。", params)
+
+    stop = _default_stopwords() | frozenset(w.lower() for w in (stopwords or ()))
+    analyzer = _make_analyzer(stop)
+    codes, uniques = pd.factorize(pd.Series(docs, dtype=object))
+    weights = np.bincount(codes).astype(np.float64)
+    min_df = 2 if n < 5000 else 3
+    counts, terms = _count_matrix(list(uniques), weights, analyzer, min_df=min_df, max_df=0.5)
+    nonempty = np.asarray(counts.sum(axis=1)).ravel() > 0
+    n_text = int(weights[nonempty].sum())
+    if n_text < min_complaints:
+        return _too_few_result(
+            ids, f"{n} 条投诉中只有 {n_text} 条含有可用于聚类的词语（其余为空、重复字符或只有常用词），"
+                 f"少于 {min_complaints} 条，无法聚类。", params)
+
+    rng = np.random.default_rng(random_state)
+    rows = np.flatnonzero(nonempty)
+    c_counts, c_weights = counts[rows], weights[rows]
+    x, _ = _tfidf(c_counts, c_weights)
+    svd_rows = _weighted_sample(c_weights, 30000, rng)
+    svd_rows = np.unique(svd_rows)
+    z = _lsa(x, n_components=n_components, sample=svd_rows, random_state=random_state)
+
+    n_distinct = len(np.unique(z.round(5), axis=0)) if len(z) <= 50000 else len(z)
+    k_scores = None
+    if n_distinct < 2:
+        labels = np.zeros(len(rows), dtype=np.int64)
+    else:
+        if n_clusters is None:
+            size_cap = max(2, n_text // max(min_cluster_size or 10, 10))
+            k_max = max(2, min(max_clusters, n_distinct - 1, size_cap))
+            k, k_scores = _choose_k(z, c_weights, k_max=k_max, random_state=random_state)
+        else:
+            k = min(int(n_clusters), n_distinct)
+        if k <= 1:
+            labels = np.zeros(len(rows), dtype=np.int64)
+        else:
+            fit_rows = None
+            if len(rows) > 50000:
+                fit_rows = np.unique(_weighted_sample(c_weights, 50000, rng))
+            labels = _relabel_compact(_kmeans(z, c_weights, k, random_state=random_state,
+                                              fit_rows=fit_rows))
+            if refine_iter > 0 and labels.max() > 0:
+                labels = _refine(c_counts, c_weights, labels, max_iter=refine_iter)
+
+    # Order clusters by size, gather small and incoherent ones as 杂项.
+    k = int(labels.max()) + 1
+    sizes = np.bincount(labels, weights=c_weights, minlength=k)
+    centres = np.zeros((k, z.shape[1]), dtype=np.float64)
+    np.add.at(centres, labels, z * c_weights[:, None])
+    norms = np.linalg.norm(centres, axis=1, keepdims=True)
+    centres = centres / np.where(norms == 0, 1.0, norms)
+    sims = np.einsum("ij,ij->i", z, centres[labels])
+    coherence = np.bincount(labels, weights=sims * c_weights, minlength=k) / np.maximum(sizes, 1)
+    small = max(3, math.ceil(0.005 * n)) if min_cluster_size is None else int(min_cluster_size)
+    keep = (sizes >= small) & (coherence >= min_coherence)
+    if k == 1:
+        keep[:] = sizes >= 1
+    order = [c for c in np.argsort(-sizes, kind="stable") if keep[c]]
+    remap = np.full(k, MISC_ID, dtype=np.int64)
+    remap[order] = np.arange(len(order))
+    final = remap[labels]
+    n_final = len(order)
+    if n_final == 0:
+        return _too_few_result(ids, "所有聚类都太小或不够紧密，已全部归入杂项；请扩大范围或减少聚类数。",
+                               params)
+
+    # Per unique doc → per complaint.
+    unique_labels = np.full(len(uniques), MISC_ID, dtype=np.int64)
+    unique_labels[rows] = final
+    doc_labels = unique_labels[codes]
+    coords_rows = _projection(z, final, c_weights, random_state=random_state)
+    unique_coords = np.zeros((len(uniques), 2))
+    unique_coords[rows] = coords_rows
+    if (~nonempty).any():  # textless complaints sit together in a corner of the map
+        unique_coords[~nonempty] = [coords_rows[:, 0].min() - 0.1, coords_rows[:, 1].min() - 0.1]
+    doc_coords = unique_coords[codes]
+    assignments = pd.DataFrame({"complaint_id": pd.Series(ids, dtype=object),
+                                "cluster_id": doc_labels,
+                                "x": doc_coords[:, 0].round(5), "y": doc_coords[:, 1].round(5)})
+
+    # Labels: c-TF-IDF over the final clusters (杂项 as its own class, last).
+    class_of_row = np.where(final >= 0, final, n_final)
+    scores = _class_tfidf(c_counts, c_weights, class_of_row, n_final + 1)
+    first_id = pd.Series(np.arange(n)).groupby(codes).first().to_numpy()
+    groups_top = {col: _top_values(meta, col, doc_labels) for col in ("product", "brand", "merchant")}
+    records = []
+    misc_size = int((doc_labels == MISC_ID).sum())
+    for cid in list(range(n_final)) + ([MISC_ID] if misc_size else []):
+        row_class = cid if cid >= 0 else n_final
+        ranked = np.argsort(-scores[row_class], kind="stable")[:N_SCORED_TERMS]
+        scored = [[str(terms[j]), round(float(scores[row_class, j]), 6)]
+                  for j in ranked if scores[row_class, j] > 0]
+        label_terms = [t for t, _ in scored[:N_LABEL_TERMS]]
+        if cid >= 0:
+            members = np.flatnonzero(final == cid)
+            original = order[cid]
+            closeness = z[members] @ centres[original]
+            reps = members[np.argsort(-closeness, kind="stable")[:5]]
+            representative_ids = [ids[first_id[rows[r]]] for r in reps]
+            size = int(sizes[original])
+            coh = round(float(coherence[original]), 4)
+            label = "·".join(label_terms[:3]) or f"聚类 {cid + 1}"
+        else:
+            representative_ids = []
+            size = misc_size
+            member_rows = final == MISC_ID
+            coh = (round(float(np.average(sims[member_rows], weights=c_weights[member_rows])), 4)
+                   if member_rows.any() else 0.0)
+            label = MISC_LABEL
+        records.append({
+            "cluster_id": cid, "label": label, "label_terms": label_terms, "size": size,
+            "share": round(size / n, 6), "coherence": coh,
+            "top_products": groups_top["product"].get(cid, []),
+            "top_brands": groups_top["brand"].get(cid, []),
+            "top_merchants": groups_top["merchant"].get(cid, []),
+            "representative_ids": representative_ids, "hidden": False, "renamed": False,
+            "match_keys": [" ".join(label_terms)] if cid >= 0 else [], "term_scores": scored,
+        })
+    clusters = pd.DataFrame.from_records(records, columns=_CLUSTER_COLUMNS)
+    notes = []
+    if n_text < n:
+        notes.append(f"{n - n_text} 条投诉没有可用于聚类的词语（空文本、重复字符或只有常用词），已归入杂项。")
+    if n_distinct < 2:
+        notes.append("范围内的投诉文本几乎完全相同，只形成一个聚类。")
+    params["k"] = int(n_final)
+    return ClusterResult(assignments=assignments, clusters=clusters, n_clusters=n_final,
+                         k_scores=k_scores, params=params, message=" ".join(notes) or None)
+
+
+
+# --------------------------------------------------------------------------- scope
+@dataclasses.dataclass(frozen=True)
+class ClusterScope:
+    """What to cluster: a category, a platform and a period (each optional).
+
+    Edits are stored per category × platform (:attr:`edit_key`) so that they
+    follow the analyst when the period changes; runs are cached per full scope.
+    """
+
+    category: str | None = None
+    platform: str | None = None
+    start: dt.date | None = None
+    end: dt.date | None = None
+
+    def filters(self) -> Filters:
+        """The scope as store filters."""
+        return Filters(start=self.start, end=self.end,
+                       categories=(self.category,) if self.category else (),
+                       platforms=(self.platform,) if self.platform else ())
+
+    @property
+    def edit_key(self) -> str:
+        """Key of the scope's edits (category × platform)."""
+        return f"category={self.category or '*'}|platform={self.platform or '*'}"
+
+    @property
+    def key(self) -> str:
+        """Key of the full scope, period included."""
+        start = self.start.isoformat() if self.start else "*"
+        end = self.end.isoformat() if self.end else "*"
+        return f"{self.edit_key}|start={start}|end={end}"
+
+    def describe(self) -> str:
+        """The scope in Chinese, e.g. ``食品 × 淘宝 · 2024-01-01 至 2024-03-31``."""
+        parts = f"{self.category or '全部类别'} × {self.platform or '全部平台'}"
+        if self.start or self.end:
+            parts += f" · {self.start or '最早'} 至 {self.end or '最新'}"
+        return parts
+
+
+# --------------------------------------------------------------------------- store runs
+def _data_fingerprint(store: Store) -> str:
+    row = store.cursor().execute(
+        "SELECT (SELECT count(*) FROM imports), (SELECT coalesce(max(import_id), 0) FROM imports), "
+        "(SELECT count(*) FROM complaints), (SELECT count(*) FROM enrichment)"
+    ).fetchone()
+    return "-".join(str(v) for v in row)
+
+
+def _scope_metadata(store: Store, where: str, params: list) -> pd.DataFrame:
+    return store.query(
+        "SELECT complaint_id, received_at, category, platform_norm, product, brand, merchant "
+        f"FROM complaints_enriched WHERE {where} ORDER BY import_id, source_row", params)
+
+
+def _jsonable(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(type(value).__name__)
+
+
+def _save_run(store: Store, result: ClusterResult, *, run_id: str, cache_key: str) -> None:
+    payload = {
+        "clusters": result.clusters.to_dict(orient="records"),
+        "n_clusters": result.n_clusters,
+        "k_scores": None if result.k_scores is None else result.k_scores.to_dict(orient="list"),
+        "message": result.message,
+    }
+    frame = result.assignments[["complaint_id", "cluster_id", "x", "y"]].copy()
+    frame.insert(0, "run_id", run_id)
+    with store.transaction() as cur:
+        old = [r[0] for r in cur.execute("SELECT run_id FROM cluster_runs WHERE scope_key = ?",
+                                         [cache_key]).fetchall()]
+        for rid in {*old, run_id}:
+            cur.execute("DELETE FROM cluster_assignments WHERE run_id = ?", [rid])
+            cur.execute("DELETE FROM cluster_runs WHERE run_id = ?", [rid])
+        cur.execute("INSERT INTO cluster_runs VALUES (?, ?, ?, ?, ?)",
+                    [run_id, cache_key, dt.datetime.now(),
+                     json.dumps(result.params, ensure_ascii=False, default=_jsonable),
+                     json.dumps(payload, ensure_ascii=False, default=_jsonable)])
+        cur.register("_cluster_assignments_new", frame)
+        try:
+            cur.execute("INSERT INTO cluster_assignments SELECT * FROM _cluster_assignments_new")
+        finally:
+            cur.unregister("_cluster_assignments_new")
+
+
+def _load_run(store: Store, run_id: str) -> ClusterResult | None:
+    row = store.cursor().execute(
+        "SELECT params_json, clusters_json FROM cluster_runs WHERE run_id = ?", [run_id]).fetchone()
+    if row is None:
+        return None
+    params, payload = json.loads(row[0]), json.loads(row[1])
+    assignments = store.query(
+        "SELECT complaint_id, cluster_id, x, y FROM cluster_assignments WHERE run_id = ?", [run_id])
+    clusters = pd.DataFrame.from_records(payload["clusters"], columns=_CLUSTER_COLUMNS)
+    if clusters.empty:
+        clusters = _empty_clusters()
+    k_scores = None if payload.get("k_scores") is None else pd.DataFrame(payload["k_scores"])
+    assignments["cluster_id"] = assignments["cluster_id"].astype(np.int64)
+    return ClusterResult(assignments=assignments, clusters=clusters,
+                         n_clusters=int(payload["n_clusters"]), k_scores=k_scores,
+                         params=params, message=payload.get("message"))
+
+
+def run_clustering(
+    store: Store,
+    *,
+    category: str | None = None,
+    platform: str | None = None,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    k: int | None = None,
+    random_state: int = 0,
+    tokenizer=None,
+    use_cache: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+) -> ClusterResult:
+    """Cluster the complaints of a scope in the store, with caching and the analysts' edits.
+
+    Enriches what is missing (tokens, categories, platforms), loads the scope's
+    tokens, clusters them (or reads the cached run for the same scope, data and
+    parameters), and applies the scope's stored edits.
+
+    Args:
+        store: the complaint store (writable: runs and tokens are cached in it).
+        category: one category (``None``: all).
+        platform: one normalised platform (``None``: all).
+        start: first day included.
+        end: last day included.
+        k: number of clusters (``None``: automatic).
+        random_state: seed.
+        tokenizer: a ``segment.Tokenizer``; ``None`` builds the default one.
+        use_cache: read and write the run cache.
+        progress: forwarded to the enrichment step.
+
+    Returns:
+        The :class:`ClusterResult`, with ``metadata``, ``scope`` and ``run_id`` set.
+    """
+    from analysis import enrich, segment
+
+    scope = ClusterScope(category=category or None, platform=platform or None, start=start, end=end)
+    if start and end and start > end:
+        raise UserError(f"开始日期 {start} 晚于结束日期 {end}，请重新选择时间范围。")
+    if tokenizer is None:
+        tokenizer = segment.Tokenizer()
+    if not store.read_only:
+        enrich.ensure_enriched(store, tokenizer=tokenizer, progress=progress)
+    where, params = scope.filters().where()
+    settings = {"k": None if k is None else int(k), "random_state": int(random_state),
+                "tokenizer": tokenizer.fingerprint, "version": PIPELINE_VERSION}
+    cache_key = scope.key + "|" + json.dumps(settings, sort_keys=True)
+    run_id = hashlib.blake2b(f"{cache_key}|{_data_fingerprint(store)}".encode(),
+                             digest_size=12).hexdigest()
+    result = _load_run(store, run_id) if use_cache else None
+    metadata = _scope_metadata(store, where, params)
+    if result is None:
+        tokens = segment.load_tokens(store, tokenizer, where=where, params=params,
+                                     ensure=not store.read_only)
+        by_id = dict(zip(tokens["complaint_id"], tokens["tokens"]))
+        docs = [by_id.get(cid, "") for cid in metadata["complaint_id"].astype(str)]
+        result = cluster_complaints(docs, metadata=metadata, n_clusters=k,
+                                    stopwords=getattr(tokenizer, "stopwords", ()),
+                                    random_state=random_state)
+        if use_cache and not store.read_only and not result.too_few:
+            _save_run(store, result, run_id=run_id, cache_key=cache_key)
+    result.metadata, result.scope, result.run_id = metadata, scope, run_id
+    return apply_edits(result, load_edits(store, scope))
+
+
+# --------------------------------------------------------------------------- edits
+EDIT_ACTIONS = ("rename", "merge", "hide")
+
+
+def load_edits(store: Store, scope: ClusterScope) -> pd.DataFrame:
+    """The stored edits of a scope (category × platform), oldest first."""
+    return store.query(
+        "SELECT label_terms, action, value, edited_at FROM cluster_edits "
+        "WHERE scope_key = ? ORDER BY edited_at, rowid", [scope.edit_key])
+
+
+def clear_edits(store: Store, scope: ClusterScope) -> int:
+    """Delete every edit of a scope; returns how many were deleted."""
+    with store.transaction() as cur:
+        n = cur.execute("SELECT count(*) FROM cluster_edits WHERE scope_key = ?",
+                        [scope.edit_key]).fetchone()[0]
+        cur.execute("DELETE FROM cluster_edits WHERE scope_key = ?", [scope.edit_key])
+    return int(n)
+
+
+def _jaccard(a: set[str], b: set[str]) -> float:
+    return len(a & b) / len(a | b) if a or b else 0.0
+
+
+def _match(clusters: pd.DataFrame, terms: str, min_jaccard: float) -> int | None:
+    wanted = set(terms.split())
+    best, best_score = None, min_jaccard
+    for cid, keys in zip(clusters["cluster_id"], clusters["match_keys"]):
+        if cid < 0:
+            continue
+        score = max((_jaccard(wanted, set(key.split())) for key in keys), default=0.0)
+        if score >= best_score and (best is None or score > best_score):
+            best, best_score = int(cid), score
+    return best
+
+
+def _merge_pairs(a: list, b: list, top: int = 3) -> list:
+    total: dict[str, int] = {}
+    for name, n in [*a, *b]:
+        total[name] = total.get(name, 0) + int(n)
+    return [[k, v] for k, v in sorted(total.items(), key=lambda kv: (-kv[1], kv[0]))[:top]]
+
+
+def _merge_into(clusters: pd.DataFrame, assignments: pd.DataFrame, source: int, target: int,
+                n_total: int) -> None:
+    src = clusters.index[clusters["cluster_id"] == source][0]
+    tgt = clusters.index[clusters["cluster_id"] == target][0]
+    s, t = clusters.loc[src], clusters.loc[tgt]
+    size = int(s["size"]) + int(t["size"])
+    scores: dict[str, float] = {}
+    for row in (s, t):
+        for term, value in row["term_scores"]:
+            scores[term] = scores.get(term, 0.0) + float(value) * int(row["size"]) / size
+    merged = sorted(scores.items(), key=lambda kv: -kv[1])[:N_SCORED_TERMS]
+    terms = [term for term, _ in merged[:N_LABEL_TERMS]]
+    reps = [r for pair in zip(t["representative_ids"], s["representative_ids"]) for r in pair]
+    reps += [r for r in [*t["representative_ids"], *s["representative_ids"]] if r not in reps]
+    update = {
+        "label": t["label"] if t["renamed"] else "·".join(terms[:3]),
+        "label_terms": terms, "size": size, "share": round(size / max(n_total, 1), 6),
+        "coherence": round((float(s["coherence"]) * int(s["size"])
+                            + float(t["coherence"]) * int(t["size"])) / size, 4),
+        "top_products": _merge_pairs(s["top_products"], t["top_products"]),
+        "top_brands": _merge_pairs(s["top_brands"], t["top_brands"]),
+        "top_merchants": _merge_pairs(s["top_merchants"], t["top_merchants"]),
+        "representative_ids": reps[:5], "hidden": bool(t["hidden"]),
+        "match_keys": [*t["match_keys"], *s["match_keys"]],
+        "term_scores": [[term, round(v, 6)] for term, v in merged],
+    }
+    for column, value in update.items():
+        clusters.at[tgt, column] = value
+    clusters.drop(index=src, inplace=True)
+    assignments.loc[assignments["cluster_id"] == source, "cluster_id"] = target
+
+
+def apply_edits(result: ClusterResult, edits: pd.DataFrame, *,
+                min_jaccard: float = 0.5) -> ClusterResult:
+    """Apply stored edits to a result: each edit goes to the cluster sharing its label terms.
+
+    An edit names a cluster by its label terms; it applies to the current
+    cluster whose terms overlap most (Jaccard ≥ ``min_jaccard``) and is skipped
+    when none does.
+
+    Args:
+        result: a clustering result (left unchanged).
+        edits: rows of ``label_terms``, ``action`` (rename/merge/hide), ``value``,
+            oldest first (:func:`load_edits`).
+        min_jaccard: the overlap needed for an edit to apply.
+
+    Returns:
+        A new :class:`ClusterResult`.
+    """
+    clusters = result.clusters.copy()
+    assignments = result.assignments.copy()
+    if edits is not None and len(edits) and not clusters.empty:
+        n_total = len(assignments)
+        for terms, action, value in zip(edits["label_terms"], edits["action"], edits["value"]):
+            source = _match(clusters, str(terms), min_jaccard)
+            if source is None:
+                continue
+            idx = clusters.index[clusters["cluster_id"] == source][0]
+            if action == "rename":
+                clusters.at[idx, "label"] = str(value)
+                clusters.at[idx, "renamed"] = True
+            elif action == "hide":
+                clusters.at[idx, "hidden"] = str(value) != "0"
+            elif action == "merge":
+                target = _match(clusters, str(value or ""), min_jaccard)
+                if target is not None and target != source:
+                    _merge_into(clusters, assignments, source, target, n_total)
+        clusters = clusters.reset_index(drop=True)
+    n_clusters = int((clusters["cluster_id"] >= 0).sum()) if not clusters.empty else 0
+    return dataclasses.replace(result, clusters=clusters, assignments=assignments,
+                               n_clusters=n_clusters)
+
+
+def _add_edit(store: Store, result: ClusterResult, cluster_id: int, action: str,
+              value: str | None) -> ClusterResult:
+    """Store one edit and return the result with the scope's edits re-applied."""
+    if result.scope is None:
+        raise UserError("这个聚类结果不是从数据库生成的，无法保存编辑。")
+    if int(cluster_id) == MISC_ID:
+        raise UserError("「杂项」不能重命名、合并或隐藏；请选择其他聚类。")
+    row = result.cluster(cluster_id)
+    with store.transaction() as cur:
+        cur.execute("INSERT INTO cluster_edits VALUES (?, ?, ?, ?, ?)",
+                    [result.scope.edit_key, row["match_keys"][0], action, value, dt.datetime.now()])
+    return apply_edits(result, load_edits(store, result.scope))
+
+
+def rename_cluster(store: Store, result: ClusterResult, cluster_id: int, name: str) -> ClusterResult:
+    """Name a cluster; the name is stored for the scope and survives re-runs.
+
+    Raises:
+        UserError: empty or over-long name, unknown cluster, or 杂项.
+    """
+    name = " ".join(str(name or "").split())
+    if not name:
+        raise UserError("新名称不能为空。")
+    if len(name) > 40:
+        raise UserError(f"新名称最多 40 个字，现在有 {len(name)} 个字，请缩短。")
+    return _add_edit(store, result, cluster_id, "rename", name)
+
+
+def hide_cluster(store: Store, result: ClusterResult, cluster_id: int, *,
+                 hidden: bool = True) -> ClusterResult:
+    """Hide (or show again) a cluster in the scope's tables and charts."""
+    return _add_edit(store, result, cluster_id, "hide", "1" if hidden else "0")
+
+
+def merge_clusters(store: Store, result: ClusterResult, sources: Sequence[int],
+                   target: int) -> ClusterResult:
+    """Merge clusters into ``target``; stored for the scope and re-applied after re-runs.
+
+    Raises:
+        UserError: fewer than one other cluster, unknown clusters, or 杂项.
+    """
+    sources = [int(s) for s in sources if int(s) != int(target)]
+    if not sources:
+        raise UserError("请至少选择一个要并入目标聚类的其他聚类。")
+    if MISC_ID in sources or int(target) == MISC_ID:
+        raise UserError("「杂项」不能参与合并；请选择其他聚类。")
+    target_key = result.cluster(target)["match_keys"][0]
+    for source in sources:
+        result.cluster(source)
+    out = result
+    for source in sources:
+        out = _add_edit(store, result, source, "merge", target_key)
+    return out
+
+
+# --------------------------------------------------------------------------- dimensions
+def _with_metadata(result: ClusterResult, metadata: pd.DataFrame | None, column: str,
+                   include_hidden: bool) -> pd.DataFrame:
+    meta = result.metadata if metadata is None else metadata
+    if meta is None or column not in meta.columns:
+        raise UserError(f"缺少「{column}」列，无法按它统计聚类。")
+    frame = result.assignments[["complaint_id", "cluster_id"]].merge(
+        meta[["complaint_id", column]].drop_duplicates("complaint_id"), on="complaint_id",
+        how="left")
+    if not include_hidden and not result.clusters.empty:
+        hidden = set(result.clusters.loc[result.clusters["hidden"].astype(bool), "cluster_id"])
+        frame = frame[~frame["cluster_id"].isin(hidden)]
+    return frame
+
+
+def _label_column(result: ClusterResult, ids: pd.Series) -> pd.Series:
+    labels = result.labels()
+    return ids.map(lambda c: labels.get(int(c), MISC_LABEL if int(c) == MISC_ID else str(c)))
+
+
+def topics_per_class(result: ClusterResult, metadata: pd.DataFrame | None = None, *,
+                     by: str = "platform_norm", include_hidden: bool = False) -> pd.DataFrame:
+    """Cluster sizes per class (platform, category …), like BERTopic's topics per class.
+
+    Args:
+        result: the clusters.
+        metadata: frame with ``complaint_id`` and ``by`` (default: ``result.metadata``).
+        by: the class column.
+        include_hidden: keep hidden clusters.
+
+    Returns:
+        Columns ``cluster_id``, ``label``, ``<by>``, ``count``, ``share_of_class``
+        (of the class's complaints, in this cluster), ``share_of_cluster``.
+    """
+    frame = _with_metadata(result, metadata, by, include_hidden)
+    frame[by] = frame[by].astype("string").fillna("（未填写）")
+    out = frame.groupby(["cluster_id", by], sort=True).size().rename("count").reset_index()
+    out["share_of_class"] = out["count"] / out.groupby(by)["count"].transform("sum")
+    out["share_of_cluster"] = out["count"] / out.groupby("cluster_id")["count"].transform("sum")
+    out.insert(1, "label", _label_column(result, out["cluster_id"]))
+    out["_misc"] = out["cluster_id"] == MISC_ID
+    out = out.sort_values(["_misc", "cluster_id", "count"], ascending=[True, True, False])
+    return out.drop(columns="_misc").reset_index(drop=True)
+
+
+def topics_over_time(result: ClusterResult, metadata: pd.DataFrame | None = None, *,
+                     freq: str = "M", include_hidden: bool = False) -> pd.DataFrame:
+    """Complaints per cluster and period (zeros filled), like BERTopic's topics over time.
+
+    Args:
+        result: the clusters.
+        metadata: frame with ``complaint_id`` and ``received_at`` (default: ``result.metadata``).
+        freq: period: ``"D"``, ``"W"``, ``"M"``, ``"Q"`` or ``"Y"``.
+        include_hidden: keep hidden clusters.
+
+    Returns:
+        Columns ``cluster_id``, ``label``, ``period`` (start of the period), ``count``.
+    """
+    if freq not in ("D", "W", "M", "Q", "Y"):
+        raise UserError(f"不支持的时间粒度「{freq}」，可选 D/W/M/Q/Y。")
+    frame = _with_metadata(result, metadata, "received_at", include_hidden)
+    frame = frame[frame["received_at"].notna()]
+    if frame.empty:
+        return pd.DataFrame({"cluster_id": pd.Series(dtype=np.int64), "label": pd.Series(dtype=object),
+                             "period": pd.Series(dtype="datetime64[ns]"),
+                             "count": pd.Series(dtype=np.int64)})
+    periods = pd.to_datetime(frame["received_at"]).dt.to_period(freq)
+    counts = frame.groupby([frame["cluster_id"], periods.rename("period")]).size()
+    full = pd.period_range(periods.min(), periods.max(), freq=freq)
+    index = pd.MultiIndex.from_product([sorted(frame["cluster_id"].unique()), full],
+                                       names=["cluster_id", "period"])
+    out = counts.reindex(index, fill_value=0).rename("count").reset_index()
+    out["period"] = out["period"].dt.start_time
+    out["count"] = out["count"].astype(np.int64)
+    out.insert(1, "label", _label_column(result, out["cluster_id"]))
+    return out
+
+
+def cluster_growth(result: ClusterResult, metadata: pd.DataFrame | None = None, *,
+                   window_days: int = 30, end: dt.date | None = None,
+                   include_hidden: bool = True) -> pd.DataFrame:
+    """Complaints per cluster in the latest window against the window before it.
+
+    Windows are whole days ending at ``end`` (default: the scope's last day), so a
+    partly-elapsed month does not look like a fall.
+
+    Returns:
+        Columns ``cluster_id``, ``label``, ``latest``, ``previous``, ``change``
+        and ``growth`` (relative change; NaN when the previous window is empty).
+        ``attrs`` holds ``latest_start``, ``latest_end``, ``previous_start``.
+    """
+    if window_days < 1:
+        raise UserError("增长窗口至少为 1 天。")
+    frame = _with_metadata(result, metadata, "received_at", include_hidden)
+    days = pd.to_datetime(frame["received_at"]).dt.normalize()
+    ids = sorted(result.assignments["cluster_id"].unique()) if len(result.assignments) else []
+    out = pd.DataFrame({"cluster_id": pd.Series(ids, dtype=np.int64)})
+    if not include_hidden and not result.clusters.empty:
+        hidden = set(result.clusters.loc[result.clusters["hidden"].astype(bool), "cluster_id"])
+        out = out[~out["cluster_id"].isin(hidden)]
+    last = pd.Timestamp(end) if end is not None else days.max()
+    if pd.isna(last):
+        out["latest"] = out["previous"] = out["change"] = 0
+        out["growth"] = np.nan
+    else:
+        latest_start = last - pd.Timedelta(days=window_days - 1)
+        previous_start = latest_start - pd.Timedelta(days=window_days)
+        in_latest = (days >= latest_start) & (days <= last)
+        in_previous = (days >= previous_start) & (days < latest_start)
+        latest = frame.loc[in_latest].groupby("cluster_id").size()
+        previous = frame.loc[in_previous].groupby("cluster_id").size()
+        out["latest"] = out["cluster_id"].map(latest).fillna(0).astype(np.int64)
+        out["previous"] = out["cluster_id"].map(previous).fillna(0).astype(np.int64)
+        out["change"] = out["latest"] - out["previous"]
+        out["growth"] = np.where(out["previous"] > 0,
+                                 out["change"] / out["previous"].where(out["previous"] > 0, 1),
+                                 np.nan)
+        out.attrs.update(latest_start=latest_start.date(), latest_end=last.date(),
+                         previous_start=previous_start.date())
+    out.insert(1, "label", _label_column(result, out["cluster_id"]))
+    return out.reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- drill-down
+def _fetch_by_ids(store: Store, ids: Sequence[str], columns: str) -> pd.DataFrame:
+    cur = store.cursor()
+    frame = pd.DataFrame({"complaint_id": pd.Series(list(ids), dtype=object),
+                          "_order": np.arange(len(ids))})
+    cur.register("_cluster_ids", frame)
+    try:
+        return cur.execute(
+            f"SELECT i._order, {columns} FROM _cluster_ids i "
+            "JOIN complaints_enriched c ON c.complaint_id = i.complaint_id ORDER BY i._order"
+        ).df().drop(columns="_order")
+    finally:
+        cur.unregister("_cluster_ids")
+        cur.close()
+
+
+def cluster_members(store: Store, result: ClusterResult, cluster_id: int, *,
+                    limit: int = 200) -> pd.DataFrame:
+    """The complaints of one cluster, representatives first then newest, text masked.
+
+    Returns:
+        Columns ``complaint_id``, ``received_at``, ``platform_norm``, ``category``,
+        ``product``, ``merchant``, ``problem``, ``text`` (masked with
+        :func:`analysis.privacy.mask_series`), ``representative``.
+    """
+    from analysis.privacy import mask_series
+
+    row = result.cluster(cluster_id)
+    members = result.assignments.loc[result.assignments["cluster_id"] == int(cluster_id),
+                                     "complaint_id"]
+    reps = [r for r in row["representative_ids"] if r in set(members)]
+    if result.metadata is not None and "received_at" in result.metadata.columns:
+        dates = result.metadata.set_index("complaint_id")["received_at"]
+        rest = members[~members.isin(reps)]
+        rest = rest.iloc[np.argsort(-dates.reindex(rest).fillna(pd.Timestamp.min)
+                                    .to_numpy().astype("datetime64[ns]").astype(np.int64),
+                                    kind="stable")]
+    else:
+        rest = members[~members.isin(reps)]
+    ids = [*reps, *rest.tolist()][:limit]
+    frame = _fetch_by_ids(store, ids, "c.complaint_id, c.received_at, c.platform_norm, c.category, "
+                                      "c.product, c.merchant, c.problem, c.text")
+    frame["text"] = mask_series(frame["text"].fillna(""))
+    frame["representative"] = frame["complaint_id"].isin(reps)
+    return frame.reset_index(drop=True)
+
+
+def map_points(store: Store, result: ClusterResult, *, max_points: int = 4000,
+               snippet: int = 80, random_state: int = 0) -> pd.DataFrame:
+    """Points of the 2-D map: a sample of complaints with label and masked text snippet.
+
+    Returns:
+        Columns ``complaint_id``, ``x``, ``y``, ``cluster_id``, ``label``, ``text``
+        (masked, at most ``snippet`` characters); hidden clusters left out.
+    """
+    from analysis.privacy import mask_series
+
+    points = result.assignments
+    if not result.clusters.empty:
+        hidden = set(result.clusters.loc[result.clusters["hidden"].astype(bool), "cluster_id"])
+        points = points[~points["cluster_id"].isin(hidden)]
+    if len(points) > max_points:
+        points = points.sample(n=max_points, random_state=random_state).sort_index()
+    points = points.reset_index(drop=True)
+    texts = _fetch_by_ids(store, points["complaint_id"].tolist(), "c.complaint_id, c.text")
+    text_of = dict(zip(texts["complaint_id"], texts["text"].fillna("")))
+    raw = points["complaint_id"].map(text_of).fillna("")
+    masked = mask_series(raw.astype(str))
+    cut = masked.str.slice(0, snippet)
+    points = points.assign(label=_label_column(result, points["cluster_id"]),
+                           text=cut.where(masked.str.len() <= snippet, cut + "…"))
+    return points[["complaint_id", "x", "y", "cluster_id", "label", "text"]]
+
+
+def add_sampling_candidates(store: Store, result: ClusterResult, cluster_id: int, *,
+                            top: int = 10) -> int:
+    """Add the products most complained about in a cluster to ``sampling_candidates``.
+
+    Products already listed (same category, product, platform, merchant) are skipped.
+
+    Returns:
+        How many candidates were added (0 when the cluster's complaints name no product).
+    """
+    row = result.cluster(cluster_id)
+    members = result.assignments.loc[result.assignments["cluster_id"] == int(cluster_id),
+                                     ["complaint_id"]]
+    source = f"聚类：{row['label']}"
+    if result.scope is not None:
+        source += f"（{result.scope.describe()}）"
+    with store.transaction() as tx:
+        tx.register("_cluster_members", members)
+        before = tx.execute("SELECT count(*) FROM sampling_candidates").fetchone()[0]
+        tx.execute(
+            """
+            INSERT INTO sampling_candidates (category, product, platform, merchant, source, added_at)
+            SELECT category, product, platform, merchant, ?, ? FROM (
+                SELECT c.category, trim(c.product) AS product, c.platform_norm AS platform,
+                       mode(c.merchant) AS merchant, count(*) AS n
+                FROM _cluster_members m JOIN complaints_enriched c USING (complaint_id)
+                WHERE c.product IS NOT NULL AND trim(c.product) <> ''
+                GROUP BY 1, 2, 3 ORDER BY n DESC, product LIMIT ?
+            ) p
+            WHERE NOT EXISTS (
+                SELECT 1 FROM sampling_candidates s
+                WHERE s.category IS NOT DISTINCT FROM p.category AND s.product = p.product
+                  AND s.platform IS NOT DISTINCT FROM p.platform
+                  AND s.merchant IS NOT DISTINCT FROM p.merchant)
+            """, [source, dt.datetime.now(), int(top)])
+        after = tx.execute("SELECT count(*) FROM sampling_candidates").fetchone()[0]
+        tx.unregister("_cluster_members")
+    return int(after - before)
