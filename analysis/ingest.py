@@ -368,8 +368,9 @@ def import_file(
                 warnings.append(f"跳过了文件中重复出现的 {skipped[1]} 行表头。")
             if skipped[2]:
                 warnings.append(f"跳过了 {skipped[2]} 个空行。")
-            if cur.execute("SELECT count(*) FROM imports WHERE sha256 = ?", [info.sha256]).fetchall()[0][0]:
-                warnings.append("同一文件（SHA-256 相同）以前已导入过，本次只会计入重复。")
+            earlier = cur.execute("SELECT min(import_id) FROM imports WHERE sha256 = ?", [info.sha256]).fetchall()[0][0]
+            if earlier is not None:
+                warnings.append(f"此文件（SHA-256 相同）已在导入批次 #{earlier} 导入过；内容相同的行计为重复。")
             duplicates = counts["duplicate"] + counts["conflict"]
             rows_read = counts["new"] + duplicates + quarantined
             result = ImportResult(

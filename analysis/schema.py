@@ -251,26 +251,28 @@ def resolve_mapping(
         mapping = {h: f for h, f in remembered.items() if h in header_set and f in FIELD_NAMES}
     else:
         mapping = auto_mapping(headers, alias_map=alias_map)
+    chosen: dict[str, str | None] = {}
     for column, target in (explicit or {}).items():
         if column not in header_set:
             raise UserError(
                 f"映射中的列「{column}」不在文件表头中。文件的列为：{'，'.join(headers)}。",
                 column=column,
             )
-        if not target:
-            mapping.pop(column, None)
+        chosen[column] = field_name(target) if target else None
+    claimed: dict[str, str] = {}
+    for column, field in chosen.items():
+        if field is None:
             continue
-        field = field_name(target)
-        # An explicit choice takes the field away from any automatic match.
-        for other in [h for h, f in mapping.items() if f == field and h != column]:
-            if other in (explicit or {}) and (explicit or {})[other]:
-                raise UserError(
-                    f"列「{other}」和「{column}」都被映射到字段「{field}」（{FIELD_LABELS[field]}），"
-                    "每个字段只能来自一列。",
-                    column=column,
-                )
-            del mapping[other]
-        mapping[column] = field
+        if field in claimed:
+            raise UserError(
+                f"列「{claimed[field]}」和「{column}」都被映射到字段「{field}」（{FIELD_LABELS[field]}），"
+                "每个字段只能来自一列。",
+                column=column,
+            )
+        claimed[field] = column
+    # An explicit choice takes the field away from any automatic or remembered match.
+    mapping = {h: f for h, f in mapping.items() if h not in chosen and f not in claimed}
+    mapping.update({c: f for c, f in chosen.items() if f is not None})
     return {h: mapping[h] for h in headers if h in mapping}
 
 
