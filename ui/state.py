@@ -294,12 +294,6 @@ def filter_page_link(page: str, *, label: str, icon: str | None = None, help: st
     st.page_link(page, label=label, icon=icon, help=help, query_params=link_query(**extra))
 
 
-def escape_markdown(text: str) -> str:
-    """Escape text for ``st.markdown``: no emphasis, links, HTML, LaTeX or ``:color[...]`` directives."""
-    specials = set("\\`*_{}[]()#+-.!|<>~$:=")
-    return "".join("\\" + ch if ch in specials else ch for ch in str(text))
-
-
 def empty_store_notice() -> None:
     """The welcoming empty state shown when the store holds no complaint."""
     st.info(

@@ -10,7 +10,6 @@ from streamlit.testing.v1 import AppTest
 from analysis.store import Filters, Store
 from tests.fixtures.report.store_fixture import fill_store
 from ui.state import (
-    escape_markdown,
     filters_from_query,
     filters_to_query,
     preset_period,
@@ -84,11 +83,6 @@ def test_preset_period_is_clipped_to_the_data_and_rejects_unknown_names():
     assert preset_period("最近 90 天", D(2017, 11, 1), D(2017, 11, 30)) == (D(2017, 11, 1), D(2017, 11, 30))
     with pytest.raises(ValueError, match="未知的快捷时段"):
         preset_period("上个世纪", D(2017, 1, 1), D(2017, 2, 1))
-
-
-def test_escape_markdown_neutralises_markup():
-    assert escape_markdown("**粗体** [链接](http://x) :red[红] $x$ <b>") == (
-        r"\*\*粗体\*\* \[链接\]\(http\://x\) \:red\[红\] \$x\$ \<b\>")
 
 
 # -- in a running page ------------------------------------------------------------------------
