@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
 
 from analysis.errors import ConfigError, UserError
 from analysis.store import Filters, Store
@@ -210,6 +211,9 @@ def _count_matrix(docs: Sequence[str], weights: np.ndarray, analyzer, *, min_df:
     df = np.asarray(presence.T @ weights).ravel()
     n = weights.sum()
     keep = (df >= min_df) & (df <= max(max_df * n, min_df))
+    covered = np.asarray(presence[:, keep].sum(axis=1)).ravel() > 0
+    if weights[covered].sum() < 0.5 * n:  # near-identical texts: every term is ubiquitous
+        keep = df >= min_df
     counts = counts[:, keep]
     counts.sort_indices()
     return counts.tocsr(), terms[keep]
@@ -464,6 +468,20 @@ def cluster_complaints(
             ids, f"{n} 条投诉中只有 {n_text} 条含有可用于聚类的词语（其余为空、重复字符或只有常用词），"
                  f"少于 {min_complaints} 条，无法聚类。", params)
 
+    # Small inputs run faster on one thread, and do not thrash a busy machine.
+    limit = 1 if len(uniques) < 20000 else None
+    with threadpool_limits(limit):
+        return _cluster(docs, ids, meta, codes, uniques, weights, counts, terms, nonempty,
+                        n_text=n_text, n_clusters=n_clusters, max_clusters=max_clusters,
+                        min_cluster_size=min_cluster_size, min_coherence=min_coherence,
+                        n_components=n_components, refine_iter=refine_iter,
+                        random_state=random_state, params=params)
+
+
+def _cluster(docs, ids, meta, codes, uniques, weights, counts, terms, nonempty, *, n_text,
+             n_clusters, max_clusters, min_cluster_size, min_coherence, n_components, refine_iter,
+             random_state, params) -> ClusterResult:
+    n = len(docs)
     rng = np.random.default_rng(random_state)
     rows = np.flatnonzero(nonempty)
     c_counts, c_weights = counts[rows], weights[rows]
@@ -767,7 +785,7 @@ def clear_edits(store: Store, scope: ClusterScope) -> int:
     """Delete every edit of a scope; returns how many were deleted."""
     with store.transaction() as cur:
         n = cur.execute("SELECT count(*) FROM cluster_edits WHERE scope_key = ?",
-                        [scope.edit_key]).fetchone()[0]
+                        [scope.edit_key]).fetchall()[0][0]
         cur.execute("DELETE FROM cluster_edits WHERE scope_key = ?", [scope.edit_key])
     return int(n)
 
@@ -796,7 +814,8 @@ def _merge_pairs(a: list, b: list, top: int = 3) -> list:
 
 
 def _merge_into(clusters: pd.DataFrame, assignments: pd.DataFrame, source: int, target: int,
-                n_total: int) -> None:
+                n_total: int) -> pd.DataFrame:
+    """Merge ``source`` into ``target``: returns the new table, relabels ``assignments`` in place."""
     src = clusters.index[clusters["cluster_id"] == source][0]
     tgt = clusters.index[clusters["cluster_id"] == target][0]
     s, t = clusters.loc[src], clusters.loc[tgt]
@@ -823,8 +842,8 @@ def _merge_into(clusters: pd.DataFrame, assignments: pd.DataFrame, source: int, 
     }
     for column, value in update.items():
         clusters.at[tgt, column] = value
-    clusters.drop(index=src, inplace=True)
     assignments.loc[assignments["cluster_id"] == source, "cluster_id"] = target
+    return clusters.drop(index=src)
 
 
 def apply_edits(result: ClusterResult, edits: pd.DataFrame, *,
@@ -861,7 +880,7 @@ def apply_edits(result: ClusterResult, edits: pd.DataFrame, *,
             elif action == "merge":
                 target = _match(clusters, str(value or ""), min_jaccard)
                 if target is not None and target != source:
-                    _merge_into(clusters, assignments, source, target, n_total)
+                    clusters = _merge_into(clusters, assignments, source, target, n_total)
         clusters = clusters.reset_index(drop=True)
     n_clusters = int((clusters["cluster_id"] >= 0).sum()) if not clusters.empty else 0
     return dataclasses.replace(result, clusters=clusters, assignments=assignments,
@@ -1137,7 +1156,7 @@ def add_sampling_candidates(store: Store, result: ClusterResult, cluster_id: int
         source += f"（{result.scope.describe()}）"
     with store.transaction() as tx:
         tx.register("_cluster_members", members)
-        before = tx.execute("SELECT count(*) FROM sampling_candidates").fetchone()[0]
+        before = tx.execute("SELECT count(*) FROM sampling_candidates").fetchall()[0][0]
         tx.execute(
             """
             INSERT INTO sampling_candidates (category, product, platform, merchant, source, added_at)
@@ -1154,6 +1173,6 @@ def add_sampling_candidates(store: Store, result: ClusterResult, cluster_id: int
                   AND s.platform IS NOT DISTINCT FROM p.platform
                   AND s.merchant IS NOT DISTINCT FROM p.merchant)
             """, [source, dt.datetime.now(), int(top)])
-        after = tx.execute("SELECT count(*) FROM sampling_candidates").fetchone()[0]
+        after = tx.execute("SELECT count(*) FROM sampling_candidates").fetchall()[0][0]
         tx.unregister("_cluster_members")
     return int(after - before)

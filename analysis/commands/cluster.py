@@ -1,0 +1,108 @@
+"""``python -m analysis cluster``: cluster the complaints of a scope and print the clusters."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+
+from analysis import cluster
+from analysis.errors import UserError
+from analysis.store import Store, default_db_path
+
+NAME = "cluster"
+HELP = "对投诉聚类（可限定类别、平台、时间），输出聚类标签、规模和代表投诉"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register the command's options."""
+    parser.add_argument("--db", type=Path, default=None,
+                        help="数据库文件（默认 $COMPLAINT_RADAR_DB 或 data/store/complaints.duckdb）")
+    parser.add_argument("--category", default=None, help="只聚类这个商品/服务类别，如 食品")
+    parser.add_argument("--platform", default=None, help="只聚类这个平台，如 淘宝")
+    parser.add_argument("--start", type=_date, default=None, help="开始日期 YYYY-MM-DD（含）")
+    parser.add_argument("--end", type=_date, default=None, help="结束日期 YYYY-MM-DD（含）")
+    parser.add_argument("--k", type=int, default=None, help="聚类数（默认按轮廓系数自动选择）")
+    parser.add_argument("--seed", type=int, default=0, help="随机种子（默认 0）")
+    parser.add_argument("--json", action="store_true", help="以 JSON 输出聚类")
+    parser.add_argument("--assignments", type=Path, default=None,
+                        help="把每条投诉的聚类编号写入这个 CSV 文件（complaint_id, cluster_id）")
+
+
+def _date(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"日期「{value}」格式不对，请写成 YYYY-MM-DD。") from None
+
+
+def _clusters_json(result: cluster.ClusterResult) -> list[dict]:
+    out = []
+    for row in result.clusters.itertuples(index=False):
+        out.append({
+            "id": int(row.cluster_id), "label": row.label, "label_terms": list(row.label_terms),
+            "size": int(row.size), "share": float(row.share), "coherence": float(row.coherence),
+            "top_products": [{"name": n, "count": int(c)} for n, c in row.top_products],
+            "top_brands": [{"name": n, "count": int(c)} for n, c in row.top_brands],
+            "top_merchants": [{"name": n, "count": int(c)} for n, c in row.top_merchants],
+            "representative_ids": list(row.representative_ids), "hidden": bool(row.hidden),
+        })
+    return out
+
+
+def _print_table(result: cluster.ClusterResult, n_complaints: int) -> None:
+    print(f"范围：{result.scope.describe()}，投诉 {n_complaints} 条，聚类 {result.n_clusters} 个"
+          + ("（自动选择聚类数）" if result.params.get("n_clusters") is None else ""))
+    for row in result.clusters.itertuples(index=False):
+        products = "、".join(f"{n}({c})" for n, c in row.top_products) or "—"
+        flag = "（已隐藏）" if row.hidden else ""
+        print(f"[{row.cluster_id:>3}] {row.label}{flag}  {row.size} 条 ({row.share:.1%})  "
+              f"紧密度 {row.coherence:.2f}")
+        print(f"      关键词：{' '.join(row.label_terms)}")
+        print(f"      主要商品：{products}")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Cluster the scope and print the clusters (table or JSON); optionally write assignments."""
+    path = Path(args.db) if args.db else default_db_path()
+    if not path.exists():
+        raise UserError("数据库文件不存在；请先用 `python -m analysis import` 导入投诉数据。",
+                        file=str(path))
+    if args.k is not None and args.k < 1:
+        raise UserError("--k 必须是正整数。")
+    with Store(path) as store:
+        if store.is_empty():
+            raise UserError("数据库中还没有投诉数据；请先导入。", file=str(path))
+        result = cluster.run_clustering(
+            store, category=args.category, platform=args.platform, start=args.start,
+            end=args.end, k=args.k, random_state=args.seed,
+            progress=None if args.json else _progress)
+    n_complaints = len(result.assignments)
+    if args.assignments is not None:
+        from analysis.export import to_csv_bytes
+
+        frame = result.assignments[["complaint_id", "cluster_id"]]
+        args.assignments.parent.mkdir(parents=True, exist_ok=True)
+        args.assignments.write_bytes(to_csv_bytes(frame))
+    if args.json:
+        payload = {"scope": {"category": args.category, "platform": args.platform,
+                             "start": args.start and args.start.isoformat(),
+                             "end": args.end and args.end.isoformat()},
+                   "n_complaints": n_complaints, "n_clusters": result.n_clusters,
+                   "message": result.message, "clusters": _clusters_json(result)}
+        json.dump(payload, sys.stdout, ensure_ascii=False, indent=2)
+        print()
+    else:
+        if result.message:
+            print(result.message)
+        if not result.too_few:
+            _print_table(result, n_complaints)
+        if args.assignments is not None:
+            print(f"已写入 {n_complaints} 条聚类结果：{args.assignments}")
+    return 0
+
+
+def _progress(done: int, total: int) -> None:
+    print(f"\r正在准备分词和分类：{done}/{total}", end="" if done < total else "\n", file=sys.stderr)
