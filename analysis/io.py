@@ -280,6 +280,16 @@ def _looks_utf16_without_bom(head: bytes) -> str | None:
         return "utf-16-le"
     if even_zero > 0.3 and odd_zero < 0.05:
         return "utf-16-be"
+    # Mostly Chinese text has few zero bytes: accept a byte order that decodes to readable text.
+    sample = sample[: len(sample) // 2 * 2]
+    for encoding in ("utf-16-le", "utf-16-be"):
+        try:
+            text = sample.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        readable = sum(1 for ch in text if ch.isprintable() or ch in "\r\n\t")
+        if readable >= 0.98 * len(text) and "\n" in text:
+            return encoding
     return None
 
 
@@ -338,21 +348,30 @@ def detect_encoding(path: str | Path, *, file_name: str | None = None) -> Encodi
         return EncodingGuess("utf-8", "严格 UTF-8", True, sha, size)
     if alive["gb18030"]:
         return EncodingGuess("gb18030", "严格 GB18030", True, sha, size)
-    return EncodingGuess(_detector_guess(head), "字符集检测 (charset-normalizer)", False, sha, size)
+    encoding, method = _detector_guess(head)
+    return EncodingGuess(encoding, method, False, sha, size)
 
 
-def _detector_guess(sample: bytes) -> str:
-    """Last resort: charset-normalizer on a sample, else the codec with fewer bad bytes."""
+def _detector_guess(sample: bytes) -> tuple[str, str]:
+    """Neither codec decodes the whole file: the one that almost does, else charset-normalizer.
+
+    Returns:
+        ``(encoding, method)``.
+    """
+    sample = sample[:1024 * 1024]
+    errors = {enc: len(_SURROGATE.findall(sample.decode(enc, "surrogateescape"))) for enc in ("utf-8", "gb18030")}
+    nearly = min(errors, key=errors.get)
+    if errors[nearly] <= max(8, len(sample) // 1000):
+        return nearly, f"{encoding_label(nearly)}（含少量坏字节）"
     from charset_normalizer import from_bytes
 
-    best = from_bytes(sample[:1024 * 1024]).best()
+    best = from_bytes(sample).best()
     if best is not None and best.encoding:
         try:
-            return codecs.lookup(best.encoding).name
+            return codecs.lookup(best.encoding).name, "字符集检测 (charset-normalizer)"
         except LookupError:
             pass
-    errors = {enc: len(_SURROGATE.findall(sample.decode(enc, "surrogateescape"))) for enc in ("utf-8", "gb18030")}
-    return min(errors, key=errors.get)
+    return nearly, f"{encoding_label(nearly)}（无法可靠识别，按坏字节最少的编码读取）"
 
 
 def check_excel(path: str | Path, *, file_name: str | None = None) -> str:

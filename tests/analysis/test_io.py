@@ -1,0 +1,367 @@
+"""The reader: encodings, header rows, broken rows, Excel checks, normalisation and dates."""
+
+import datetime as dt
+import re
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from analysis import io as rio
+from analysis.errors import ImportRejected
+
+FIX = Path(__file__).resolve().parent.parent / "fixtures" / "import"
+
+
+def reasons(table):
+    return dict(zip(table.quarantine["row"], table.quarantine["reason"]))
+
+
+# ---------------------------------------------------------------------------
+# Files
+# ---------------------------------------------------------------------------
+def test_utf8_bom_csv():
+    t = rio.read_table(FIX / "utf8_bom.csv")
+    assert (t.info.encoding, t.info.delimiter, t.info.header_row) == ("utf-8-sig", ",", 1)
+    assert t.info.headers[:4] == ["登记编号", "登记时间", "投诉标题", "投诉内容"]  # no BOM in the first header
+    assert list(t.frame.index) == [2, 3, 4, 5, 6, 7]
+    assert t.frame.loc[3, "涉及金额"] == "¥1,299.00"  # raw values are not changed by the reader
+    assert t.quarantine.empty
+
+
+def test_gbk_with_title_lines_and_repeated_header():
+    t = rio.read_table(FIX / "gbk_titles.csv")
+    assert t.info.encoding == "gb18030"
+    assert t.info.encoding_method == "严格 GB18030"
+    assert t.info.header_row == 4
+    assert t.info.headers == ["投诉编号", "投诉日期", "投诉内容", "被投诉企业", "平台名称", "区县"]
+    assert list(t.frame.index) == [5, 6, 8, 9, 10, 11, 12]  # line 7 repeats the header
+    assert t.skipped_header_rows == 1
+    assert t.frame.loc[6, "投诉内容"] == "充电宝使用时发热鼓包。"
+
+
+def test_utf16_tab_separated_unicode_text():
+    t = rio.read_table(FIX / "utf16_tab.txt")
+    assert (t.info.encoding, t.info.delimiter) == ("utf-16", "\t")
+    assert t.info.headers == ["工单编号", "受理时间", "诉求内容", "涉及平台", "所属区"]
+    assert list(t.frame["工单编号"]) == ["U01", "U02", "U03", "U04"]
+    assert t.frame.loc[3, "诉求内容"] == "商品与描述不符，申请退货被拒, 客服态度差"
+    assert t.frame.loc[4, "诉求内容"] == "收到的奶粉\n生产日期被涂改"
+    assert list(t.frame.index) == [2, 3, 4, 6]  # U03 spans lines 4–5
+
+
+def test_broken_rows_are_quarantined_with_line_and_reason():
+    t = rio.read_table(FIX / "broken.csv")
+    assert t.info.encoding == "utf-8"
+    assert not t.info.encoding_method.startswith("严格")
+    assert list(t.frame["投诉编号"]) == ["B001", "B003", "B005", "B007"]
+    assert t.frame.loc[6, "投诉内容"] == "多行\n内容也是合法的"
+    r = reasons(t)
+    assert sorted(r) == [3, 5, 8]
+    assert "引号未闭合" in r[3]
+    assert r[5].startswith("字段数为 6，而表头有 4 列")
+    assert "无法按 UTF-8 解码的字节" in r[8]
+    raw = dict(zip(t.quarantine["row"], t.quarantine["raw"]))
+    assert raw[3] == {"_line": 'B002,2017-11-12,"引号没有闭合的一行,淘宝\n'}
+    assert raw[5]["_extra"] == ["多余", "更多"]
+    assert raw[8]["投诉内容"] == "坏字节\ufffd\ufffd在这里"
+
+
+def test_a_quote_that_never_closes_gives_the_following_rows_back(tmp_path, monkeypatch):
+    monkeypatch.setattr(rio, "MAX_RECORD_LINES", 5)
+    lines = ["编号,日期,内容"] + ['1,2017-01-01,"没闭合'] + [f"{i},2017-01-0{i % 9 + 1},第{i}条" for i in range(2, 12)]
+    path = tmp_path / "q.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    t = rio.read_table(path)
+    assert list(t.quarantine["row"]) == [2]
+    assert "超过 5 行" in t.quarantine["reason"][0]
+    assert list(t.frame["编号"]) == [str(i) for i in range(2, 12)]
+
+
+def test_unclosed_quote_at_end_of_file(tmp_path):
+    path = tmp_path / "end.csv"
+    path.write_text('编号,内容\n1,好的\n2,"没有闭合\n3,最后\n', encoding="utf-8")
+    t = rio.read_table(path)
+    assert list(t.frame["编号"]) == ["1", "3"]
+    assert list(t.quarantine["row"]) == [3]
+
+
+def test_xlsx_title_rows_dates_numbers_and_sheets():
+    t = rio.read_table(FIX / "sample.xlsx")
+    assert (t.info.kind, t.info.encoding, t.info.sheet, t.info.header_row) == ("excel", "xlsx", "投诉数据", 3)
+    assert list(t.frame.index) == [4, 5, 6, 8, 9]
+    assert t.frame.loc[4, "受理时间"] == "2017-11-11 10:00:00"
+    assert t.frame.loc[5, "受理时间"] == "43051"
+    assert t.frame.loc[4, "联系电话"] == "13812345678"  # a number cell, not 1.38e10
+    assert t.frame.loc[5, "涉及金额"] == "368.5"
+    assert t.skipped_blank_rows == 1
+    assert any("2 个工作表" in w for w in t.info.warnings)
+
+
+def test_xls():
+    t = rio.read_table(FIX / "sample.xls")
+    assert (t.info.encoding, t.info.header_row) == ("xls", 1)
+    assert list(t.frame["投诉编号"]) == ["10001", "10002", "10003"]
+    assert t.frame.loc[2, "投诉日期"].startswith("2017-12-12")
+    assert t.frame.loc[4, "投诉日期"] == "2017/12/14"
+
+
+def test_xls_that_is_really_tab_separated_text(tmp_path):
+    path = tmp_path / "export.xls"
+    path.write_bytes("投诉编号\t投诉内容\nA1\t内容一\nA2\t内容二\n".encode("gbk"))
+    t = rio.read_table(path)
+    assert (t.info.kind, t.info.delimiter, len(t.frame)) == ("text", "\t", 2)
+
+
+def test_header_without_known_aliases_is_the_first_wide_row(tmp_path):
+    path = tmp_path / "unknown.csv"
+    path.write_text("某平台留言导出\n留言详情,留言日期,备注\n很差,2017-01-01,无\n", encoding="utf-8")
+    t = rio.read_table(path)
+    assert t.info.header_row == 2
+    assert t.info.headers == ["留言详情", "留言日期", "备注"]
+
+
+def test_duplicate_and_empty_headers_are_made_unique(tmp_path):
+    path = tmp_path / "dup.csv"
+    path.write_text("投诉内容,备注,备注,,登记时间\n", encoding="utf-8")
+    with rio.open_table(path) as reader:
+        assert reader.info.headers == ["投诉内容", "备注", "备注(2)", "列4", "登记时间"]
+
+
+def test_small_chunks_give_the_same_rows():
+    whole = rio.read_table(FIX / "gbk_titles.csv")
+    reader = rio.open_table(FIX / "gbk_titles.csv", chunk_size=2)
+    chunks = list(reader.chunks())
+    assert len(chunks) == 4
+    assert [r for c in chunks for r in c.rows] == list(whole.frame.index)
+    assert reader.progress == 1.0
+
+
+def test_semicolon_delimiter(tmp_path):
+    path = tmp_path / "semi.csv"
+    path.write_text("投诉编号;投诉内容;登记时间\n1;内容, 带逗号;2017-01-01\n2;另一条;2017-01-02\n", encoding="utf-8")
+    t = rio.read_table(path)
+    assert t.info.delimiter == ";"
+    assert t.frame.loc[2, "投诉内容"] == "内容, 带逗号"
+
+
+# ---------------------------------------------------------------------------
+# Rejected files
+# ---------------------------------------------------------------------------
+def test_rejects_unsupported_and_empty_files(tmp_path):
+    (tmp_path / "a.pdf").write_bytes(b"%PDF-1.4")
+    with pytest.raises(ImportRejected, match="不支持的文件类型「.pdf」"):
+        rio.open_table(tmp_path / "a.pdf")
+    (tmp_path / "empty.csv").write_bytes(b"")
+    with pytest.raises(ImportRejected, match="文件「empty.csv」：文件为空"):
+        rio.open_table(tmp_path / "empty.csv")
+    (tmp_path / "blank.csv").write_text("\n\n  \n", encoding="utf-8")
+    with pytest.raises(ImportRejected, match="没有可读取的内容"):
+        rio.open_table(tmp_path / "blank.csv")
+    (tmp_path / "bin.csv").write_bytes(bytes(range(256)) * 50)
+    with pytest.raises(ImportRejected, match="二进制"):
+        rio.open_table(tmp_path / "bin.csv")
+    with pytest.raises(ImportRejected, match="文件不存在"):
+        rio.open_table(tmp_path / "missing.csv")
+
+
+def test_rejects_xlsx_that_is_not_a_zip(tmp_path):
+    path = tmp_path / "fake.xlsx"
+    path.write_text("投诉内容\n其实是文本\n", encoding="utf-8")
+    with pytest.raises(ImportRejected, match="不是有效的 Excel 文件"):
+        rio.open_table(path)
+
+
+def test_rejects_zip_that_is_not_a_workbook(tmp_path):
+    path = tmp_path / "other.xlsx"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("readme.txt", "hello")
+    with pytest.raises(ImportRejected, match="缺少 xl/workbook.xml"):
+        rio.open_table(path)
+
+
+def test_rejects_zip_bomb(tmp_path):
+    path = tmp_path / "bomb.xlsx"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("xl/workbook.xml", "<workbook/>")
+        zf.writestr("xl/worksheets/sheet1.xml", b"\0" * (12 * 1024 * 1024))
+    with pytest.raises(ImportRejected, match="压缩炸弹"):
+        rio.open_table(path)
+
+
+def test_rejects_absurd_declared_size(tmp_path, monkeypatch):
+    monkeypatch.setattr(rio, "MAX_EXCEL_UNCOMPRESSED", 1000)
+    with pytest.raises(ImportRejected, match="声明的解压大小"):
+        rio.open_table(FIX / "sample.xlsx")
+
+
+def test_rejects_html_disguised_as_xls(tmp_path):
+    path = tmp_path / "web.xls"
+    path.write_text("<html><body><table><tr><td>投诉内容</td></tr></table></body></html>", encoding="utf-8")
+    with pytest.raises(ImportRejected, match="网页"):
+        rio.open_table(path)
+
+
+def test_rejects_corrupt_excel(tmp_path):
+    path = tmp_path / "bad.xlsx"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("[Content_Types].xml", "<Types/>")
+        zf.writestr("xl/workbook.xml", "not xml at all <<<")
+    with pytest.raises(ImportRejected, match="无法解析 Excel 文件|没有任何数据"):
+        rio.open_table(path)
+
+
+# ---------------------------------------------------------------------------
+# Encodings
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("data, encoding", [
+    ("投诉内容\n好".encode("utf-8"), "utf-8"),
+    (b"\xef\xbb\xbf" + "投诉内容\n好".encode("utf-8"), "utf-8-sig"),
+    ("投诉内容\n好".encode("gbk"), "gb18030"),
+    ("投诉内容\n好".encode("utf-16"), "utf-16"),
+    ("投诉内容\n好".encode("utf-16-le"), "utf-16-le"),
+    ("投诉内容\n€".encode("gb18030"), "gb18030"),
+])
+def test_detect_encoding_order(tmp_path, data, encoding):
+    path = tmp_path / "f.csv"
+    path.write_bytes(data)
+    guess = rio.detect_encoding(path)
+    assert guess.encoding == encoding
+    assert guess.size == len(data)
+    assert re.fullmatch(r"[0-9a-f]{64}", guess.sha256)
+
+
+# ---------------------------------------------------------------------------
+# Dates
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("text, expected", [
+    ("2017年11月11日", dt.datetime(2017, 11, 11)),
+    ("2017/11/11 10:00", dt.datetime(2017, 11, 11, 10, 0)),
+    ("2017/3/8 9:05", dt.datetime(2017, 3, 8, 9, 5)),
+    ("2017-11-11", dt.datetime(2017, 11, 11)),
+    ("20171111", dt.datetime(2017, 11, 11)),
+    ("20171111103000", dt.datetime(2017, 11, 11, 10, 30)),
+    ("2017.11.11", dt.datetime(2017, 11, 11)),
+    ("43050", dt.datetime(2017, 11, 11)),
+    ("43050.75", dt.datetime(2017, 11, 11, 18, 0)),
+    ("２０１７年１１月１１日", dt.datetime(2017, 11, 11)),
+    ("２０１７－１１－１１　１０：３０", dt.datetime(2017, 11, 11, 10, 30)),
+    ("2017年11月11日 10时30分", dt.datetime(2017, 11, 11, 10, 30)),
+    ("2017年11月11日10点30分15秒", dt.datetime(2017, 11, 11, 10, 30, 15)),
+    ("2017-11-11 下午3:30", dt.datetime(2017, 11, 11, 15, 30)),
+    ("2017/11/11 12:05 AM", dt.datetime(2017, 11, 11, 0, 5)),
+    ("2017-11-11T10:00:00.123", dt.datetime(2017, 11, 11, 10, 0)),
+    ("2016-02-29", dt.datetime(2016, 2, 29)),
+    (" 2017-11-11 ", dt.datetime(2017, 11, 11)),
+])
+def test_parse_datetime_forms(text, expected):
+    assert rio.parse_datetime(text) == expected
+
+
+@pytest.mark.parametrize("text", ["2017-02-30", "2017-13-01", "2017/13/45", "2017-11-11 25:00", "1899-12-31",
+                                  "2101-01-01", "明天", "2017年11月", "11/11/2017", "12345678", "abc", "1000"])
+def test_unparseable_dates_are_none(text):
+    assert rio.parse_datetime(text) is None
+
+
+def test_parse_datetimes_masks():
+    parsed, empty, bad = rio.parse_datetimes(["2017-11-11", "", None, "明天", "43050"])
+    assert list(empty) == [False, True, True, False, False]
+    assert list(bad) == [False, False, False, True, False]
+    assert parsed.isna().tolist() == [False, True, True, True, False]
+    assert str(parsed.dtype) == "datetime64[us]"
+
+
+_FULLWIDTH_DIGITS = str.maketrans("0123456789", "０１２３４５６７８９")
+_FORMS = {
+    "iso": (lambda m: m.strftime("%Y-%m-%d"), "day"),
+    "slash_minutes": (lambda m: f"{m.year}/{m.month}/{m.day} {m.hour}:{m.minute:02d}", "minute"),
+    "chinese": (lambda m: f"{m.year}年{m.month}月{m.day}日", "day"),
+    "chinese_time": (lambda m: f"{m.year}年{m.month:02d}月{m.day:02d}日 {m.hour}时{m.minute}分", "minute"),
+    "compact": (lambda m: m.strftime("%Y%m%d"), "day"),
+    "dots": (lambda m: m.strftime("%Y.%m.%d"), "day"),
+    "seconds": (lambda m: m.strftime("%Y-%m-%d %H:%M:%S"), "second"),
+    "iso_t": (lambda m: m.strftime("%Y-%m-%dT%H:%M:%S"), "second"),
+    "serial": (lambda m: str((m.date() - dt.date(1899, 12, 30)).days), "day"),
+}
+
+
+def _truncate(moment, precision):
+    if precision == "day":
+        return dt.datetime(moment.year, moment.month, moment.day)
+    if precision == "minute":
+        return moment.replace(second=0, microsecond=0)
+    return moment.replace(microsecond=0)
+
+
+@settings(max_examples=300, deadline=None)
+@given(moment=st.datetimes(min_value=dt.datetime(1980, 1, 1), max_value=dt.datetime(2100, 12, 31, 23, 59, 59)),
+       form=st.sampled_from(sorted(_FORMS)), fullwidth=st.booleans())
+def test_dates_round_trip_in_every_form(moment, form, fullwidth):
+    render, precision = _FORMS[form]
+    text = render(moment)
+    if fullwidth:
+        text = text.translate(_FULLWIDTH_DIGITS)
+    assert rio.parse_datetime(text) == _truncate(moment, precision)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.text(max_size=30),
+                          st.from_regex(r"\d{4}[-/.年]\d{1,2}[-/.月]\d{1,2}日?( \d{1,2}:\d{2})?", fullmatch=True)),
+                max_size=20))
+def test_parse_datetimes_never_raises_and_masks_agree(values):
+    parsed, empty, bad = rio.parse_datetimes(values)
+    assert len(parsed) == len(values)
+    ok = parsed.notna().to_numpy()
+    assert not np.any(ok & (empty | bad))
+    assert np.all(ok | empty | bad)
+    assert parsed[ok].between(rio.DATE_MIN, rio.DATE_MAX).all()
+
+
+# ---------------------------------------------------------------------------
+# Amounts
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("text, expected", [
+    ("1299", 1299.0), ("¥1,299.00", 1299.0), ("１２９９元", 1299.0), ("约500元", 500.0), ("RMB 88.5", 88.5),
+    ("-3.5", -3.5), ("￥0.5", 0.5), ("", None), (None, None), ("面议", None), ("12元左右", None),
+])
+def test_parse_amount(text, expected):
+    assert rio.parse_amount(text) == expected
+
+
+# ---------------------------------------------------------------------------
+# Normalisation
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("text, kind, expected", [
+    ("  ＡＢＣ１２３　测试，好的！  ", "text", "ABC123 测试，好的！"),
+    ("  ＡＢＣ１２３　测试，好的！  ", "code", "ABC123 测试,好的!"),
+    ("a\r\nb\r\n\n\n\nc", "text", "a\nb\n\nc"),
+    ("a\r\nb", "code", "a b"),
+    ("x\u200by\ufeffz\x07", "text", "xyz"),
+    ("（上海）有限公司 ", "code", "(上海)有限公司"),
+    ("多个   空格\t和制表符", "text", "多个 空格 和制表符"),
+    (None, "text", None),
+])
+def test_normalize_value(text, kind, expected):
+    assert rio.normalize_value(text, kind=kind) == expected
+
+
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(alphabet=st.characters(codec="utf-8"), max_size=60), kind=st.sampled_from(["text", "code"]))
+def test_normalisation_properties(text, kind):
+    once = rio.normalize_value(text, kind=kind)
+    assert rio.normalize_value(once, kind=kind) == once          # idempotent
+    assert once == once.strip(" \n")                                # trimmed
+    assert "\r" not in once and "  " not in once and "\u3000" not in once
+    assert not re.search(r"[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]", once)  # no full-width letters/digits
+    assert not re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\ufeff]", once)
+    if kind == "code":
+        assert "\n" not in once
+    else:
+        assert _CJK.findall(once) == _CJK.findall(text)             # Chinese text is kept as written
