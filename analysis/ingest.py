@@ -17,7 +17,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import datetime as dt
-import io
 import json
 import threading
 import time
@@ -29,14 +28,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from analysis import schema
+from analysis import privacy, schema
 from analysis.errors import ImportRejected
 from analysis.io import RawChunk, TableInfo, TableReader, normalize_values, parse_amounts, parse_datetimes
 from analysis.store import Store, text_hash
 
 __all__ = [
     "ImportResult", "import_file", "suggest_mapping", "remembered_mapping", "import_history",
-    "quarantine_rows", "conflict_rows", "quarantine_csv", "safe_cell", "AUTO_ID_PREFIX",
+    "quarantine_rows", "quarantine_frame", "conflict_rows", "quarantine_csv", "safe_cell", "AUTO_ID_PREFIX",
 ]
 
 Progress = Callable[[float, str], None]
@@ -448,31 +447,47 @@ def safe_cell(value: object) -> object:
     return value
 
 
-def quarantine_csv(store: Store, import_id: int, *, mask: Callable[[pd.Series], pd.Series] | None = None) -> bytes:
-    """The quarantined rows of one import as a CSV download (UTF-8 with BOM, formula-safe).
-
-    Columns: 行号, 原因, 列, then the row's original columns (or 原始行 for a
-    line that could not be split).
+def quarantine_frame(store: Store, import_id: int, *, mask: bool = True) -> pd.DataFrame:
+    """The quarantined rows of one import as a table for people: 行号, 原因, 列, then the row's cells.
 
     Args:
         store: the store.
         import_id: the import.
-        mask: applied to every text column (e.g. ``analysis.privacy.mask_series``)
-            so that personal data is not exported.
+        mask: mask personal data with :mod:`analysis.privacy` — the columns the
+            import mapped to the complainant's name and phone with
+            ``mask_name``/``mask_phone``, every other cell with ``mask_series``.
     """
     df = quarantine_rows(store, import_id)
     raw = pd.DataFrame(list(df["raw"]), index=df.index) if len(df) else pd.DataFrame(index=df.index)
+    if "_extra" in raw:
+        raw["_extra"] = raw["_extra"].map(lambda v: " | ".join(v) if isinstance(v, list) else v)
+    raw = raw.astype(object).where(raw.notna(), None)
+    if mask and len(raw.columns):
+        mapping_json = store.scalar("SELECT mapping_json FROM imports WHERE import_id = ?", [int(import_id)])
+        mapping = json.loads(mapping_json) if mapping_json else {}
+        for column in raw.columns:
+            field = mapping.get(column)
+            if field == "complainant_name":
+                raw[column] = raw[column].map(privacy.mask_name)
+            elif field == "complainant_phone":
+                raw[column] = raw[column].map(privacy.mask_phone)
+            else:
+                raw[column] = privacy.mask_series(raw[column].astype(object))
     raw = raw.rename(columns={"_line": "原始行", "_extra": "多出的字段"})
-    if "多出的字段" in raw:
-        raw["多出的字段"] = raw["多出的字段"].map(lambda v: " | ".join(v) if isinstance(v, list) else v)
-    out = pd.concat([df[["source_row", "reason", "column_name"]].rename(
-        columns={"source_row": "行号", "reason": "原因", "column_name": "列"}), raw], axis=1)
+    head = df[["source_row", "reason", "column_name"]].rename(
+        columns={"source_row": "行号", "reason": "原因", "column_name": "列"})
+    return pd.concat([head, raw], axis=1)
+
+
+def quarantine_csv(store: Store, import_id: int, *, mask: bool = True) -> bytes:
+    """The quarantined rows of one import as a CSV download: UTF-8 with BOM, formula-safe, masked.
+
+    See :func:`quarantine_frame` for the columns and the masking.
+    """
+    out = quarantine_frame(store, import_id, mask=mask)
+    out.columns = [safe_cell(c) for c in out.columns]
     for column in out.columns:
         if out[column].dtype == object or pd.api.types.is_string_dtype(out[column]):
-            series = out[column].astype(object).where(out[column].notna(), "")
-            if mask is not None and column not in ("行号", "原因", "列"):
-                series = mask(series.astype(str))
-            out[column] = series.map(safe_cell)
-    buffer = io.StringIO()
-    out.to_csv(buffer, index=False, quoting=csv.QUOTE_MINIMAL)
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+            out[column] = out[column].map(safe_cell).astype(object)
+    text = out.to_csv(index=False, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+    return ("\ufeff" + text).encode("utf-8")
