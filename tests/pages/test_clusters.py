@@ -1,0 +1,142 @@
+"""聚类探索 page through app.py's navigation, on the planted cluster fixture (tests/fixtures/cluster)."""
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from analysis.store import Store
+from tests.fixtures.cluster.store_fixture import fill_store
+
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+PLANTED = Path(__file__).resolve().parents[1] / "fixtures" / "cluster" / "planted.csv"
+
+
+def _clear_caches():
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+@pytest.fixture
+def db(tmp_path, monkeypatch):
+    path = tmp_path / "store.duckdb"
+    monkeypatch.setenv("COMPLAINT_RADAR_DB", str(path))
+    _clear_caches()
+    yield path
+    _clear_caches()
+
+
+@pytest.fixture
+def filled(db):
+    with Store(db) as store:
+        fill_store(store, pd.read_csv(PLANTED, dtype={"complaint_id": str}))
+    return db
+
+
+def open_page() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.switch_page("pages/clusters.py")
+    return at.run()
+
+
+def pick(at: AppTest, term: str) -> AppTest:
+    """Select the cluster whose option text holds ``term`` in the drill-down picker."""
+    picker = at.selectbox(key="cl_selected")
+    text = next(text for text in picker.options if term in text)
+    return picker.select(int(text.split()[0].lstrip("#"))).run()  # options read "#<id> <label>…"
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def query(db: Path, sql: str) -> pd.DataFrame:
+    store = Store(db)  # same configuration as the page's open connection
+    try:
+        return store.query(sql)
+    finally:
+        store.close()
+
+
+def test_empty_store_shows_the_welcome(db):
+    at = open_page()
+    assert not at.exception
+    assert "还没有投诉数据" in at.info[0].value
+    assert not at.dataframe
+
+
+def test_clusters_table_map_and_drill_down(filled):
+    at = open_page()
+    assert not at.exception
+    assert at.title[0].value == "🧩 聚类探索"
+    assert metrics(at) == {"投诉数": "150", "聚类数": "5", "杂项": "0.0%", "隐藏的聚类": "0"}
+    table = at.dataframe[0].value
+    assert table["size"].tolist() == [30] * 5
+    assert {"鼓包", "奶粉", "羽绒服", "酒店", "面霜"} <= set(" ".join(table["keywords"]).split())
+    hotel = table[table["keywords"].str.contains("酒店")].iloc[0]
+    assert (hotel["latest"], hotel["previous"]) == (15, 6)
+    assert hotel["growth"] == pytest.approx(1.5)
+    assert len(at.get("plotly_chart")) == 4
+    # drill-down into the power-bank cluster: masked texts, representatives first
+    at = pick(at, "鼓包")
+    members = at.dataframe[1].value
+    assert len(members) == 30 and members["representative"].iloc[:5].all()
+    assert not members["text"].str.contains("13812345678").any()
+    assert members["text"].str.contains(r"138\*\*\*\*5678").any()
+
+
+def test_scope_with_too_few_complaints_gets_a_message(filled):
+    at = open_page()
+    at = at.selectbox(key="cl_platform").select("小红书").run()
+    assert not at.exception
+    assert "10 条" in at.warning[0].value and "少于 30 条" in at.warning[0].value
+    assert not at.dataframe
+
+
+def test_k_override(filled):
+    at = open_page()
+    at = at.selectbox(key="cl_k").select(3).run()
+    assert not at.exception
+    assert metrics(at)["聚类数"] == "3"
+    assert sorted(at.dataframe[0].value["size"]) == [30, 30, 90]
+
+
+def test_rename_hide_and_sampling_are_stored(filled):
+    at = open_page()
+    at = pick(at, "酒店")
+    at.text_input(key="cl_rename_text").input("酒店超售")
+    at = at.button(key="cl_rename").click().run()
+    assert not at.exception
+    assert "重命名为「酒店超售」" in at.success[0].value
+    assert "酒店超售" in at.dataframe[0].value["label"].tolist()
+
+    at = at.button(key="cl_sample").click().run()
+    assert "2 个商品加入抽检候选清单" in at.success[0].value
+    at = at.button(key="cl_hide").click().run()
+    assert not at.exception
+    assert metrics(at)["隐藏的聚类"] == "1"
+    assert "酒店超售" not in at.dataframe[0].value["label"].tolist()
+    at = at.toggle(key="cl_show_hidden").set_value(True).run()
+    assert "酒店超售（已隐藏）" in at.dataframe[0].value["label"].tolist()
+
+    edits = query(filled, "SELECT action, value FROM cluster_edits ORDER BY edited_at")
+    assert edits.values.tolist() == [["rename", "酒店超售"], ["hide", "1"]]
+    candidates = query(filled, "SELECT product, platform, source FROM sampling_candidates ORDER BY product")
+    assert candidates["product"].tolist() == ["如家酒店大床房", "汉庭酒店标准间"]
+    assert (candidates["platform"] == "携程").all()
+    assert candidates["source"].str.startswith("聚类：酒店超售").all()
+
+
+def test_merge_from_the_page(filled):
+    at = open_page()
+    at = pick(at, "鼓包")
+    sources = at.multiselect(key="cl_merge_sources")
+    formula = next(c for c in sources.options if "奶粉" in c)
+    at = sources.select(formula).run()
+    at = at.button(key="cl_merge").click().run()
+    assert not at.exception
+    assert "已把 1 个聚类并入" in at.success[0].value
+    assert metrics(at)["聚类数"] == "4"
+    assert sorted(at.dataframe[0].value["size"]) == [30, 30, 30, 60]

@@ -1,0 +1,178 @@
+"""Helpers of the 聚类探索 page: cached runs and views, display tables, edit actions.
+
+The clustering result (every complaint's assignment) is held once per scope in
+``st.cache_resource``; what the page draws (cluster table, heatmap, series, map
+points, members) is small and cached with ``st.cache_data`` keyed on
+:func:`ui.state.store_key` and the scope, so a re-render touches neither the
+store nor the model.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from analysis import cluster, plots
+from analysis.cluster import MISC_ID, ClusterResult, ClusterScope
+from analysis.store import Store
+from ui.state import store_key
+
+GROWTH_DAYS = 30
+_FLASH = "_clusters_flash"
+
+
+@st.cache_data(show_spinner=False)
+def scope_options(_store: Store, key: str) -> dict[str, list[str]]:
+    """Categories and platforms in the store, most complaints first."""
+    def values(column: str) -> list[str]:
+        frame = _store.query(f"SELECT {column} AS v, count(*) AS n FROM complaints_enriched "
+                             f"WHERE {column} IS NOT NULL GROUP BY 1 ORDER BY n DESC, v")
+        return frame["v"].astype(str).tolist()
+    return {"categories": values("category"), "platforms": values("platform_norm")}
+
+
+@st.cache_resource(show_spinner="正在聚类（首次计算需要分词和分类，请稍候）…", max_entries=6)
+def _result(_store: Store, key: str, scope: ClusterScope, k: int | None) -> ClusterResult:
+    return cluster.run_clustering(_store, category=scope.category, platform=scope.platform,
+                                  start=scope.start, end=scope.end, k=k)
+
+
+def get_result(store: Store, scope: ClusterScope, k: int | None) -> ClusterResult:
+    """The scope's clusters (computed once per store state, scope and k)."""
+    return _result(store, store_key(store), scope, k)
+
+
+def _pairs(pairs: list) -> str:
+    return "、".join(f"{name}（{count}）" for name, count in pairs)
+
+
+@st.cache_data(show_spinner=False, max_entries=12)
+def view(_store: Store, key: str, scope: ClusterScope, k: int | None) -> dict:
+    """Everything the page draws for a scope, small and picklable."""
+    result = _result(_store, key, scope, k)
+    out = {"too_few": result.too_few, "message": result.message,
+           "n_complaints": len(result.assignments), "n_clusters": result.n_clusters,
+           "auto_k": result.params.get("n_clusters") is None}
+    if result.too_few:
+        return out
+    growth = cluster.cluster_growth(result, window_days=GROWTH_DAYS).set_index("cluster_id")
+    table = result.clusters.copy()
+    table["latest"] = table["cluster_id"].map(growth["latest"])
+    table["previous"] = table["cluster_id"].map(growth["previous"])
+    table["growth"] = table["cluster_id"].map(growth["growth"])
+    table["products"] = table["top_products"].map(_pairs)
+    table["merchants"] = table["top_merchants"].map(_pairs)
+    table["brands"] = table["top_brands"].map(_pairs)
+    table["keywords"] = table["label_terms"].map(" ".join)
+    out.update(
+        table=table.drop(columns=["term_scores"]),
+        misc=int(table.loc[table["cluster_id"] == MISC_ID, "size"].sum()),
+        window=growth.attrs,
+        per_class=cluster.topics_per_class(result, by="platform_norm"),
+        per_category=cluster.topics_per_class(result, by="category"),
+        over_time=cluster.topics_over_time(result, freq=_freq(result)),
+        points=cluster.map_points(_store, result, max_points=4000),
+        k_scores=result.k_scores,
+    )
+    return out
+
+
+def _freq(result: ClusterResult) -> str:
+    dates = pd.to_datetime(result.metadata["received_at"]).dropna() if result.metadata is not None \
+        else pd.Series(dtype="datetime64[ns]")
+    if dates.empty:
+        return "M"
+    days = (dates.max() - dates.min()).days
+    return "D" if days <= 45 else "W" if days <= 366 else "M"
+
+
+@st.cache_data(show_spinner=False, max_entries=24)
+def members(_store: Store, key: str, scope: ClusterScope, k: int | None, cluster_id: int) -> pd.DataFrame:
+    """The masked complaints of one cluster, representatives first."""
+    return cluster.cluster_members(_store, _result(_store, key, scope, k), cluster_id, limit=300)
+
+
+@st.cache_data(show_spinner=False, max_entries=12)
+def figures(_store: Store, key: str, scope: ClusterScope, k: int | None, show_hidden: bool) -> dict:
+    """The page's plotly figures (built once per view)."""
+    data = view(_store, key, scope, k)
+    hidden = set(data["table"].loc[data["table"]["hidden"].astype(bool), "cluster_id"])
+    keep = (lambda df: df) if show_hidden else (lambda df: df[~df["cluster_id"].isin(hidden)])
+    return {
+        "map": plots.visualize_cluster_map(data["points"]),
+        "platforms": plots.visualize_topics_per_class(keep(data["per_class"]), by="platform_norm"),
+        "categories": plots.visualize_topics_per_class(keep(data["per_category"]), by="category"),
+        "time": plots.visualize_topics_over_time(keep(data["over_time"])),
+    }
+
+
+TABLE_COLUMNS = {
+    "cluster_id": st.column_config.NumberColumn("编号", format="%d", width="small"),
+    "label": st.column_config.TextColumn("聚类标签"),
+    "size": st.column_config.NumberColumn("投诉数", format="%d"),
+    "share": st.column_config.NumberColumn("占比", format="percent"),
+    "latest": st.column_config.NumberColumn(f"近{GROWTH_DAYS}天", format="%d"),
+    "previous": st.column_config.NumberColumn(f"前{GROWTH_DAYS}天", format="%d"),
+    "growth": st.column_config.NumberColumn("增长", format="percent"),
+    "products": st.column_config.TextColumn("主要商品"),
+    "merchants": st.column_config.TextColumn("主要商家"),
+    "keywords": st.column_config.TextColumn("关键词（c-TF-IDF）"),
+    "coherence": st.column_config.ProgressColumn("紧密度", min_value=0.0, max_value=1.0, format="%.2f"),
+}
+
+
+def display_table(table: pd.DataFrame, *, show_hidden: bool) -> pd.DataFrame:
+    """The cluster table for ``st.dataframe`` (hidden clusters marked or left out)."""
+    rows = table if show_hidden else table[~table["hidden"].astype(bool)]
+    rows = rows.assign(label=[f"{label}（已隐藏）" if hidden else label
+                              for label, hidden in zip(rows["label"], rows["hidden"])])
+    return rows[list(TABLE_COLUMNS)].reset_index(drop=True)
+
+
+def cluster_choices(table: pd.DataFrame, *, show_hidden: bool) -> dict[int, str]:
+    """Cluster id → option text for the drill-down and edit pickers."""
+    rows = table if show_hidden else table[~table["hidden"].astype(bool)]
+    return {int(c): f"#{c} {label}（{size} 条）" if c >= 0 else f"{label}（{size} 条）"
+            for c, label, size in zip(rows["cluster_id"], rows["label"], rows["size"])}
+
+
+def flash(message: str, kind: str = "success") -> None:
+    """Keep a message to show after the next rerun."""
+    st.session_state[_FLASH] = (kind, message)
+
+
+def show_flash() -> None:
+    """Show (once) the message kept by :func:`flash`."""
+    kind, message = st.session_state.pop(_FLASH, (None, None))
+    if message:
+        getattr(st, kind)(message)
+
+
+def apply_edit(store: Store, scope: ClusterScope, k: int | None, action: str,
+               cluster_id: int | None = None, value=None) -> None:
+    """Run one edit (rename / hide / show / merge / sample / reset), keep a message and rerun.
+
+    Raises:
+        UserError: the edit is not possible (the page shows the message).
+    """
+    if action == "reset":
+        flash(f"已清除本范围的 {cluster.clear_edits(store, scope)} 条编辑。")
+        st.rerun()
+    result = get_result(store, scope, k)
+    label = result.cluster(cluster_id)["label"]
+    if action == "rename":
+        cluster.rename_cluster(store, result, cluster_id, value)
+        flash(f"已将「{label}」重命名为「{' '.join(str(value).split())}」。")
+    elif action in ("hide", "show"):
+        cluster.hide_cluster(store, result, cluster_id, hidden=action == "hide")
+        flash(f"已{'隐藏' if action == 'hide' else '恢复显示'}「{label}」。")
+    elif action == "merge":
+        cluster.merge_clusters(store, result, value, cluster_id)
+        flash(f"已把 {len(value)} 个聚类并入「{label}」。")
+    elif action == "sample":
+        added = cluster.add_sampling_candidates(store, result, cluster_id)
+        if added:
+            flash(f"已把「{label}」中投诉最多的 {added} 个商品加入抽检候选清单（见「抽检清单」页）。")
+        else:
+            flash(f"「{label}」的商品已全部在抽检候选清单中，或投诉未填写商品名称。", "info")
+    st.rerun()
