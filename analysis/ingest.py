@@ -35,7 +35,7 @@ from analysis.store import Store, text_hash
 
 __all__ = [
     "ImportResult", "import_file", "suggest_mapping", "remembered_mapping", "import_history",
-    "quarantine_rows", "quarantine_frame", "conflict_rows", "quarantine_csv", "safe_cell", "AUTO_ID_PREFIX",
+    "quarantine_rows", "quarantine_frame", "quarantine_summary", "outcome_table", "conflict_rows", "quarantine_csv", "safe_cell", "AUTO_ID_PREFIX",
 ]
 
 Progress = Callable[[float, str], None]
@@ -86,6 +86,19 @@ class ImportResult:
     def to_dict(self) -> dict:
         """A JSON-ready dict (the CLI's ``--json`` output)."""
         return dataclasses.asdict(self)
+
+    def outcomes(self) -> pd.DataFrame:
+        """Where the rows read went: ``outcome`` (导入/隔离/重复/冲突) and ``rows``; sums to ``rows_read``."""
+        return outcome_table(self.to_dict())
+
+
+def outcome_table(result: Mapping) -> pd.DataFrame:
+    """Where the rows of an import went (from an :class:`ImportResult` or its dict)."""
+    return pd.DataFrame({
+        "outcome": ["导入", "隔离", "重复", "冲突"],
+        "rows": [result["imported"], result["quarantined"], result["duplicates"] - result["conflicts"],
+                 result["conflicts"]],
+    })
 
 
 # ---------------------------------------------------------------------------
@@ -430,6 +443,15 @@ def quarantine_rows(store: Store, import_id: int) -> pd.DataFrame:
     )
     df["raw"] = [json.loads(v) if v else {} for v in df.pop("raw_json")]
     return df
+
+
+def quarantine_summary(store: Store, import_id: int) -> pd.DataFrame:
+    """Quarantined rows of one import per kind of reason (quoted values and counts folded): ``reason``, ``rows``."""
+    return store.query(
+        "SELECT regexp_replace(regexp_replace(reason, '「[^」]*」', '「…」', 'g'), '字段数为 [0-9]+', '字段数为 N', 'g') "
+        "AS reason, count(*) AS rows FROM quarantine WHERE import_id = ? GROUP BY 1 ORDER BY rows DESC, reason",
+        [int(import_id)],
+    )
 
 
 def conflict_rows(store: Store, import_id: int) -> pd.DataFrame:

@@ -1,0 +1,80 @@
+"""数据导入: upload → preview → column mapping → import with progress → result and quarantine → history."""
+
+import streamlit as st
+
+from analysis import ingest
+from analysis.errors import UserError
+from ui import importing
+from ui.state import get_store
+
+st.title("📥 数据导入")
+st.caption(
+    "上传 12315 或平台导出的投诉文件（CSV、TSV、TXT、XLSX、XLS；GBK/GB18030、UTF-8、UTF-16 均可），"
+    f"单个文件不超过 {importing.upload_limit_mb()} MB，更大的文件请用命令行 "
+    "`python -m analysis import 文件名` 导入。每一行要么导入、要么隔离并说明原因，不会丢失；"
+    "同一文件重复导入不会重复计数。"
+)
+
+try:
+    store = get_store()
+except UserError as exc:
+    st.error(str(exc))
+    st.stop()
+
+uploaded = st.file_uploader("选择导出文件", type=importing.UPLOAD_TYPES, key="imp_upload")
+
+if uploaded is not None:
+    path = importing.save_upload(uploaded)
+    try:
+        table = importing.load_preview(str(path), uploaded.name)
+    except UserError as exc:
+        st.error(str(exc))
+        table = None
+    if table is not None:
+        suggested, source = ingest.suggest_mapping(store, table.info.headers)
+        st.subheader("1. 预览")
+        st.caption(importing.file_facts(table) + "。个人信息（电话、证件号、姓名等）已打码显示。")
+        for warning in table.info.warnings:
+            st.warning(warning)
+        if table.frame.empty:
+            st.info("表头之后的前几行都无法读取或为空；导入时这些行会进入隔离区并说明原因。")
+        else:
+            st.dataframe(importing.masked_preview(table.frame, suggested), key="imp_preview")
+
+        st.subheader("2. 列映射")
+        st.caption(
+            "已按上次相同表头的设置自动填好。" if source == "remembered"
+            else "已按常见表头名称自动匹配；未识别的列请手动指定。确认后的映射会被记住，下次同样表头的文件自动使用。"
+        )
+        mapping, problems = importing.mapping_editor(table, suggested, key=f"imp_map_{uploaded.file_id}")
+        for problem in problems:
+            st.error(problem)
+        if "received_at" not in mapping.values():
+            st.warning("没有指定「登记时间」：投诉可以导入，但不会出现在趋势图和按月统计中。")
+
+        st.subheader("3. 导入")
+        if st.button("开始导入", type="primary", disabled=bool(problems), key="imp_start"):
+            with st.status(f"正在导入 {uploaded.name} …", expanded=True) as status:
+                bar = st.progress(0.0, text="准备中")
+                try:
+                    result = ingest.import_file(
+                        store, path, mapping=mapping, file_name=uploaded.name,
+                        progress=lambda fraction, message: bar.progress(min(1.0, fraction), text=message),
+                    )
+                except UserError as exc:
+                    status.update(label="导入被拒绝，数据库未作任何改动", state="error")
+                    st.error(str(exc))
+                except Exception as exc:  # noqa: BLE001 - shown as a message, never a traceback
+                    status.update(label="导入失败，数据库未作任何改动", state="error")
+                    st.error(f"导入失败（{type(exc).__name__}：{exc}）。数据库未作任何改动，请检查文件后重试。")
+                else:
+                    status.update(label=f"导入完成：{uploaded.name}", state="complete", expanded=False)
+                    st.session_state["imp_last_result"] = result.to_dict()
+                    st.cache_data.clear()  # every page sees the new data
+
+last = st.session_state.get("imp_last_result")
+if last:
+    importing.show_result(store, last)
+
+st.subheader("导入记录")
+importing.show_history(store)

@@ -1,0 +1,147 @@
+"""Widgets of the 数据导入 page: upload handling, masked preview, mapping editor, result and history."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from analysis import ingest, plots, privacy, schema
+from analysis.io import RawTable, encoding_label, read_table
+from analysis.store import Store
+
+UPLOAD_DIR = Path(tempfile.gettempdir()) / "complaint_radar_uploads"
+UPLOAD_TYPES = ["csv", "tsv", "txt", "xlsx", "xlsm", "xls"]
+SKIP = "（不导入）"
+_STALE_SECONDS = 24 * 3600
+
+
+def upload_limit_mb() -> int:
+    """The upload limit configured in .streamlit/config.toml (``server.maxUploadSize``)."""
+    return int(st.get_option("server.maxUploadSize"))
+
+
+def save_upload(uploaded) -> Path:
+    """Write an uploaded file to a private temporary folder (once per upload) and return its path."""
+    UPLOAD_DIR.mkdir(parents=True, exist_ok=True)
+    for old in UPLOAD_DIR.iterdir():  # forget uploads older than a day
+        if old.is_dir() and time.time() - old.stat().st_mtime > _STALE_SECONDS:
+            for f in old.iterdir():
+                f.unlink(missing_ok=True)
+            old.rmdir()
+    safe_name = re.sub(r"[^\w.\-\u4e00-\u9fff]+", "_", Path(uploaded.name).name) or "upload.csv"
+    folder = UPLOAD_DIR / re.sub(r"[^\w\-]+", "_", str(uploaded.file_id))
+    path = folder / safe_name
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(uploaded.getvalue())
+    return path
+
+
+@st.cache_data(show_spinner="正在读取文件…", max_entries=8)
+def load_preview(path: str, name: str, rows: int = 20) -> RawTable:
+    """The first rows of an uploaded file as the reader sees them (raises UserError if unreadable)."""
+    return read_table(path, nrows=rows, file_name=name)
+
+
+def file_facts(table: RawTable) -> str:
+    """One line about how the file was read."""
+    info = table.info
+    parts = [f"编码：{encoding_label(info.encoding)}（{info.encoding_method}）", f"表头在第 {info.header_row} 行",
+             f"共 {len(info.headers)} 列"]
+    if info.delimiter:
+        parts.append("分隔符：" + {"\t": "制表符", ",": "逗号", ";": "分号", "|": "竖线"}.get(info.delimiter, info.delimiter))
+    if info.sheet:
+        parts.append(f"工作表：{info.sheet}")
+    return "；".join(parts)
+
+
+def masked_preview(frame: pd.DataFrame, mapping: dict[str, str]) -> pd.DataFrame:
+    """The preview with personal data masked (names and phones by mapping, every cell by pattern)."""
+    out = frame.copy()
+    for column in out.columns:
+        field = mapping.get(column)
+        if field == "complainant_name":
+            out[column] = out[column].map(privacy.mask_name)
+        elif field == "complainant_phone":
+            out[column] = out[column].map(privacy.mask_phone)
+        else:
+            out[column] = privacy.mask_series(out[column].astype(object))
+    out.index.name = "行号"
+    return out
+
+
+def mapping_editor(table: RawTable, suggested: dict[str, str], *, key: str) -> tuple[dict[str, str | None], list[str]]:
+    """A select box per source column, prefilled; returns the chosen mapping and the problems with it."""
+    options = [SKIP] + [f"{f.label}（{f.name}）" for f in schema.fields()]
+    names = [None] + list(schema.FIELD_NAMES)
+    chosen: dict[str, str | None] = {}
+    cols = st.columns(3)
+    for i, header in enumerate(table.info.headers):
+        samples = [v for v in table.frame[header].tolist() if v][:3] if header in table.frame else []
+        sample_text = privacy.mask_text("；".join(s[:20] for s in samples)) or "（前几行为空）"
+        field = suggested.get(header)
+        choice = cols[i % 3].selectbox(
+            header, options, index=names.index(field) if field in names else 0, key=f"{key}_{i}",
+            help=f"示例：{sample_text}",
+        )
+        chosen[header] = names[options.index(choice)]
+    problems = []
+    picked = [f for f in chosen.values() if f]
+    for field in sorted({f for f in picked if picked.count(f) > 1}, key=schema.FIELD_NAMES.index):
+        problems.append(f"字段「{schema.FIELD_LABELS[field]}」被多个列选中，每个字段只能来自一列。")
+    if "text" not in picked:
+        problems.append("请指定哪一列是「投诉内容」，否则无法导入。")
+    return chosen, problems
+
+
+def show_result(store: Store, result: dict) -> None:
+    """Counts, warnings, where the rows went, the quarantine (masked, downloadable) and the conflicts."""
+    st.subheader(f"导入结果：{result['file']}")
+    cols = st.columns(5)
+    for col, (label, key) in zip(cols, [("读取行数", "rows_read"), ("已导入", "imported"), ("已隔离", "quarantined"),
+                                        ("重复", "duplicates"), ("内容冲突", "conflicts")]):
+        col.metric(label, f"{result[key]:,}")
+    st.caption(f"读取 = 导入 + 隔离 + 重复（重复中含内容冲突）。导入批次 #{result['import_id']}，用时 {result['seconds']:.1f} 秒。")
+    for warning in result["warnings"]:
+        st.warning(warning)
+    st.plotly_chart(plots.import_outcome_figure(ingest.outcome_table(result)), key="imp_outcome_chart")
+    import_id = result["import_id"]
+    if result["quarantined"]:
+        st.markdown("#### 隔离的行")
+        st.caption("这些行没有导入。请按原因修改原文件后重新导入（已导入的行会被识别为重复，不会重复计入）。")
+        st.plotly_chart(plots.quarantine_reasons_figure(ingest.quarantine_summary(store, import_id)),
+                        key="imp_reasons_chart")
+        st.dataframe(ingest.quarantine_frame(store, import_id).head(500), hide_index=True, key="imp_quarantine")
+        st.download_button(
+            "下载全部隔离行（CSV）", ingest.quarantine_csv(store, import_id), file_name=f"隔离行_批次{import_id}.csv",
+            mime="text/csv", key="imp_quarantine_download",
+        )
+    if result["conflicts"]:
+        st.markdown("#### 内容冲突")
+        st.caption("这些投诉编号已存在但内容不同；数据库保留原有内容，新内容记录如下。")
+        conflicts = ingest.conflict_rows(store, import_id)
+        conflicts["incoming_json"] = privacy.mask_series(conflicts["incoming_json"].astype(object))
+        st.dataframe(conflicts.rename(columns={"source_row": "行号", "complaint_id": "投诉编号",
+                                               "incoming_json": "新内容"})[["行号", "投诉编号", "新内容"]],
+                     hide_index=True, key="imp_conflicts")
+
+
+def show_history(store: Store) -> None:
+    """The import history table (newest first)."""
+    history = ingest.import_history(store)
+    if history.empty:
+        st.info("还没有导入记录。")
+        return
+    history["encoding"] = history["encoding"].map(encoding_label)
+    history["sha256"] = history["sha256"].str[:12]
+    st.dataframe(
+        history.rename(columns={"import_id": "批次", "file_name": "文件", "imported_at": "导入时间", "encoding": "编码",
+                                "rows_read": "读取", "imported": "导入", "quarantined": "隔离", "duplicates": "重复",
+                                "conflicts": "冲突", "sha256": "SHA-256（前12位）"}),
+        hide_index=True, key="imp_history",
+    )
