@@ -22,9 +22,8 @@ Statistics, in short:
   the dispersion φ (for the model baseline the Wald interval also carries the
   model's uncertainty by the delta method).
 * **Surges.** EWMA (λ = 0.3, alarm above ``L = 3`` asymptotic sigma limits) or
-  CUSUM (k = 0.5, h = 4) on counts standardised against a moving baseline (8
-  weeks of days or 12 weeks, skipping a guard band), weekday-adjusted for
-  daily series; or a Farrington-style expected count from the same weeks of up
+  CUSUM (k = 0.5, h = 4) on counts standardised against a moving baseline (the
+  56 days ending a week earlier, weekday-adjusted; or the 12 weeks before); or a Farrington-style expected count from the same weeks of up
   to 5 past years with a Poisson / negative binomial upper bound.
 """
 
@@ -1002,10 +1001,11 @@ def detect_surges(store: Store, filters: Filters, *, freq: str = "D", lens: str 
 
     Methods and thresholds:
 
-    * ``"ewma"``: each count is standardised against a moving baseline — the
-      mean and s.d. of the previous 56 days skipping the last 7 (daily,
-      weekday-adjusted by multiplicative weekday factors) or of the previous 12
-      weeks skipping the last one (weekly); s.d. at least √max(expected, 1).
+    * ``"ewma"``: each count is standardised, ``u = (count − expected) / s.d.``,
+      against a moving baseline — daily: the mean and s.d. of days t−62 … t−7
+      (56 days ending a week earlier, so a surge's first days do not raise its
+      own baseline), weekday-adjusted by multiplicative weekday factors;
+      weekly: weeks t−12 … t−1. The s.d. is at least √max(expected, 1).
       The EWMA ``z_t = λ u_t + (1−λ) z_{t−1}`` (λ = ``lam`` = 0.3) alarms above
       ``L·√(λ/(2−λ))``, ``L = threshold`` (default 3).
     * ``"cusum"``: ``S_t = max(0, S_{t−1} + u_t − k)`` on the same standardised
@@ -1081,7 +1081,7 @@ def _surge_statistics(periods: pd.Series, x: np.ndarray, *, freq: str, method: s
             limit = threshold * math.sqrt(lam / (2 - lam))
             z = signal.lfilter([lam], [1, -(1 - lam)], u)
             prev = np.concatenate([[0.0], z[:-1]])
-            upper = mu + sigma * (limit - (1 - lam) * prev) / lam
+            upper = np.maximum(mu + sigma * (limit - (1 - lam) * prev) / lam, 0.0)
             statistic = np.where(valid, z / limit, np.nan)
             alarm = valid & (z > limit)
         else:
@@ -1100,14 +1100,14 @@ def _surge_statistics(periods: pd.Series, x: np.ndarray, *, freq: str, method: s
 
 
 def _moving_baseline(periods: pd.Series, x: np.ndarray, *, freq: str) -> tuple[np.ndarray, np.ndarray]:
-    """Expected count and its s.d. from the previous periods (skipping a guard band)."""
-    window, guard = (56, 7) if freq == "D" else (12, 1)
+    """Expected count and its s.d.: daily from days t−62 … t−7 (weekday-adjusted), weekly from weeks t−12 … t−1."""
+    window, lag = (56, 7) if freq == "D" else (12, 1)
     factor = np.ones(len(x))
     if freq == "D" and x.sum() > 0:
         dow = pd.DatetimeIndex(periods).day_of_week.to_numpy()
         means = np.array([x[dow == d].mean() if (dow == d).any() else x.mean() for d in range(7)])
         factor = np.maximum(means / x.mean(), 0.05)[dow]
-    y = pd.Series(x / factor).shift(guard)
+    y = pd.Series(x / factor).shift(lag)
     level = y.rolling(window, min_periods=window // 2).mean().to_numpy()
     sd = y.rolling(window, min_periods=window // 2).std().to_numpy()
     mu = level * factor

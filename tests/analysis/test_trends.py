@@ -475,8 +475,24 @@ def test_yoy_overlay_aligned_on_the_promotion_day(store, calendar):
 
 
 # --------------------------------------------------------------------------- demo data
-def test_planted_double_eleven_2017_surge_in_demo_data():
+def test_planted_double_eleven_2017_surge_in_demo_data(store):
     demo = pytest.importorskip("analysis.demo")
-    if not hasattr(demo, "generate_complaints"):
-        pytest.skip("analysis.demo.generate_complaints not available yet")
-    pytest.skip("wired up once the demo generator's API is final")
+    io = pytest.importorskip("analysis.io")
+    frame, truth = demo.generate_complaints(6000, random_state=2017, with_labels=True)
+    received, _, _ = io.parse_datetimes(frame["登记时间"])
+    fx.fill_rows(store, [
+        {"received_at": str(w), "category": c, "platform_norm": p, "problem": pr, "product": prod, "district": d}
+        for w, c, p, pr, prod, d in zip(received, frame["_category"], frame["_platform"], frame["_problem"],
+                                        frame["商品名称"], frame["所属区"]) if not pd.isna(w)
+    ])
+    kettle = next(t for t in truth if t["id"] == "kettle_leakage")
+    assert kettle["window"][0].startswith("2017-11")
+    study = trends.event_study(store, Filters(), promotion="双十一", year=2017)
+    assert study.baseline_kind == "yoy" and study.count > 0
+    prior = study.baselines.set_index("kind").loc["prior"]
+    assert prior["ci_low"] > 1.3                          # clearly above the weeks before the promotion
+    top = study.drivers.groupby("dimension", sort=False)["value"].first()
+    assert top["product"] == kettle["product"] and top["category"] == kettle["category"]
+    alarms = trends.detect_surges(store, Filters(start=D(2017, 11, 1), end=D(2017, 11, 30)), freq="W",
+                                  lens="platform_norm")
+    assert kettle["platform"] in set(alarms["lens_value"])
