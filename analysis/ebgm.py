@@ -70,7 +70,7 @@ OPENEBGM_STARTS: tuple[tuple[float, float, float, float, float], ...] = (
 )
 
 # Bounds of the search (natural scale). An estimate within 0.1 % (log scale) of a
-# bound is "on the bound" and not accepted as a mixture fit.
+# bound is degenerate and not accepted as a fit (see _on_bound).
 _ALPHA_BOUNDS = (1e-4, 1e4)
 _BETA_BOUNDS = (1e-4, 1e4)
 _P_BOUNDS = (1e-6, 1 - 1e-6)
@@ -259,11 +259,13 @@ class GPSFit:
 
 def _unique_cells(n: np.ndarray, e: np.ndarray, w: np.ndarray | None):
     """Collapse identical (N, E) cells into one with a weight (exact duplicates only)."""
-    keys = np.stack([n.astype(float), e.astype(float)], axis=1)
-    uniq, inverse = np.unique(keys, axis=0, return_inverse=True)
-    inverse = inverse.reshape(-1)
-    weights = np.bincount(inverse, weights=None if w is None else w, minlength=len(uniq))
-    return uniq[:, 0], uniq[:, 1], weights.astype(float), inverse
+    n_codes, n_uniq = pd.factorize(n.astype(float))
+    e_codes, e_uniq = pd.factorize(e.astype(float))
+    inverse, pair = pd.factorize(n_codes.astype(np.int64) * (len(e_uniq) + 1) + e_codes)
+    first_n = np.asarray(n_uniq)[pair // (len(e_uniq) + 1)]
+    first_e = np.asarray(e_uniq)[pair % (len(e_uniq) + 1)]
+    weights = np.bincount(inverse, weights=None if w is None else w, minlength=len(pair))
+    return first_n, first_e, weights.astype(float), inverse
 
 
 def _log_nb(n, e, a, b):
@@ -369,8 +371,21 @@ def _search_bounds(single: bool) -> list[tuple[float, float]]:
 
 
 def _on_bound(x: np.ndarray, bounds: list[tuple[float, float]]) -> bool:
-    return any(abs(v - lo) < 1e-3 * max(1, abs(lo)) or abs(v - hi) < 1e-3 * max(1, abs(hi))
-               for v, (lo, hi) in zip(x, bounds, strict=True))
+    """A degenerate estimate: a shape or rate at its upper bound, or ``p`` at 0 or 1.
+
+    A shape and rate at their upper bounds collapse a component to a point mass (the
+    table shows no over-dispersion there), whose posteriors would be falsely certain;
+    ``p`` at a bound leaves a single component (the single-gamma fallback handles it).
+    A shape at its *lower* bound is not degenerate: with the N ≥ 1 truncation the
+    negative binomial tends to the log-series distribution, and every posterior
+    Gamma(α + N, β + E) with N ≥ 1 stays proper.
+    """
+    for i, (v, (lo, hi)) in enumerate(zip(x, bounds, strict=True)):
+        if abs(v - hi) < 1e-3 * max(1, abs(hi)):
+            return True
+        if i == len(x) - 1 and len(x) == 5 and abs(v - lo) < 1e-3 * max(1, abs(lo)):
+            return True
+    return False
 
 
 def _minimise(x0, n, e, w, truncated, single, polish=True):

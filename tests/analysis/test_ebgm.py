@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 from pathlib import Path
@@ -10,7 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import cli, ebgm
+from analysis import ebgm
+from analysis.commands import ebgm as ebgm_command
+from analysis.errors import UserError
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "tests" / "fixtures" / "sampling" / "openebgm_reference.json"
@@ -187,6 +190,13 @@ def test_tiny_and_degenerate_tables_fall_back():
     assert len(ebgm.eb_scores([], [], single)) == 0
 
 
+def _run_cli(argv: list[str]) -> int:
+    """Run the command module as ``python -m analysis ebgm`` does (without the other commands)."""
+    parser = argparse.ArgumentParser()
+    ebgm_command.add_arguments(parser)
+    return ebgm_command.run(parser.parse_args(argv))
+
+
 def test_gps_table_and_cli(tmp_path, capsys):
     rows = []
     rng = np.random.default_rng(3)
@@ -198,12 +208,15 @@ def test_gps_table_and_cli(tmp_path, capsys):
     df = pd.DataFrame(rows, columns=["报告", "商品", "事件"])
     path = tmp_path / "pairs.csv"
     df.to_csv(path, index=False, encoding="utf-8-sig")
-    assert cli.main(["ebgm", "--pairs", str(path), "--id", "报告", "--var1", "商品", "--var2", "事件", "--json"]) == 0
+    assert _run_cli(["--pairs", str(path), "--id", "报告", "--var1", "商品", "--var2", "事件", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert set(out["hyperparameters"]) == {"alpha1", "beta1", "alpha2", "beta2", "p"}
     pairs = pd.DataFrame(out["pairs"])
     assert list(pairs.columns) == ["var1", "var2", "N", "E", "RR", "PRR", "EBGM", "EB05", "EB95"]
     bad = pairs[(pairs.var1 == "BAD") & (pairs.var2 == "e5")].iloc[0]
     assert bad.N == 8 and bad.EB05 == pairs.EB05.max()
-    assert cli.main(["ebgm", "--pairs", str(path), "--id", "x", "--var1", "商品", "--var2", "事件"]) == 2
-    assert "找不到列「x」" in capsys.readouterr().err
+    with pytest.raises(UserError, match="找不到列「x」"):
+        _run_cli(["--pairs", str(path), "--id", "x", "--var1", "商品", "--var2", "事件"])
+    assert _run_cli(["--pairs", str(path), "--id", "报告", "--var1", "商品", "--var2", "事件", "--top", "3"]) == 0
+    text = capsys.readouterr().out
+    assert "超参数：alpha1=" in text and "BAD" in text

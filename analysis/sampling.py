@@ -1,0 +1,923 @@
+"""Priority list for quality sampling (网络交易商品质量抽检).
+
+A *unit* is what a planner can send to sampling: category × product (or brand) ×
+platform, optionally × merchant (``grain="merchant"``). For the chosen period each
+unit gets
+
+* volume: complaints ``n``, quality/safety complaints ``n_qs`` and their share,
+  complaints ``n_prev`` in the previous period of equal length and the growth;
+* disproportionality of every unit × problem-type cell against everything else in
+  the period (:mod:`analysis.ebgm`): PRR, ROR (95 % intervals), Yates χ², and
+  DuMouchel's EBGM / EB05 / EB95 with the gamma-mixture prior fitted on the whole
+  unit × problem table;
+* signal flags on the quality/safety problem types (:class:`Thresholds`):
+  ``flag_prr`` — PRR ≥ 2 with χ² ≥ 4 and n ≥ 3 (Evans et al. 2001);
+  ``flag_eb05`` — EB05 ≥ 2 (FDA's MGPS convention);
+* a composite priority score (:class:`Weights`), 0–100::
+
+      s_signal   = clip(log2(EB05*) / log2(signal_cap), 0, 1)
+                   EB05* = the largest EB05 among the unit's quality/safety cells
+      s_severity = Σ_k n_k · severity_k / (4 · n)        severity 0–4 from the taxonomy
+      s_volume   = log(1 + n) / log(1 + max n over all units)
+      s_growth   = clip(log2((n + 1) / (n_prev + 1)) / log2(growth_cap), 0, 1)
+                   (0 when the previous period holds no complaint at all)
+      score      = 100 · Σ w_i · s_i / Σ w_i
+
+  Each weighted term is returned as its own column (``score_signal``, …), so the
+  four columns add up to ``score``.
+
+:func:`score_units` computes all of that (aggregating inside DuckDB);
+:func:`select_targets` applies the planner's controls (categories, minimum counts,
+quotas per platform and category, exclusions, analysts' candidates);
+:func:`target_details` and :func:`target_evidence` fetch the evidence.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import datetime as dt
+import io
+import math
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analysis import ebgm
+from analysis.errors import UserError
+from analysis.store import Filters, Store
+
+__all__ = [
+    "FOCUS_CATEGORIES",
+    "QUALITY_SAFETY",
+    "GRAINS",
+    "Weights",
+    "Thresholds",
+    "SamplingResult",
+    "Evidence",
+    "domain",
+    "score_units",
+    "apply_weights",
+    "select_targets",
+    "read_exclusions",
+    "load_candidates",
+    "target_details",
+    "target_evidence",
+]
+
+#: The seed's focus goods (沪工商网〔2017〕151号): the default categories of a sampling plan.
+#: The focus services (旅游住宿, 票务) are not goods and cannot be sampled.
+FOCUS_CATEGORIES: tuple[str, ...] = (
+    "食品", "保健食品", "药品", "医疗器械", "化妆品", "服装鞋帽", "儿童用品", "老年用品",
+    "家用电器", "消费类电子产品", "汽车及配件",
+)
+#: Quality/safety problem types (质量安全类).
+QUALITY_SAFETY: tuple[str, ...] = ("安全隐患", "商品质量", "假冒伪劣与商标侵权", "标识不符")
+_SEVERITY: dict[str, int] = {
+    "安全隐患": 4, "商品质量": 3, "假冒伪劣与商标侵权": 3, "标识不符": 2,
+    "虚假宣传": 1, "价格违法": 1, "合同与格式条款": 1, "售后服务": 1, "刷单炒信与虚假评价": 1,
+    "个人信息泄露": 1, "物流快递": 1, "网络诈骗": 1, "其他": 1, "未分类": 0,
+}
+#: Units: the key columns of each grain, and their Chinese names.
+GRAINS: dict[str, str] = {
+    "product": "类别 × 商品/品牌 × 平台",
+    "merchant": "类别 × 商品/品牌 × 平台 × 店铺/商家",
+}
+_LABEL_SOURCES = {"product": "商品名称", "brand": "品牌", "merchant": "店铺/商家", "none": "（无）"}
+_NO_MERCHANT = "（未注明）"
+MAX_SEVERITY = 4
+
+
+def domain() -> tuple[dict[str, int], tuple[str, ...], tuple[str, ...]]:
+    """Problem severities, quality/safety problem types and focus goods categories.
+
+    Read from :func:`analysis.taxonomy.load_taxonomy` when that module is present,
+    else the names and severities of DEVELOPERS.md.
+    """
+    try:
+        from analysis import taxonomy  # noqa: PLC0415 (optional until the taxonomy lands)
+    except ImportError:
+        return dict(_SEVERITY), QUALITY_SAFETY, FOCUS_CATEGORIES
+    return taxonomy_domain(taxonomy.load_taxonomy())
+
+
+def taxonomy_domain(tax) -> tuple[dict[str, int], tuple[str, ...], tuple[str, ...]]:
+    """Severities, quality/safety types and focus goods (not services) from a loaded taxonomy."""
+    severity = {str(n): int(s) for n, s in zip(tax.problems["name"], tax.problems["severity"], strict=True)}
+    severity.setdefault("未分类", 0)
+    qs = tuple(tax.quality_safety_problems)
+    kinds = tax.category_kinds
+    focus = tuple(c for c in tax.focus_categories if kinds.get(c, "商品") == "商品")
+    return severity, qs or QUALITY_SAFETY, focus or FOCUS_CATEGORIES
+
+
+@dataclasses.dataclass(frozen=True)
+class Weights:
+    """Weights of the priority score's components (any non-negative numbers; normalised)."""
+
+    signal: float = 0.40
+    severity: float = 0.30
+    volume: float = 0.20
+    growth: float = 0.10
+
+    def normalised(self) -> dict[str, float]:
+        """The weights divided by their sum (equal weights when all are 0)."""
+        raw = dataclasses.asdict(self)
+        if any(v < 0 or not math.isfinite(v) for v in raw.values()):
+            raise UserError("优先级权重必须是非负数。")
+        total = sum(raw.values())
+        return {k: (v / total if total > 0 else 0.25) for k, v in raw.items()}
+
+
+@dataclasses.dataclass(frozen=True)
+class Thresholds:
+    """Signal rules: ``flag_prr`` (PRR ≥ prr, χ² ≥ chi2, n ≥ min_n) and ``flag_eb05`` (EB05 ≥ eb05)."""
+
+    prr: float = 2.0
+    chi2: float = 4.0
+    min_n: int = 3
+    eb05: float = 2.0
+
+
+@dataclasses.dataclass
+class SamplingResult:
+    """Everything :func:`score_units` computed.
+
+    Attributes:
+        units: one row per unit, ranked by ``score`` (see the module docstring).
+        cells: one row per unit × problem type with complaints in the period.
+        fit: the fitted gamma-mixture prior.
+        grain: the requested grain.
+        label_source: where the product label came from: product, brand, merchant or none.
+        period: first and last day of the period.
+        previous: first and last day of the previous period.
+        n_total: complaints in the period (all units, including those without a label).
+        notes: Chinese remarks for the user (fallbacks, missing data).
+        params: the parameters used (for the export's 说明 sheet).
+    """
+
+    units: pd.DataFrame
+    cells: pd.DataFrame
+    fit: ebgm.GPSFit | None
+    grain: str
+    label_source: str
+    period: tuple[dt.date | None, dt.date | None]
+    previous: tuple[dt.date | None, dt.date | None]
+    n_total: int
+    notes: list[str]
+    params: dict
+
+    @property
+    def key_columns(self) -> list[str]:
+        """The unit key columns."""
+        return ["category", "product", "platform"] + (["merchant"] if self.by_merchant else [])
+
+    @property
+    def by_merchant(self) -> bool:
+        """Units include the merchant."""
+        return self.grain == "merchant" and self.label_source != "merchant"
+
+
+_UNIT_COLUMNS = [
+    "uid", "category", "product", "platform", "merchant", "n", "n_qs", "qs_share", "n_prev", "growth",
+    "severity_mean", "top_problem", "top_n", "E", "PRR", "PRR_lo", "PRR_hi", "ROR", "ROR_lo", "ROR_hi",
+    "chi2", "EBGM", "EB05", "EB95", "flag_prr", "flag_eb05", "signal", "signal_problems",
+    "s_signal", "s_severity", "s_volume", "s_growth",
+]
+
+
+# ---------------------------------------------------------------------------
+# Scoring
+# ---------------------------------------------------------------------------
+def _label_expr(source: str, prefix: str = "") -> str:
+    """SQL of the unit's product label for a label source (``prefix``: table alias with dot)."""
+    return {
+        "product": f"coalesce(nullif(trim({prefix}product), ''), nullif(trim({prefix}brand), ''))",
+        "brand": f"nullif(trim({prefix}brand), '')",
+        "merchant": f"nullif(trim({prefix}merchant), '')",
+        "none": "'（全部商品）'",
+    }[source]
+
+
+def _merchant_expr(prefix: str = "") -> str:
+    return f"coalesce(nullif(trim({prefix}merchant), ''), '{_NO_MERCHANT}')"
+
+
+def _resolve_period(store: Store, filters: Filters) -> tuple[dt.date | None, dt.date | None]:
+    start, end = filters.start, filters.end
+    if start is None or end is None:
+        where, params = filters.replace(start=None, end=None).where()
+        row = store.cursor().execute(
+            f"SELECT min(received_at)::DATE, max(received_at)::DATE FROM complaints_enriched WHERE {where}",
+            params,
+        ).fetchone()
+        start = start if start is not None else row[0]
+        end = end if end is not None else row[1]
+    return start, end
+
+
+def _label_source(store: Store, where: str, params: list) -> str:
+    """The first of product, brand, merchant that has a value in the period (EXISTS stops early)."""
+    cur = store.cursor()
+    for source, column in (("product", "product"), ("brand", "brand"), ("merchant", "merchant")):
+        found = cur.execute(
+            f"SELECT EXISTS (SELECT 1 FROM complaints_enriched WHERE {where} "
+            f"AND nullif(trim({column}), '') IS NOT NULL)", params,
+        ).fetchone()[0]
+        if found:
+            return source
+    return "none"
+
+
+def _empty_result(grain, label_source, period, previous, notes, params) -> SamplingResult:
+    units = pd.DataFrame({c: pd.Series(dtype=object) for c in _UNIT_COLUMNS})
+    return SamplingResult(apply_weights(units, Weights()), pd.DataFrame(), None, grain, label_source,
+                          period, previous, 0, notes, params)
+
+
+def score_units(
+    store: Store,
+    *,
+    filters: Filters | None = None,
+    grain: str = "product",
+    weights: Weights = Weights(),
+    thresholds: Thresholds = Thresholds(),
+    signal_cap: float = 8.0,
+    growth_cap: float = 4.0,
+    random_state: int | None = 0,
+) -> SamplingResult:
+    """Score every product unit of the period.
+
+    Args:
+        store: the complaint store (reads ``complaints_enriched``).
+        filters: global filters; ``start``/``end`` give the period (default: all data).
+        grain: ``"product"`` (category × product/brand × platform) or ``"merchant"`` (× merchant).
+        weights: weights of the priority score.
+        thresholds: signal rules.
+        signal_cap: EB05 that counts as the full signal component (default 8).
+        growth_cap: growth ratio that counts as the full growth component (default 4×).
+        random_state: seed of the prior fit's random starts.
+
+    Returns:
+        A :class:`SamplingResult` (``units`` ranked by score, all units of all categories).
+    """
+    if grain not in GRAINS:
+        raise UserError(f"未知的汇总粒度「{grain}」，可选：{'、'.join(GRAINS)}。")
+    if signal_cap <= 1 or growth_cap <= 1:
+        raise UserError("信号上限和增长上限必须大于 1。")
+    filters = filters or Filters()
+    severity_of, qs_types, _ = domain()
+    start, end = _resolve_period(store, filters)
+    params_out = {
+        "grain": grain, "weights": dataclasses.asdict(weights), "thresholds": dataclasses.asdict(thresholds),
+        "signal_cap": signal_cap, "growth_cap": growth_cap, "filters": {
+            "start": str(start) if start else None, "end": str(end) if end else None,
+            "categories": list(filters.categories), "platforms": list(filters.platforms),
+            "districts": list(filters.districts)},
+    }
+    notes: list[str] = []
+    if start is None or end is None or end < start:
+        return _empty_result(grain, "none", (start, end), (None, None), ["所选范围内没有投诉。"], params_out)
+    length = (end - start).days + 1
+    prev_start, prev_end = start - dt.timedelta(days=length), start - dt.timedelta(days=1)
+    cur_lo = dt.datetime.combine(start, dt.time.min)
+    hi = dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min)
+    lo = dt.datetime.combine(prev_start, dt.time.min)
+    base_where, base_params = filters.replace(start=None, end=None).where()
+    period_where = f"{base_where} AND received_at >= ? AND received_at < ?"
+
+    source = _label_source(store, period_where, [*base_params, cur_lo, hi])
+    if source == "brand":
+        notes.append("数据中没有商品名称，已改按品牌汇总。")
+    elif source == "merchant":
+        notes.append("数据中没有商品名称和品牌，已改按店铺/商家汇总。")
+    elif source == "none":
+        notes.append("数据中没有商品名称、品牌和店铺信息，只能按类别 × 平台汇总。")
+    by_merchant = grain == "merchant" and source != "merchant"
+    if grain == "merchant" and source == "merchant":
+        notes.append("商品名称与品牌缺失，按店铺粒度即为按店铺/商家汇总。")
+    keys = ["category", "product", "platform"] + (["merchant"] if by_merchant else [])
+    select_keys = (f"category, {_label_expr(source)} AS product, platform_norm AS platform"
+                   + (f", {_merchant_expr()} AS merchant" if by_merchant else ""))
+    sql = f"""
+        WITH g AS (
+            SELECT {select_keys}, problem,
+                   count(*) FILTER (WHERE received_at >= ?) AS n,
+                   count(*) FILTER (WHERE received_at < ?) AS n_prev
+            FROM complaints_enriched
+            WHERE {base_where} AND received_at >= ? AND received_at < ?
+            GROUP BY ALL
+        )
+        SELECT *, dense_rank() OVER (ORDER BY {', '.join(keys)}) - 1 AS uid FROM g
+    """
+    cells = store.query(sql, [cur_lo, cur_lo, *base_params, lo, hi])
+    if by_merchant is False:
+        cells["merchant"] = None
+    n_total = int(cells["n"].sum()) if len(cells) else 0
+    previous_total = int(cells["n_prev"].sum()) if len(cells) else 0
+    if n_total == 0:
+        return _empty_result(grain, source, (start, end), (prev_start, prev_end),
+                             notes + ["所选时间段内没有投诉。"], params_out)
+    if previous_total == 0:
+        notes.append(f"上一周期（{prev_start} 至 {prev_end}）没有投诉数据，环比增长不参与评分。")
+
+    uid = cells["uid"].to_numpy()
+    n_units = int(uid.max()) + 1
+    n_cell = cells["n"].to_numpy(dtype=float)
+    sev = cells["problem"].map(severity_of).fillna(1).to_numpy(dtype=float)
+    is_qs = cells["problem"].isin(qs_types).to_numpy()
+    n_unit = np.bincount(uid, weights=n_cell, minlength=n_units)
+    n_prev_unit = np.bincount(uid, weights=cells["n_prev"].to_numpy(dtype=float), minlength=n_units)
+    n_qs_unit = np.bincount(uid, weights=n_cell * is_qs, minlength=n_units)
+    sev_unit = np.bincount(uid, weights=n_cell * sev, minlength=n_units)
+    n_problem = cells.groupby("problem", sort=False)["n"].transform("sum").to_numpy(dtype=float)
+
+    # cells of the period: disproportionality and EB scores
+    cur = n_cell >= 1
+    cells = cells.loc[cur].reset_index(drop=True)
+    uid, n_cell, is_qs = uid[cur], n_cell[cur], is_qs[cur]
+    cells["n_unit"] = n_unit[uid]
+    cells["n_problem"] = n_problem[cur]
+    cells["E"] = cells["n_unit"] * cells["n_problem"] / n_total
+    stats = ebgm.disproportionality(n_cell, cells["n_unit"], cells["n_problem"], n_total)
+    for col in ("PRR", "PRR_lo", "PRR_hi", "ROR", "ROR_lo", "ROR_hi", "chi2"):
+        cells[col] = stats[col].to_numpy()
+    fit = ebgm.fit_gps(n_cell, cells["E"].to_numpy(), random_state=random_state,
+                       n_random_starts=0, starts=ebgm.OPENEBGM_STARTS[:3])
+    if fit.method != "gps":
+        notes.append(f"信号强度：{fit.label}。{fit.note}")
+    scores = ebgm.eb_scores(n_cell, cells["E"].to_numpy(), fit.prior)
+    for col in ("EBGM", "EB05", "EB95"):
+        cells[col] = scores[col].to_numpy()
+    cells["quality_safety"] = is_qs
+    cells["flag_prr"] = is_qs & (cells["PRR"] >= thresholds.prr) & (cells["chi2"] >= thresholds.chi2) & (
+        n_cell >= thresholds.min_n)
+    cells["flag_eb05"] = is_qs & (cells["EB05"] >= thresholds.eb05)
+
+    # per unit: the strongest quality/safety cell (else the most frequent problem)
+    rank_key = np.where(is_qs, cells["EB05"].to_numpy(), -1.0)
+    order = np.lexsort((-n_cell, -rank_key, uid))
+    first = order[np.r_[True, uid[order][1:] != uid[order][:-1]]]
+    top = cells.iloc[first].set_index("uid")
+    flagged = cells[cells["flag_prr"] | cells["flag_eb05"]]
+    signal_problems = flagged.groupby("uid")["problem"].agg(lambda s: "、".join(sorted(s, key=qs_types.index)))
+
+    units = top[keys].copy()
+    units["n"] = n_unit[top.index].astype("int64")
+    units["n_qs"] = n_qs_unit[top.index].astype("int64")
+    units["qs_share"] = units["n_qs"] / units["n"]
+    units["n_prev"] = n_prev_unit[top.index].astype("int64")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        growth = np.where(units["n_prev"] > 0, units["n"] / units["n_prev"] - 1.0, np.nan)
+    units["growth"] = growth if previous_total else np.nan
+    units["severity_mean"] = sev_unit[top.index] / units["n"]
+    has_qs = top["quality_safety"].to_numpy()
+    units["top_problem"] = top["problem"]
+    units["top_n"] = top["n"].astype("int64")
+    for col in ("E", "PRR", "PRR_lo", "PRR_hi", "ROR", "ROR_lo", "ROR_hi", "chi2", "EBGM", "EB05", "EB95"):
+        units[col] = np.where(has_qs, top[col].to_numpy(dtype=float), np.nan)
+    units["flag_prr"] = units.index.isin(cells.loc[cells["flag_prr"], "uid"])
+    units["flag_eb05"] = units.index.isin(cells.loc[cells["flag_eb05"], "uid"])
+    units["signal"] = units["flag_prr"] | units["flag_eb05"]
+    units["signal_problems"] = signal_problems.reindex(units.index).fillna("")
+
+    eb05 = units["EB05"].fillna(0.0).to_numpy()
+    with np.errstate(divide="ignore"):
+        units["s_signal"] = np.clip(np.log2(np.maximum(eb05, 1e-300)) / math.log2(signal_cap), 0, 1)
+    units["s_severity"] = np.clip(units["severity_mean"] / MAX_SEVERITY, 0, 1)
+    labelled = units["product"].notna()
+    n_max = float(units.loc[labelled, "n"].max()) if labelled.any() else 1.0
+    units["s_volume"] = np.log1p(units["n"]) / math.log1p(max(n_max, 1.0))
+    if previous_total:
+        units["s_growth"] = np.clip(np.log2((units["n"] + 1) / (units["n_prev"] + 1)) / math.log2(growth_cap), 0, 1)
+    else:
+        units["s_growth"] = 0.0
+    units = units.loc[labelled].reset_index()
+    if not by_merchant:
+        units["merchant"] = None
+    units = apply_weights(units[_UNIT_COLUMNS], weights)
+    cells = cells.drop(columns=[k for k in keys if k in cells.columns])
+    return SamplingResult(units, cells, fit, grain, source, (start, end), (prev_start, prev_end),
+                          n_total, notes, params_out)
+
+
+def apply_weights(units: pd.DataFrame, weights: Weights = Weights()) -> pd.DataFrame:
+    """Combine the components into ``score`` (0–100) and rank the units.
+
+    Args:
+        units: the ``units`` frame of a :class:`SamplingResult`.
+        weights: weights of the components.
+
+    Returns:
+        A copy with ``score_signal, score_severity, score_volume, score_growth, score`` and
+        ``rank`` (1 = highest score), sorted by rank.
+    """
+    w = weights.normalised()
+    out = units.copy()
+    total = np.zeros(len(out))
+    for name, weight in w.items():
+        col = 100.0 * weight * out[f"s_{name}"].astype(float).to_numpy() if len(out) else np.zeros(0)
+        out[f"score_{name}"] = col
+        total = total + col
+    out["score"] = total
+    if len(out):
+        out = out.sort_values(["score", "n", "uid"], ascending=[False, False, True], kind="stable")
+    out["rank"] = np.arange(1, len(out) + 1)
+    return out.reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------
+# Planner controls
+# ---------------------------------------------------------------------------
+def _norm(value) -> str:
+    """Normalise a name for matching: NFKC, no whitespace, case-folded, no formula guard quote."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    text = unicodedata.normalize("NFKC", str(value)).strip()
+    if text.startswith("'") and len(text) > 1 and text[1] in "=+-@\t\r\n":
+        text = text[1:]
+    return re.sub(r"\s+", "", text).casefold()
+
+
+_EXCLUSION_ALIASES = {
+    "product": ("商品名称/品牌", "商品名称", "商品", "产品名称", "产品", "品牌", "product", "brand", "name"),
+    "platform": ("平台", "涉及平台", "platform"),
+    "merchant": ("店铺/商家", "店铺", "商家", "被投诉方", "merchant", "shop", "store"),
+    "category": ("商品类别", "类别", "category"),
+}
+
+
+def read_exclusions(source, *, file_name: str | None = None) -> pd.DataFrame:
+    """Read a list of products already sampled (CSV or Excel).
+
+    The first row holds the headers: one product column (商品名称/品牌, 商品名称, 品牌 …)
+    and optionally 平台, 店铺/商家, 商品类别. A plan exported by this tool can be
+    uploaded as it is.
+
+    Args:
+        source: a path, bytes or a binary file object (e.g. a Streamlit upload).
+        file_name: the name shown in errors (default: the path's name).
+
+    Returns:
+        Columns ``product, platform, merchant, category`` (normalised for matching; '' = any).
+
+    Raises:
+        UserError: unsupported type, unreadable file, no product column, or an empty
+            product cell (naming the row).
+    """
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        file_name = file_name or path.name
+        if not path.exists():
+            raise UserError("文件不存在。", file=file_name)
+        data = path.read_bytes()
+    elif isinstance(source, bytes):
+        data = source
+    else:
+        data = source.read() if hasattr(source, "read") else bytes(source)
+        file_name = file_name or getattr(source, "name", None)
+    file_name = file_name or "排除清单"
+    suffix = Path(file_name).suffix.lower()
+    if not data:
+        raise UserError("文件是空的。请上传包含「商品名称/品牌」列的 CSV 或 Excel 文件。", file=file_name)
+    try:
+        if suffix in {".xlsx", ".xlsm", ".xls"} or data[:4] in (b"PK\x03\x04", b"\xd0\xcf\x11\xe0"):
+            frame = pd.read_excel(io.BytesIO(data), dtype=str, engine="calamine", header=None)
+        elif suffix in {".csv", ".txt", ".tsv", ""}:
+            frame = _read_csv_bytes(data, file_name, sep="\t" if suffix == ".tsv" else None)
+        else:
+            raise UserError("只支持 CSV 或 Excel（.xlsx/.xls）文件。", file=file_name)
+    except UserError:
+        raise
+    except Exception as exc:  # noqa: BLE001 (any parser failure is a format problem for the user)
+        raise UserError(f"无法读取文件：{exc}。请上传 CSV 或 Excel 文件，第一行为列名。", file=file_name) from exc
+    if frame.empty:
+        raise UserError("文件中没有列名行。第一行应为列名，如「商品名称/品牌」。", file=file_name)
+    headers = [str(h).strip() if h is not None and str(h) != "nan" else "" for h in frame.iloc[0]]
+    body = frame.iloc[1:].reset_index(drop=True)
+    found: dict[str, int] = {}
+    for field, aliases in _EXCLUSION_ALIASES.items():
+        folded = [a.casefold() for a in aliases]
+        for alias in folded:
+            hits = [i for i, h in enumerate(headers) if h.casefold() == alias and i not in found.values()]
+            if hits:
+                found[field] = hits[0]
+                break
+    if "product" not in found:
+        raise UserError(
+            "缺少商品列：第一行须有「商品名称/品牌」（或「商品名称」「品牌」）列。"
+            f"现有列：{'、'.join(h for h in headers if h) or '（空）'}。",
+            file=file_name, row=1,
+        )
+    out = {}
+    for field in ("product", "platform", "merchant", "category"):
+        col = found.get(field)
+        values = body.iloc[:, col] if col is not None else pd.Series([""] * len(body))
+        out[field] = [_norm(v) for v in values]
+    result = pd.DataFrame(out)
+    all_blank = body.apply(lambda r: all(_norm(v) == "" for v in r), axis=1) if len(body) else pd.Series(dtype=bool)
+    result = result[~all_blank.to_numpy()] if len(body) else result
+    for i in result.index:
+        if result.at[i, "product"] == "":
+            raise UserError(
+                "商品名称为空。每一行都要填写已抽检的商品名称或品牌（整行空白的行会被忽略）。",
+                file=file_name, row=int(i) + 2, column=headers[found["product"]],
+            )
+    if result.empty:
+        raise UserError("文件中没有数据行（第一行是列名，从第二行起每行一个已抽检商品）。", file=file_name)
+    return result.drop_duplicates().reset_index(drop=True)
+
+
+def _read_csv_bytes(data: bytes, file_name: str, *, sep: str | None) -> pd.DataFrame:
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            text = data.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        raise UserError("无法识别文件编码，请另存为 UTF-8 编码的 CSV。", file=file_name)
+    if "\x00" in text:
+        raise UserError("这不是文本 CSV 文件（含二进制内容）。请上传 CSV 或 Excel 文件。", file=file_name)
+    first = text.splitlines()[0] if text.strip() else ""
+    if sep is None:
+        sep = "\t" if first.count("\t") > first.count(",") else ","
+    return pd.read_csv(io.StringIO(text), sep=sep, header=None, dtype=str, keep_default_na=False,
+                       skip_blank_lines=True, engine="python")
+
+
+def _matches(units: pd.DataFrame, rules: pd.DataFrame) -> np.ndarray:
+    """True for units matched by any rule (product equal; platform/merchant/category when given)."""
+    hit = np.zeros(len(units), dtype=bool)
+    if rules is None or rules.empty or units.empty:
+        return hit
+    prod = units["product"].map(_norm).to_numpy()
+    plat = units["platform"].map(_norm).to_numpy()
+    merch = units["merchant"].map(_norm).to_numpy()
+    cat = units["category"].map(_norm).to_numpy()
+    for rule in rules.itertuples(index=False):
+        m = prod == rule.product
+        if rule.platform:
+            m &= plat == rule.platform
+        if rule.merchant and units["merchant"].notna().any():
+            m &= merch == rule.merchant
+        if rule.category:
+            m &= cat == rule.category
+        hit |= m
+    return hit
+
+
+def load_candidates(store: Store) -> pd.DataFrame:
+    """Products the analysts sent from the cluster page (table ``sampling_candidates``)."""
+    return store.query(
+        "SELECT category, product, platform, merchant, source, max(added_at) AS added_at "
+        "FROM sampling_candidates WHERE nullif(trim(product), '') IS NOT NULL "
+        "GROUP BY ALL ORDER BY added_at DESC"
+    )
+
+
+def _quota(quota: int | Mapping[str, int] | None, key) -> float:
+    if quota is None:
+        return math.inf
+    if isinstance(quota, Mapping):
+        value = quota.get(key, quota.get("*"))
+        return math.inf if value is None else float(value)
+    return float(quota)
+
+
+def select_targets(
+    result: SamplingResult | pd.DataFrame,
+    *,
+    categories: Sequence[str] | None = None,
+    top: int = 30,
+    min_count: int = 3,
+    min_quality: int = 1,
+    platform_quota: int | Mapping[str, int] | None = None,
+    category_quota: int | Mapping[str, int] | None = None,
+    exclusions: pd.DataFrame | None = None,
+    candidates: pd.DataFrame | None = None,
+    weights: Weights | None = None,
+) -> pd.DataFrame:
+    """Apply the planner's controls and return the sampling targets, ranked.
+
+    Units are taken in score order; a unit is skipped when its category is not
+    selected, it has fewer than ``min_count`` complaints or ``min_quality``
+    quality/safety complaints, it matches the exclusion list, or its platform or
+    category has reached its quota. Candidates from the cluster page that match a
+    unit (and are not excluded) are always included, marked ``source = 聚类页推荐``.
+
+    Args:
+        result: a :class:`SamplingResult` or its ``units`` frame.
+        categories: categories to plan for (default: :data:`FOCUS_CATEGORIES` from the taxonomy);
+            an empty sequence means all categories.
+        top: maximum number of ranked targets (candidates come on top of it).
+        min_count: minimum complaints per unit.
+        min_quality: minimum quality/safety complaints per unit.
+        platform_quota: maximum targets per platform (a number, or ``{platform: n, "*": default}``).
+        category_quota: maximum targets per category (same forms).
+        exclusions: from :func:`read_exclusions`.
+        candidates: from :func:`load_candidates`.
+        weights: re-weight the score first (default: keep the result's score).
+
+    Returns:
+        The selected units with ``plan_rank`` (1…), ``source`` and ``reason`` (Chinese).
+    """
+    units = result.units if isinstance(result, SamplingResult) else result
+    if weights is not None:
+        units = apply_weights(units, weights)
+    if categories is None:
+        categories = domain()[2]
+    if min_count < 0 or min_quality < 0 or top < 0:
+        raise UserError("最少投诉量、最少质量安全类投诉量和目标数量不能为负数。")
+    excluded = _matches(units, exclusions) if exclusions is not None else np.zeros(len(units), bool)
+    eligible = (~excluded) & (units["n"] >= min_count).to_numpy() & (units["n_qs"] >= min_quality).to_numpy()
+    if categories:
+        eligible &= units["category"].isin(list(categories)).to_numpy()
+    chosen: list[int] = []
+    per_platform: collections.Counter = collections.Counter()
+    per_category: collections.Counter = collections.Counter()
+    for i in np.flatnonzero(eligible):
+        if len(chosen) >= top:
+            break
+        plat, cat = units.at[i, "platform"], units.at[i, "category"]
+        if per_platform[plat] >= _quota(platform_quota, plat) or per_category[cat] >= _quota(category_quota, cat):
+            continue
+        chosen.append(int(i))
+        per_platform[plat] += 1
+        per_category[cat] += 1
+    source = {i: "评分排名" for i in chosen}
+    if candidates is not None and not candidates.empty:
+        cand = pd.DataFrame({
+            "product": candidates["product"].map(_norm),
+            "platform": candidates.get("platform", pd.Series([""] * len(candidates))).map(_norm),
+            "merchant": candidates.get("merchant", pd.Series([""] * len(candidates))).map(_norm),
+            "category": candidates.get("category", pd.Series([""] * len(candidates))).map(_norm),
+        })
+        for i in np.flatnonzero(_matches(units, cand) & ~excluded):
+            source[int(i)] = "聚类页推荐" if int(i) not in source else "评分排名＋聚类页推荐"
+    order = sorted(source, key=lambda i: units.at[i, "rank"])
+    plan = units.loc[order].copy()
+    plan["source"] = [source[i] for i in order]
+    plan["plan_rank"] = np.arange(1, len(plan) + 1)
+    plan["reason"] = [_reason(row) for row in plan.itertuples(index=False)]
+    return plan.reset_index(drop=True)
+
+
+def _fmt(value: float, digits: int = 2) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    if math.isinf(value):
+        return "∞"
+    return f"{value:.{digits}f}"
+
+
+def _reason(row) -> str:
+    """The Chinese 建议抽检理由 of one unit."""
+    parts = []
+    if row.signal:
+        parts.append(f"「{row.top_problem}」投诉比例显著偏高（EB05 {_fmt(row.EB05)}，PRR {_fmt(row.PRR, 1)}，"
+                     f"χ² {_fmt(row.chi2, 1)}，{row.top_n} 件）")
+    elif isinstance(row.EB05, float) and not math.isnan(row.EB05) and row.EB05 > 1:
+        parts.append(f"「{row.top_problem}」投诉比例偏高（EB05 {_fmt(row.EB05)}）")
+    if row.n_qs:
+        parts.append(f"质量安全类投诉占 {row.qs_share:.0%}（{row.n_qs}/{row.n} 件）")
+    else:
+        parts.append(f"投诉 {row.n} 件")
+    if isinstance(row.growth, float) and not math.isnan(row.growth) and row.growth > 0:
+        parts.append(f"环比增长 {row.growth:.0%}")
+    elif row.n_prev == 0 and row.s_growth > 0:
+        parts.append("上期无投诉、本期新出现")
+    if "聚类" in row.source:
+        parts.append("聚类分析人工推荐")
+    return "；".join(parts)
+
+
+# ---------------------------------------------------------------------------
+# Evidence
+# ---------------------------------------------------------------------------
+def _targets_sql(result: SamplingResult) -> tuple[str, str]:
+    """(join condition of complaints_enriched c to targets t, period clause)."""
+    cond = ["c.category = t.category", f"{_label_expr(result.label_source, 'c.')} = t.product",
+            "c.platform_norm = t.platform"]
+    if result.by_merchant:
+        cond.append(f"{_merchant_expr('c.')} = t.merchant")
+    return " AND ".join(cond), "c.received_at >= ? AND c.received_at < ?"
+
+
+def _period_params(result: SamplingResult) -> list:
+    start, end = result.period
+    return [dt.datetime.combine(start, dt.time.min), dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min)]
+
+
+def _filter_clause(result: SamplingResult) -> tuple[str, list]:
+    f = result.params.get("filters", {})
+    filters = Filters(categories=tuple(f.get("categories", ())), platforms=tuple(f.get("platforms", ())),
+                      districts=tuple(f.get("districts", ())))
+    return filters.where(prefix="c.")
+
+
+def target_details(store: Store, result: SamplingResult, targets: pd.DataFrame, *,
+                   n_examples: int = 3, n_merchants: int = 3) -> pd.DataFrame:
+    """Representative complaint ids, main problems and merchants of many targets at once.
+
+    Representative complaints: those of the target's top problem type first, then by
+    problem confidence and recency.
+
+    Args:
+        store: the complaint store.
+        result: the scoring result the targets come from.
+        targets: rows of ``result.units`` (``uid`` and key columns).
+        n_examples: complaint ids per target.
+        n_merchants: merchants listed per target.
+
+    Returns:
+        One row per target uid: ``uid, example_ids`` (list), ``main_problems`` (str),
+        ``merchants`` (str, "店铺（件数）、…").
+    """
+    cols = ["uid", "example_ids", "main_problems", "merchants"]
+    if targets.empty:
+        return pd.DataFrame(columns=cols)
+    keys = ["uid", "category", "product", "platform", "top_problem"] + (["merchant"] if result.by_merchant else [])
+    tdf = targets[keys].astype({"uid": "int64"}).reset_index(drop=True)
+    cond, period = _targets_sql(result)
+    fwhere, fparams = _filter_clause(result)
+    cur = store.cursor()
+    cur.register("_targets", tdf)
+    try:
+        examples = cur.execute(f"""
+            SELECT t.uid, c.complaint_id,
+                   row_number() OVER (PARTITION BY t.uid ORDER BY (c.problem = t.top_problem) DESC,
+                       c.problem_confidence DESC NULLS LAST, c.received_at DESC, c.complaint_id) AS rn
+            FROM complaints_enriched c JOIN _targets t ON {cond}
+            WHERE {period} AND {fwhere}
+            QUALIFY rn <= ?
+            ORDER BY t.uid, rn
+        """, [*_period_params(result), *fparams, n_examples]).df()
+        merchants = cur.execute(f"""
+            SELECT uid, merchant, n FROM (
+                SELECT t.uid, {_merchant_expr('c.')} AS merchant, count(*) AS n
+                FROM complaints_enriched c JOIN _targets t ON {cond}
+                WHERE {period} AND {fwhere}
+                GROUP BY 1, 2)
+            QUALIFY row_number() OVER (PARTITION BY uid ORDER BY n DESC, merchant) <= ?
+            ORDER BY uid, n DESC, merchant
+        """, [*_period_params(result), *fparams, n_merchants]).df()
+    finally:
+        cur.unregister("_targets")
+        cur.close()
+    cells = result.cells[result.cells["uid"].isin(tdf["uid"])].sort_values(["uid", "n", "problem"],
+                                                                           ascending=[True, False, True])
+    problems = cells.groupby("uid").head(3).groupby("uid").apply(
+        lambda g: "、".join(f"{p}（{int(n)}件）" for p, n in zip(g["problem"], g["n"], strict=True)),
+        include_groups=False)
+    ex = examples.groupby("uid")["complaint_id"].agg(list)
+    me = merchants.groupby("uid").apply(
+        lambda g: "、".join(f"{m}（{int(n)}件）" for m, n in zip(g["merchant"], g["n"], strict=True)),
+        include_groups=False)
+    out = pd.DataFrame({"uid": tdf["uid"]})
+    out["example_ids"] = [ex.get(u, []) for u in out["uid"]]
+    out["main_problems"] = [problems.get(u, "") for u in out["uid"]]
+    out["merchants"] = [me.get(u, "") for u in out["uid"]]
+    return out
+
+
+@dataclasses.dataclass
+class Evidence:
+    """Evidence for one target (all complaint text masked).
+
+    Attributes:
+        examples: representative complaints: ``complaint_id, received_at, problem, merchant, text``.
+        monthly: ``month, n, n_qs`` over the whole store (not only the period).
+        problems: the unit's cells: ``problem, n, E, PRR, chi2, EBGM, EB05, EB95``.
+        platforms: the same product on every platform in the period: ``platform, n, n_qs``.
+        merchants: merchants of the unit in the period: ``merchant, n, n_qs``.
+        terms: most frequent problem terms: ``term, n`` (complaints mentioning it).
+    """
+
+    examples: pd.DataFrame
+    monthly: pd.DataFrame
+    problems: pd.DataFrame
+    platforms: pd.DataFrame
+    merchants: pd.DataFrame
+    terms: pd.DataFrame
+
+
+def target_evidence(store: Store, result: SamplingResult, uid: int, *, n_examples: int = 3,
+                    n_terms: int = 10, mask=None) -> Evidence:
+    """Evidence panel of one target.
+
+    Args:
+        store: the complaint store.
+        result: the scoring result.
+        uid: the unit id (``units.uid``).
+        n_examples: representative complaints.
+        n_terms: top problem terms.
+        mask: text masker (default :func:`analysis.export.mask_series`).
+
+    Returns:
+        An :class:`Evidence`.
+    """
+    from analysis.export import mask_series  # noqa: PLC0415 (export imports this module)
+
+    mask = mask or mask_series
+    unit = result.units.loc[result.units["uid"] == uid]
+    if unit.empty:
+        raise UserError(f"找不到编号为 {uid} 的抽检对象，请刷新页面后重试。")
+    unit = unit.iloc[0]
+    keys = ["uid", "category", "product", "platform", "top_problem"] + (["merchant"] if result.by_merchant else [])
+    tdf = pd.DataFrame([unit[keys].to_dict()]).astype({"uid": "int64"})
+    cond, period = _targets_sql(result)
+    fwhere, fparams = _filter_clause(result)
+    pp = _period_params(result)
+    qs_list = ", ".join(f"'{p}'" for p in domain()[1])
+    cur = store.cursor()
+    cur.register("_targets", tdf)
+    try:
+        examples = cur.execute(f"""
+            SELECT c.complaint_id, c.received_at, c.problem, c.merchant, c.text
+            FROM complaints_enriched c JOIN _targets t ON {cond}
+            WHERE {period} AND {fwhere}
+            ORDER BY (c.problem = t.top_problem) DESC, c.problem_confidence DESC NULLS LAST,
+                     c.received_at DESC, c.complaint_id
+            LIMIT ?
+        """, [*pp, *fparams, n_examples]).df()
+        monthly = cur.execute(f"""
+            SELECT date_trunc('month', c.received_at)::DATE AS month, count(*) AS n,
+                   count(*) FILTER (WHERE c.problem IN ({qs_list})) AS n_qs
+            FROM complaints_enriched c JOIN _targets t ON {cond}
+            WHERE c.received_at IS NOT NULL AND {fwhere}
+            GROUP BY 1 ORDER BY 1
+        """, fparams).df()
+        plat_cond = cond.replace("c.platform_norm = t.platform", "TRUE")
+        if result.by_merchant:
+            plat_cond = plat_cond.rsplit(" AND ", 1)[0]
+        platforms = cur.execute(f"""
+            SELECT c.platform_norm AS platform, count(*) AS n,
+                   count(*) FILTER (WHERE c.problem IN ({qs_list})) AS n_qs
+            FROM complaints_enriched c JOIN _targets t ON {plat_cond}
+            WHERE {period} AND {fwhere}
+            GROUP BY 1 ORDER BY n DESC, platform
+        """, [*pp, *fparams]).df()
+        merchants = cur.execute(f"""
+            SELECT {_merchant_expr('c.')} AS merchant, count(*) AS n,
+                   count(*) FILTER (WHERE c.problem IN ({qs_list})) AS n_qs
+            FROM complaints_enriched c JOIN _targets t ON {cond}
+            WHERE {period} AND {fwhere}
+            GROUP BY 1 ORDER BY n DESC, merchant LIMIT 20
+        """, [*pp, *fparams]).df()
+        tokens = cur.execute(f"""
+            SELECT tk.fingerprint, tk.tokens
+            FROM complaints_enriched c JOIN _targets t ON {cond}
+            JOIN tokens tk ON tk.text_hash = c.text_hash
+            WHERE {period} AND {fwhere}
+        """, [*pp, *fparams]).df()
+    finally:
+        cur.unregister("_targets")
+        cur.close()
+    for col in ("text", "merchant"):
+        examples[col] = mask(examples[col].fillna("").astype(str))
+    merchants["merchant"] = mask(merchants["merchant"].astype(str))
+    problems = result.cells.loc[result.cells["uid"] == uid,
+                                ["problem", "n", "E", "PRR", "chi2", "EBGM", "EB05", "EB95"]]
+    problems = problems.sort_values(["n", "problem"], ascending=[False, True]).reset_index(drop=True)
+    return Evidence(examples, monthly, problems, platforms, merchants,
+                    _top_terms(tokens, str(unit["product"]), n_terms))
+
+
+_TERM_OK = re.compile(r"[\u4e00-\u9fffA-Za-z]")
+
+
+def _top_terms(tokens: pd.DataFrame, product: str, n_terms: int) -> pd.DataFrame:
+    """Most frequent content terms (document frequency) of the unit's complaints."""
+    if tokens.empty:
+        return pd.DataFrame({"term": pd.Series(dtype=str), "n": pd.Series(dtype="int64")})
+    fp = tokens["fingerprint"].value_counts().index[0]
+    docs = tokens.loc[tokens["fingerprint"] == fp, "tokens"]
+    stop = _stopwords()
+    product_n = _norm(product)
+    counts: collections.Counter = collections.Counter()
+    for doc in docs:
+        counts.update({t for t in str(doc).split()
+                       if len(t) >= 2 and _TERM_OK.search(t) and t not in stop and t.casefold() not in product_n})
+    top = counts.most_common(n_terms)
+    return pd.DataFrame(top, columns=["term", "n"]).astype({"n": "int64"})
+
+
+_STOPWORDS: frozenset[str] | None = None
+
+
+def _stopwords() -> frozenset[str]:
+    global _STOPWORDS  # noqa: PLW0603 (read-once cache of a data file)
+    if _STOPWORDS is None:
+        words: set[str] = set()
+        root = Path(__file__).resolve().parent.parent / "data"
+        for path in (root / "dict" / "stopwords.txt", root / "cluster" / "stopwords.txt"):
+            if path.exists():
+                words.update(w.strip() for w in path.read_text(encoding="utf-8").splitlines()
+                             if w.strip() and not w.startswith("#"))
+        _STOPWORDS = frozenset(words)
+    return _STOPWORDS
