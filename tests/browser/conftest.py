@@ -1,0 +1,146 @@
+"""Real-browser harness: the app under ``streamlit run`` and a headless Debian Chromium driven by Playwright.
+
+Fixtures (reuse them for other pages):
+
+* ``demo_store`` (session): a temp DuckDB store filled from
+  ``tests/fixtures/import/demo_small_gbk.csv`` (60 complaints, 2016–2017, all
+  16 districts) through the normal import path.
+* ``app_url`` (session): the app serving ``demo_store``. Read-mostly: tests
+  that import data should use ``fresh_app_url`` instead.
+* ``fresh_app_url`` (function): the app on a new, empty store.
+* ``browser`` (session) and ``page`` (function): Chromium at
+  ``/usr/bin/chromium`` (never downloaded), a fresh page per test.
+
+Every test here is marked ``browser``; the whole folder is skipped with a clear
+reason when ``/usr/bin/chromium`` is absent (``make test`` installs it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "tests" / "fixtures" / "import"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+STARTUP_TIMEOUT = 60.0
+
+
+def pytest_collection_modifyitems(config, items):
+    here = Path(__file__).parent
+    for item in items:
+        if Path(str(item.fspath)).is_relative_to(here):
+            item.add_marker(pytest.mark.browser)
+            if not CHROMIUM.exists():
+                item.add_marker(pytest.mark.skip(
+                    reason="/usr/bin/chromium is not installed (make test installs Debian's chromium)"))
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class StreamlitServer:
+    """``streamlit run app.py`` in a subprocess on a free port, with ``COMPLAINT_RADAR_DB`` set."""
+
+    def __init__(self, db_path: Path, log_path: Path) -> None:
+        self.db_path, self.log_path = db_path, log_path
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> StreamlitServer:
+        env = {**os.environ, "COMPLAINT_RADAR_DB": str(self.db_path), "PYTHONPATH": str(ROOT)}
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+             "--server.port", str(self.port), "--server.address", "127.0.0.1",
+             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+            cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                break
+            try:
+                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as resp:
+                    if resp.status == 200 and resp.read().strip() == b"ok":
+                        return self
+            except OSError:
+                time.sleep(0.3)
+        self.stop()
+        raise RuntimeError(f"streamlit did not start; log:\n{self.log_path.read_text(errors='replace')[-3000:]}")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if getattr(self, "_log", None):
+            self._log.close()
+
+
+@pytest.fixture(scope="session")
+def demo_store(tmp_path_factory) -> Path:
+    """A store with the 60-row demo fixture imported (closed, so the app can open it)."""
+    from analysis.ingest import import_file
+    from analysis.store import Store
+
+    path = tmp_path_factory.mktemp("browser_store") / "demo.duckdb"
+    with Store(path) as store:
+        import_file(store, FIXTURES / "demo_small_gbk.csv")
+    return path
+
+
+@pytest.fixture(scope="session")
+def app_url(demo_store, tmp_path_factory) -> Iterator[str]:
+    """The app serving the demo store."""
+    server = StreamlitServer(demo_store, tmp_path_factory.mktemp("logs") / "streamlit_demo.log").start()
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture()
+def fresh_app_url(tmp_path) -> Iterator[str]:
+    """The app on a new, empty store (for tests that write)."""
+    server = StreamlitServer(tmp_path / "fresh.duckdb", tmp_path / "streamlit_fresh.log").start()
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Debian Chromium through Playwright's sync API."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture()
+def page(browser):
+    """A fresh page (own context) with generous timeouts for a loaded 2-core machine."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+    context.set_default_timeout(30_000)
+    pg = context.new_page()
+    yield pg
+    context.close()
