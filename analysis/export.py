@@ -17,6 +17,7 @@ import io
 import json
 import math
 import os
+import re
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -98,6 +99,12 @@ def _cell(value):
     return value
 
 
+def _sheet_name(name: str) -> str:
+    """A valid sheet name: no []:*?/\\, no leading/trailing apostrophe, at most 31 characters."""
+    clean = re.sub(r"[\[\]:*?/\\]", "_", str(name)).strip("'")[:31]
+    return clean or "Sheet"
+
+
 def write_xlsx(
     target,
     sheets: Mapping[str, pd.DataFrame],
@@ -126,7 +133,7 @@ def write_xlsx(
         wrap = book.add_format({"text_wrap": True, "valign": "top"})
         when = book.add_format({"num_format": "yyyy-mm-dd hh:mm"})
         for name, frame in sheets.items():
-            sheet = book.add_worksheet(str(formula_safe(name))[:31])
+            sheet = book.add_worksheet(_sheet_name(name))
             safe = formula_safe_frame(frame)
             for j, col in enumerate(safe.columns):
                 sheet.write_string(0, j, str(col), head)
@@ -252,8 +259,11 @@ def plan_notes(store: Store, result, *, extra: Mapping[str, object] | None = Non
         ("参数", json.dumps(result.params, ensure_ascii=False, default=str)),
     ]
     for key, value in (extra or {}).items():
-        rows.append((str(key), value if isinstance(value, (int, float, str)) else
-                     json.dumps(value, ensure_ascii=False, default=str)))
+        if value is None:
+            value = "—"
+        elif not isinstance(value, (int, float, str)):
+            value = json.dumps(value, ensure_ascii=False, default=str)
+        rows.append((str(key), value))
     for note in result.notes:
         rows.append(("提示", note))
     imports = store.query("SELECT import_id, file_name, sha256, imported_at, imported FROM imports ORDER BY import_id")

@@ -1,0 +1,126 @@
+"""抽检清单 page through app.py's navigation, on stores filled by direct INSERTs (tests/fixtures/sampling)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from analysis.store import Store
+from tests.fixtures.sampling import builders
+
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+NOV = {"from": "2017-11-01", "to": "2017-11-30"}
+PLANTED = {"智能电热水壶X9", "水光精华Y", "儿童滑板车Z"}
+
+
+def _clear_caches():
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+@pytest.fixture
+def db(tmp_path, monkeypatch):
+    path = tmp_path / "store.duckdb"
+    monkeypatch.setenv("COMPLAINT_RADAR_DB", str(path))
+    _clear_caches()
+    yield path
+    _clear_caches()
+
+
+def _app(query: dict | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=90)
+    for k, v in (query or {}).items():
+        at.query_params[k] = v
+    at.switch_page("pages/sampling.py")
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _fill(path, rows):
+    store = builders.build(path, rows)
+    store.close()
+
+
+def _plan(at: AppTest):
+    return at.dataframe[0].value
+
+
+def test_ranked_list_breakdown_evidence_and_exports(db):
+    _fill(db, builders.synthetic_rows())
+    at = _app(NOV)
+    assert [s.value for s in at.subheader][:2] == ["建议抽检对象（30 个）", "证据"]
+    plan = _plan(at)
+    assert set(plan["商品/品牌"][:3]) == PLANTED
+    assert plan["序号"].tolist()[:3] == [1, 2, 3]
+    assert plan["信号"][:3].tolist() == ["是", "是", "是"]
+    # default selection = rank 1: its reason and its masked representative complaints
+    assert "「安全隐患」投诉比例显著偏高" in at.text[0].value
+    examples = at.dataframe[1].value
+    assert list(examples.columns) == ["投诉编号", "登记时间", "问题类型", "店铺", "投诉内容"]
+    assert len(examples) == 3 and examples["投诉内容"].str.contains("智能电热水壶X9").all()
+    assert len(at.get("plotly_chart")) == 2
+    buttons = at.get("download_button")
+    assert len(buttons) == 2
+    assert not any("环比增长不参与评分" in i.value for i in at.info)    # October is the growth base
+
+
+def test_planner_controls_rerank(db):
+    _fill(db, builders.synthetic_rows())
+    at = _app(NOV)
+    at.multiselect(key="smp_categories").set_value(["化妆品"]).run()
+    assert not at.exception
+    plan = _plan(at)
+    assert plan["商品/品牌"].iloc[0] == "水光精华Y" and set(plan["类别"]) == {"化妆品"}
+    at.multiselect(key="smp_categories").set_value([]).run()            # empty = all categories
+    at.number_input(key="smp_platform_quota").set_value(1).run()
+    plan = _plan(at)
+    assert plan["平台"].value_counts().max() == 1 and len(plan) == 5   # five platforms, one each
+    at.number_input(key="smp_platform_quota").set_value(0)
+    for name in ("signal", "severity", "growth"):
+        at.slider(key=f"smp_w_{name}").set_value(0.0)
+    at.number_input(key="smp_min_quality").set_value(0).run()
+    plan = _plan(at)
+    assert plan["得分"].iloc[0] == pytest.approx(100.0)                 # volume only: the largest unit scores 100
+    assert plan["投诉量"].iloc[0] == plan["投诉量"].max()
+    at.radio(key="smp_grain").set_value("merchant").run()
+    assert not at.exception and len(_plan(at)) > 0
+
+
+def test_candidates_from_cluster_page_are_shown(db):
+    _fill(db, builders.hand_rows())
+    store = Store(db)
+    store.con.execute("INSERT INTO sampling_candidates VALUES ('服装鞋帽', '运动鞋C', '京东', NULL, '聚类：退货难', now())")
+    store.close()
+    at = _app(NOV)
+    plan = _plan(at)
+    assert plan.set_index("商品/品牌").loc["运动鞋C", "来源"] == "聚类页推荐"
+    assert any("聚类页推荐的候选商品（1 个）" in e.label for e in at.expander)
+
+
+def test_fallback_note_and_masked_names(db):
+    rows = builders.hand_rows()
+    rows["brand"] = rows["product"]
+    rows["product"] = None
+    rows.loc[rows["brand"] == "牛奶D", "merchant"] = "李四小店13912345678"
+    _fill(db, rows)
+    at = _app(NOV)
+    assert any("已改按品牌汇总" in i.value for i in at.info)
+    at.radio(key="smp_grain").set_value("merchant").run()
+    assert not at.exception
+    shops = " ".join(_plan(at)["店铺"].astype(str))
+    assert "13912345678" not in shops and "李四小店" in shops
+
+
+def test_nothing_to_plan_and_empty_store(db):
+    _fill(db, builders.hand_rows())
+    at = _app({"from": "2017-10-02", "to": "2017-10-10"})       # only after-sales complaints: nothing qualifies
+    assert any("没有符合要求的抽检对象" in i.value for i in at.info)
+    _clear_caches()
+    db.unlink()
+    Store(db).close()
+    at = _app()
+    assert any("还没有投诉数据" in i.value for i in at.info)

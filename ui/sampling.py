@@ -1,0 +1,119 @@
+"""Helpers of the 抽检清单 page: cached scoring, evidence and exports, display tables.
+
+Scoring (the DuckDB aggregation and the empirical-Bayes fit) is cached with
+``st.cache_data`` keyed on :func:`ui.state.store_key`, the global filters and the
+grain; the weights, quotas and exclusions only re-rank the cached units, so moving
+a slider never refits the prior.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import streamlit as st
+
+from analysis import export, sampling
+from analysis.errors import UserError
+from analysis.privacy import mask_series
+from analysis.store import Filters, Store
+
+WEIGHT_LABELS = {"signal": "信号强度", "severity": "问题严重程度", "volume": "投诉量", "growth": "环比增长"}
+GRAIN_LABELS = {"product": "商品 × 平台", "merchant": "商品 × 平台 × 店铺"}
+
+
+@st.cache_data(show_spinner="正在计算抽检优先级（含经验贝叶斯拟合）…", max_entries=8)
+def scored(_store: Store, key: str, filters: Filters, grain: str) -> sampling.SamplingResult:
+    """All units of the period, scored with the default weights."""
+    return sampling.score_units(_store, filters=filters, grain=grain)
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def candidates(_store: Store, key: str) -> pd.DataFrame:
+    """Products sent from the cluster page."""
+    return sampling.load_candidates(_store)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def details(_store: Store, key: str, filters: Filters, grain: str, uids: tuple[int, ...]) -> pd.DataFrame:
+    """Representative complaint ids, main problems and merchants of the targets."""
+    result = scored(_store, key, filters, grain)
+    targets = result.units[result.units["uid"].isin(uids)]
+    return sampling.target_details(_store, result, targets)
+
+
+@st.cache_data(show_spinner="正在读取证据…", max_entries=32)
+def evidence(_store: Store, key: str, filters: Filters, grain: str, uid: int) -> sampling.Evidence:
+    """The evidence panel of one target (masked)."""
+    return sampling.target_evidence(_store, scored(_store, key, filters, grain), uid)
+
+
+def read_upload(uploaded) -> tuple[pd.DataFrame | None, str | None]:
+    """Parse the exclusion upload: ``(rules, None)`` or ``(None, Chinese error)``."""
+    if uploaded is None:
+        return None, None
+    try:
+        return sampling.read_exclusions(uploaded.getvalue(), file_name=uploaded.name), None
+    except UserError as exc:
+        return None, str(exc)
+
+
+def display_table(plan: pd.DataFrame) -> pd.DataFrame:
+    """The ranked targets as shown on the page (Chinese headers, masked names)."""
+    return pd.DataFrame({
+        "序号": plan["plan_rank"],
+        "类别": plan["category"],
+        "商品/品牌": mask_series(plan["product"].astype(str)),
+        "平台": plan["platform"],
+        "店铺": mask_series(plan["merchant"].fillna("").astype(str)),
+        "投诉量": plan["n"],
+        "质量安全类占比": plan["qs_share"] * 100,
+        "环比增长": plan["growth"] * 100,
+        "主要信号问题": plan["top_problem"],
+        "EB05": plan["EB05"],
+        "PRR": plan["PRR"],
+        "χ²": plan["chi2"],
+        "信号": plan["signal"].map({True: "是", False: ""}),
+        "得分": plan["score"],
+        "来源": plan["source"],
+    })
+
+
+COLUMN_CONFIG = {
+    "序号": st.column_config.NumberColumn("序号", format="%d", width="small"),
+    "投诉量": st.column_config.NumberColumn("投诉量", format="%d"),
+    "质量安全类占比": st.column_config.ProgressColumn("质量安全类占比", format="%.0f%%", min_value=0, max_value=100),
+    "环比增长": st.column_config.NumberColumn("环比增长", format="%+.0f%%", help="与上一等长周期相比；空白=上期无投诉"),
+    "EB05": st.column_config.NumberColumn("EB05", format="%.2f", help="EBGM 的 5% 下限；≥ 2 视为信号"),
+    "PRR": st.column_config.NumberColumn("PRR", format="%.1f"),
+    "χ²": st.column_config.NumberColumn("χ²", format="%.1f", help="Yates 校正卡方"),
+    "得分": st.column_config.ProgressColumn("优先级得分", format="%.1f", min_value=0, max_value=100),
+}
+
+PROBLEM_CONFIG = {
+    "problem": st.column_config.TextColumn("问题类型"),
+    "n": st.column_config.NumberColumn("件数", format="%d"),
+    "E": st.column_config.NumberColumn("期望件数", format="%.2f"),
+    "PRR": st.column_config.NumberColumn("PRR", format="%.2f"),
+    "chi2": st.column_config.NumberColumn("χ²", format="%.1f"),
+    "EBGM": st.column_config.NumberColumn("EBGM", format="%.2f"),
+    "EB05": st.column_config.NumberColumn("EB05", format="%.2f"),
+    "EB95": st.column_config.NumberColumn("EB95", format="%.2f"),
+}
+
+
+def export_files(store: Store, key: str, filters: Filters, grain: str, plan: pd.DataFrame,
+                 extra: dict) -> tuple[bytes, bytes]:
+    """The plan as (xlsx bytes, csv bytes), with the 说明 sheet."""
+    result = scored(store, key, filters, grain)
+    det = details(store, key, filters, grain, tuple(int(u) for u in plan["uid"]))
+    table = export.plan_table(plan, det)
+    notes = export.plan_notes(store, result, extra=extra)
+    xlsx = export.to_xlsx_bytes({"抽检清单": table, "说明": notes}, percent_columns=("质量安全类投诉占比", "环比增长"))
+    return xlsx, export.to_csv_bytes(table)
+
+
+def stamp(filters: Filters, result: sampling.SamplingResult) -> str:
+    """File-name stamp of the period, e.g. ``20171101-20171130``."""
+    start, end = result.period
+    return f"{start:%Y%m%d}-{end:%Y%m%d}" if isinstance(start, dt.date) else "全部"
