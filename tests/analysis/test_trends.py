@@ -496,3 +496,56 @@ def test_planted_double_eleven_2017_surge_in_demo_data(store):
     alarms = trends.detect_surges(store, Filters(start=D(2017, 11, 1), end=D(2017, 11, 30)), freq="W",
                                   lens="platform_norm")
     assert kettle["platform"] in set(alarms["lens_value"])
+
+
+# --------------------------------------------------------------------------- CLI
+@pytest.fixture
+def surge_db(tmp_path):
+    path = tmp_path / "store.duckdb"
+    with Store(path) as s:
+        _surge_store(s)
+    return path
+
+
+def _cli(*argv: str) -> int:
+    """Run ``python -m analysis trends …`` through the command module (parser + run)."""
+    import argparse
+
+    from analysis.commands import trends as command
+
+    parser = argparse.ArgumentParser(prog=f"python -m analysis {command.NAME}")
+    command.add_arguments(parser)
+    return command.run(parser.parse_args(list(argv)))
+
+
+def test_cli_json_event_study(surge_db, capsys):
+    code = _cli("--db", str(surge_db), "--promotion", "A节", "--year", "2023", "--calendar", str(fx.CALENDAR_CSV),
+                "--json")
+    assert code == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert (doc["window_start"], doc["window_end"], doc["count"]) == ("2023-03-06", "2023-03-12", 21)
+    assert doc["baseline"] == pytest.approx(7.0) and doc["lift"] == pytest.approx(3.0)
+    assert doc["excess"] == pytest.approx(14.0) and doc["ci_low"] < 3 < doc["ci_high"]
+    assert [(d["dimension"], d["value"], d["excess"]) for d in doc["drivers"]] == [
+        ("category", "家用电器", 14.0), ("platform_norm", "拼多多", 14.0), ("product", "电热水壶", 14.0)]
+    assert doc["summary"].startswith("2023年促销A期间（3月6日—3月12日）投诉 21 件，较去年同期增长 200%")
+
+
+def test_cli_text_and_filters(surge_db, capsys):
+    assert _cli("--db", str(surge_db), "--promotion", "促销A", "--year", "2023", "--calendar", str(fx.CALENDAR_CSV),
+                "--category", "食品") == 0
+    out = capsys.readouterr().out
+    assert out.startswith("2023年促销A期间（3月6日—3月12日）投诉 7 件，较去年同期基本持平")
+    assert "方法：基线：2022年同期" in out and "投诉最多" not in out
+
+
+def test_cli_user_errors(surge_db, tmp_path):
+    with pytest.raises(UserError, match="促销日历中没有2035年的双十一"):
+        _cli("--db", str(surge_db), "--promotion", "双十一", "--year", "2035")
+    with pytest.raises(UserError, match="数据库文件不存在"):
+        _cli("--db", str(tmp_path / "none.duckdb"), "--promotion", "双十一", "--year", "2017")
+    bad = tmp_path / "bad.csv"
+    bad.write_text(HEADER + GOOD.replace("2017-11-01", "2017-13-01"), encoding="utf-8")
+    with pytest.raises(ConfigError) as exc:
+        _cli("--db", str(surge_db), "--promotion", "双十一", "--year", "2017", "--calendar", str(bad))
+    assert "bad.csv" in str(exc.value) and "第 2 行" in str(exc.value) and "不是 YYYY-MM-DD" in str(exc.value)
