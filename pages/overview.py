@@ -1,0 +1,125 @@
+"""总览 (home): the period's KPIs against the previous period and last year, the trend,
+top-10 changes, what changed in plain sentences, links that carry the filters, the report."""
+
+import streamlit as st
+
+from analysis import overview, plots, report, trends
+from analysis.errors import UserError
+from analysis.privacy import escape_markdown
+from ui.state import empty_store_notice, filter_page_link, get_store, global_filters, store_key
+
+RECENT_DAYS = 7
+BREAKDOWN_TABS = {"category": "类别", "platform_norm": "平台", "district": "所属区", "problem": "问题类型"}
+
+
+@st.cache_data(show_spinner="正在汇总本期数据…")
+def summary(key: str, filters):
+    store = get_store()
+    kpis = overview.kpi_frame(store, filters)
+    alarms = overview.open_alarms(store, filters, recent_days=RECENT_DAYS)
+    return {"kpis": kpis, "alarms": alarms,
+            "cards": overview.kpi_cards(kpis, alarms=alarms, recent_days=RECENT_DAYS),
+            "sentences": overview.what_changed(store, filters)}
+
+
+@st.cache_data(show_spinner=False)
+def top(key: str, filters, by: str):
+    return overview.top_changes(get_store(), filters, by=by, n=10)
+
+
+@st.cache_data(show_spinner="正在绘制趋势…")
+def trend(key: str, filters):
+    store = get_store()
+    days = (filters.end - filters.start).days + 1
+    series = trends.count_series(store, filters, freq="D" if days <= 92 else "W" if days <= 731 else "M")
+    bands = trends.load_promotions().overlapping(filters.start, filters.end)
+    return plots.trend_figure(series, promotions=bands, height=380)
+
+
+store = get_store()
+st.title("📊 总览")
+if store.is_empty():
+    empty_store_notice()
+    st.stop()
+filters = global_filters(store)
+key = store_key(store)
+st.caption(f"统计时段：{filters.start} 至 {filters.end}　{report.describe_filters(filters)}　"
+           "（在左侧“全局筛选”中调整；地址栏链接可直接分享当前视图）")
+
+try:
+    data = summary(key, filters)
+except UserError as exc:
+    st.error(str(exc))
+    st.stop()
+kpis = data["kpis"]
+if int(kpis.loc["current", "complaints"]) == 0:
+    st.info(f"所选时间段（{filters.start} 至 {filters.end}）及筛选条件下没有投诉数据。"
+            "请在左侧调整时间范围，或点击“重置筛选”查看全部数据。")
+    st.stop()
+
+for column, card in zip(st.columns(len(data["cards"])), data["cards"]):
+    column.metric(card.label, card.value, card.delta, card.delta_color, help=card.help,
+                  delta_description=card.delta_description, delta_arrow=card.delta_arrow, border=True)
+if int(kpis.loc["previous", "complaints"]) == 0:
+    st.caption("上期没有数据，无法计算环比：可在左侧“快捷时段”选择“最近 30 天”或“最后一个自然月”。")
+
+st.subheader("变化要点")
+st.markdown("\n".join(f"- {escape_markdown(s)}" for s in data["sentences"]))
+if not data["alarms"].empty:
+    st.warning("激增预警：" + "；".join(
+        f"{row.name}（最近 {row.alarm_days} 天报警，共 {int(row.count):,} 件，预期约 {row.expected:.0f} 件）"
+        for row in data["alarms"].itertuples(index=False)))
+
+st.subheader("投诉趋势")
+st.plotly_chart(trend(key, filters), width="stretch", key="overview_trend")
+
+st.subheader("本期前十及环比变化")
+columns = {
+    "name": st.column_config.TextColumn("名称"),
+    "current": st.column_config.NumberColumn("本期", format="%d"),
+    "share": st.column_config.NumberColumn("占比", format="%.1f%%"),
+    "previous": st.column_config.NumberColumn("上期", format="%d"),
+    "change": st.column_config.NumberColumn("环比变化", format="%+d"),
+    "change_pct": st.column_config.NumberColumn("环比", format="%+.1f%%"),
+    "last_year": st.column_config.NumberColumn("去年同期", format="%d"),
+    "yoy_change": st.column_config.NumberColumn("同比变化", format="%+d"),
+    "yoy_pct": st.column_config.NumberColumn("同比", format="%+.1f%%"),
+}
+for tab, (by, label) in zip(st.tabs(list(BREAKDOWN_TABS.values())), BREAKDOWN_TABS.items()):
+    frame = top(key, filters, by)
+    left, right = tab.columns([3, 2])
+    left.plotly_chart(plots.top_changes_figure(frame, title=f"{label}前十（柱色：红=增、蓝=减；竖线=上期）"),
+                      width="stretch", key=f"overview_top_{by}")
+    right.dataframe(frame, column_config=columns, hide_index=True, width="stretch")
+with st.expander("按导出文件中的原始类别、问题统计"):
+    raw_left, raw_right = st.columns(2)
+    for column, by, label in ((raw_left, "category_raw", "原始类别"), (raw_right, "problem_raw", "原始问题")):
+        raw = top(key, filters, by)
+        column.markdown(f"**{label}**")
+        column.dataframe(raw[["name", "current", "share", "previous", "change"]], column_config=columns,
+                         hide_index=True, width="stretch")
+
+st.subheader("深入分析")
+links = st.columns(4)
+with links[0]:
+    filter_page_link("pages/trends.py", label="趋势与促销：事件研究与预警", icon="📈")
+with links[1]:
+    filter_page_link("pages/browse.py", label="投诉明细：逐件查看", icon="🔎")
+with links[2]:
+    filter_page_link("pages/clusters.py", label="聚类探索：投诉在说什么", icon="🧩")
+with links[3]:
+    filter_page_link("pages/sampling.py", label="抽检清单：建议抽检的商品", icon="🎯")
+
+st.subheader("专项行动报表")
+st.caption("统计表按《2017年网络市场监管专项行动情况统计表》1、2 的分类统计本期投诉件数（分区、分平台）；"
+           "简报为可直接打印的单个 HTML 文件。个人信息均已脱敏。")
+stamp = f"{filters.start:%Y%m%d}-{filters.end:%Y%m%d}"
+dl_left, dl_right = st.columns(2)
+dl_left.download_button(
+    "下载统计表（Excel）", data=lambda: report.stat_workbook_bytes(get_store(), filters),
+    file_name=f"投诉统计表_{stamp}.xlsx", icon="📥", key="overview_xlsx",
+    mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", on_click="ignore")
+dl_right.download_button(
+    "下载领导简报（HTML）", data=lambda: report.briefing_html(get_store(), filters).encode("utf-8"),
+    file_name=f"投诉情况简报_{stamp}.html", mime="text/html", icon="🖨️", key="overview_html",
+    on_click="ignore")
