@@ -52,6 +52,7 @@ _FULLWIDTH_TABLE = {cp: cp - 0xFEE0 for cp in (
 _FREQ = re.compile(r"[0-9]+")
 _TAG = re.compile(r"[a-z]+")
 _WORD_CHAR = re.compile(r"\w")
+_NUMBER = re.compile(r"[0-9.,:%+\-/]+")
 
 
 class UserWord(NamedTuple):
@@ -262,17 +263,17 @@ class Tokenizer:
 
 # -- stop words ---------------------------------------------------------------
 
-def _is_punct(token: str) -> bool:
-    return _WORD_CHAR.search(token) is None
-
-
 class _StopFilter:
     """Per-token keep/drop decisions, memoised (the vocabulary is small)."""
 
-    def __init__(self, stopwords: frozenset[str], drop_punct: bool) -> None:
-        self.stopwords, self.drop_punct = stopwords, drop_punct
+    def __init__(self, stopwords: frozenset[str], drop_punct: bool, drop_numbers: bool) -> None:
+        self.drop_punct, self.drop_numbers = drop_punct, drop_numbers
         self.drop: set[str] = set(stopwords)
         self.keep: set[str] = set()
+
+    def _dropped(self, tok: str) -> bool:
+        return ((self.drop_punct and _WORD_CHAR.search(tok) is None)
+                or (self.drop_numbers and _NUMBER.fullmatch(tok) is not None))
 
     def __call__(self, tokens: str) -> str:
         drop, keep = self.drop, self.keep
@@ -282,7 +283,7 @@ class _StopFilter:
                 out.append(tok)
             elif tok in drop:
                 continue
-            elif self.drop_punct and _is_punct(tok):
+            elif self._dropped(tok):
                 drop.add(tok)
             else:
                 keep.add(tok)
@@ -290,18 +291,21 @@ class _StopFilter:
         return " ".join(out)
 
 
-def remove_stopwords(tokens, stopwords: frozenset[str], *, drop_punct: bool = True):
-    """Drop stop words (and, by default, punctuation-only tokens) from space-joined tokens.
+def remove_stopwords(tokens, stopwords: frozenset[str], *, drop_punct: bool = True,
+                     drop_numbers: bool = True):
+    """Drop stop words (and, by default, punctuation and bare numbers) from space-joined tokens.
 
     Args:
         tokens: one space-joined token string, an iterable of them, or a Series.
         stopwords: the stop words (e.g. :attr:`Tokenizer.stopwords`).
         drop_punct: also drop tokens without any letter, digit or CJK character.
+        drop_numbers: also drop numbers such as ``2019``, ``1.5`` or ``100%``
+            (``iphone8`` or ``双11`` stay).
 
     Returns:
         The same shape as ``tokens``: a string, a list of strings or a Series.
     """
-    filt = _StopFilter(frozenset(stopwords), drop_punct)
+    filt = _StopFilter(frozenset(stopwords), drop_punct, drop_numbers)
     if isinstance(tokens, str):
         return filt(tokens)
     if isinstance(tokens, pd.Series):
