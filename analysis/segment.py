@@ -263,10 +263,19 @@ class Tokenizer:
 
 # -- stop words ---------------------------------------------------------------
 
-class _StopFilter:
-    """Per-token keep/drop decisions, memoised (the vocabulary is small)."""
+class StopwordFilter:
+    """A reusable stop-word filter for space-joined tokens (decisions memoised per token).
 
-    def __init__(self, stopwords: frozenset[str], drop_punct: bool, drop_numbers: bool) -> None:
+    Args:
+        stopwords: the stop words (lower-case, like the tokens).
+        drop_punct: also drop tokens without any letter, digit or CJK character.
+        drop_numbers: also drop numbers such as ``2019``, ``1.5`` or ``100%``.
+
+    Calling the filter on ``"a b c"`` returns the kept tokens, space-joined.
+    """
+
+    def __init__(self, stopwords: Iterable[str], *, drop_punct: bool = True,
+                 drop_numbers: bool = True) -> None:
         self.drop_punct, self.drop_numbers = drop_punct, drop_numbers
         self.drop: set[str] = set(stopwords)
         self.keep: set[str] = set()
@@ -305,7 +314,7 @@ def remove_stopwords(tokens, stopwords: frozenset[str], *, drop_punct: bool = Tr
     Returns:
         The same shape as ``tokens``: a string, a list of strings or a Series.
     """
-    filt = _StopFilter(frozenset(stopwords), drop_punct, drop_numbers)
+    filt = StopwordFilter(stopwords, drop_punct=drop_punct, drop_numbers=drop_numbers)
     if isinstance(tokens, str):
         return filt(tokens)
     if isinstance(tokens, pd.Series):
