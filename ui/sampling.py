@@ -58,9 +58,18 @@ def read_upload(uploaded) -> tuple[pd.DataFrame | None, str | None]:
         return None, str(exc)
 
 
+def _growth_text(growth: float, n_prev: int, s_growth: float) -> str:
+    if pd.notna(growth):
+        return f"{growth:+.0%}"
+    return "新出现" if n_prev == 0 and s_growth > 0 else "—"
+
+
 def display_table(plan: pd.DataFrame) -> pd.DataFrame:
-    """The ranked targets as shown on the page (Chinese headers, masked names)."""
-    return pd.DataFrame({
+    """The ranked targets as shown on the page (Chinese headers, masked names).
+
+    The 店铺 column is left out when the units are not split by merchant.
+    """
+    table = pd.DataFrame({
         "序号": plan["plan_rank"],
         "类别": plan["category"],
         "商品/品牌": mask_series(plan["product"].astype(str)),
@@ -68,7 +77,8 @@ def display_table(plan: pd.DataFrame) -> pd.DataFrame:
         "店铺": mask_series(plan["merchant"].fillna("").astype(str)),
         "投诉量": plan["n"],
         "质量安全类占比": plan["qs_share"] * 100,
-        "环比增长": plan["growth"] * 100,
+        "环比增长": [_growth_text(g, p, s) for g, p, s in zip(plan["growth"], plan["n_prev"], plan["s_growth"],
+                                                          strict=True)],
         "主要信号问题": plan["top_problem"],
         "EB05": plan["EB05"],
         "PRR": plan["PRR"],
@@ -77,13 +87,14 @@ def display_table(plan: pd.DataFrame) -> pd.DataFrame:
         "得分": plan["score"],
         "来源": plan["source"],
     })
+    return table if plan["merchant"].notna().any() else table.drop(columns=["店铺"])
 
 
 COLUMN_CONFIG = {
     "序号": st.column_config.NumberColumn("序号", format="%d", width="small"),
     "投诉量": st.column_config.NumberColumn("投诉量", format="%d"),
     "质量安全类占比": st.column_config.ProgressColumn("质量安全类占比", format="%.0f%%", min_value=0, max_value=100),
-    "环比增长": st.column_config.NumberColumn("环比增长", format="%+.0f%%", help="与上一等长周期相比；空白=上期无投诉"),
+    "环比增长": st.column_config.TextColumn("环比增长", help="与上一等长周期相比；新出现 = 上期无投诉；— = 无上期数据"),
     "EB05": st.column_config.NumberColumn("EB05", format="%.2f", help="EBGM 的 5% 下限；≥ 2 视为信号"),
     "PRR": st.column_config.NumberColumn("PRR", format="%.1f"),
     "χ²": st.column_config.NumberColumn("χ²", format="%.1f", help="Yates 校正卡方"),

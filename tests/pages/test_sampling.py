@@ -57,6 +57,8 @@ def test_ranked_list_breakdown_evidence_and_exports(db):
     assert set(plan["商品/品牌"][:3]) == PLANTED
     assert plan["序号"].tolist()[:3] == [1, 2, 3]
     assert plan["信号"][:3].tolist() == ["是", "是", "是"]
+    assert plan["环比增长"].str.fullmatch(r"[+-][\d,]+%|新出现|—").all()
+    assert "店铺" not in plan.columns                       # product grain: no merchant split
     # default selection = rank 1: its reason and its masked representative complaints
     assert "「安全隐患」投诉比例显著偏高" in at.text[0].value
     examples = at.dataframe[1].value
