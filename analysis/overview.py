@@ -39,6 +39,7 @@ __all__ = [
     "quality_safety_problems",
     "resolve_period",
     "top_changes",
+    "trend_series",
     "what_changed",
 ]
 
@@ -475,3 +476,22 @@ def open_alarms(store: Store, filters: Filters, *, lens: str = "category",
     out["last_alarm"] = pd.to_datetime(out["last_alarm"]).dt.date
     out = out.sort_values(["alarm_days", "count", "name"], ascending=[False, False, True])
     return out[columns].reset_index(drop=True)
+
+
+def trend_series(store: Store, filters: Filters) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The period's complaint counts for the trend chart, and the promotions it overlaps.
+
+    Days for periods up to 92 days, weeks up to two years, months beyond.
+
+    Returns:
+        ``(series, promotions)``: :func:`analysis.trends.count_series` output and
+        the calendar rows overlapping the period (empty frames for an empty store).
+    """
+    filters = resolve_period(store, filters)
+    calendar = trends.load_promotions()
+    if filters.start is None:
+        return trends.count_series(store, filters), calendar.overlapping(dt.date.min, dt.date.min)
+    days = (filters.end - filters.start).days + 1
+    freq = "D" if days <= 92 else "W" if days <= 731 else "M"
+    return (trends.count_series(store, filters, freq=freq),
+            calendar.overlapping(filters.start, filters.end))

@@ -404,16 +404,11 @@ def _top_section(store: Store, filters: Filters) -> str:
 
 
 def _trend_section(store: Store, filters: Filters, *, include_plotlyjs: bool | str) -> str:
-    days = (filters.end - filters.start).days + 1
-    freq = "D" if days <= 92 else "W" if days <= 731 else "M"
-    series = trends.count_series(store, filters, freq=freq)
-    calendar = trends.load_promotions()
-    bands = calendar.overlapping(filters.start, filters.end)
-    fig = plots.trend_figure(series, promotions=bands)
-    fig.update_layout(height=360, width=960)
+    series, promotions = overview.trend_series(store, filters)
+    fig = plots.overview_trend_figure(series, promotions, height=360).update_layout(width=960)
     chart = fig.to_html(full_html=False, include_plotlyjs=include_plotlyjs,
                         config={"displayModeBar": False, "responsive": True})
-    unit = {"D": "日", "W": "周", "M": "月"}[freq]
+    unit = {"D": "日", "W": "周", "M": "月"}[series.attrs["freq"]]
     return (f'<p class="note">按{unit}统计的投诉量；阴影为促销活动主窗口。</p>'
             f'<div class="chart">{chart}</div>')
 

@@ -3,7 +3,7 @@ top-10 changes, what changed in plain sentences, links that carry the filters, t
 
 import streamlit as st
 
-from analysis import overview, plots, report, trends
+from analysis import overview, plots, report
 from analysis.errors import UserError
 from analysis.privacy import escape_markdown
 from ui.state import empty_store_notice, filter_page_link, get_store, global_filters, store_key
@@ -29,15 +29,17 @@ def top(key: str, filters, by: str):
 
 @st.cache_data(show_spinner="正在绘制趋势…")
 def trend(key: str, filters):
-    store = get_store()
-    days = (filters.end - filters.start).days + 1
-    series = trends.count_series(store, filters, freq="D" if days <= 92 else "W" if days <= 731 else "M")
-    bands = trends.load_promotions().overlapping(filters.start, filters.end)
-    return plots.trend_figure(series, promotions=bands, height=380)
+    return plots.overview_trend_figure(*overview.trend_series(get_store(), filters))
+
+
+def percent_text(frame):
+    """Relative changes as text; a change from 0 has no percentage and shows as —."""
+    return frame.assign(**{c: [("—" if v != v else f"{v:+.1f}%") for v in frame[c]]
+                           for c in ("change_pct", "yoy_pct")})
 
 
 store = get_store()
-st.title("📊 总览")
+st.title("总览")
 if store.is_empty():
     empty_store_notice()
     st.stop()
@@ -57,9 +59,12 @@ if int(kpis.loc["current", "complaints"]) == 0:
             "请在左侧调整时间范围，或点击“重置筛选”查看全部数据。")
     st.stop()
 
-for column, card in zip(st.columns(len(data["cards"])), data["cards"]):
-    column.metric(card.label, card.value, card.delta, card.delta_color, help=card.help,
-                  delta_description=card.delta_description, delta_arrow=card.delta_arrow, border=True)
+cards = {card.key: card for card in data["cards"]}
+for row in (("complaints", "quality_share", "alarms"), ("top_category", "top_platform")):
+    for column, name in zip(st.columns(len(row)), row):
+        card = cards[name]
+        column.metric(card.label, card.value, card.delta, card.delta_color, help=card.help,
+                      delta_description=card.delta_description, delta_arrow=card.delta_arrow, border=True)
 if int(kpis.loc["previous", "complaints"]) == 0:
     st.caption("上期没有数据，无法计算环比：可在左侧“快捷时段”选择“最近 30 天”或“最后一个自然月”。")
 
@@ -80,17 +85,17 @@ columns = {
     "share": st.column_config.NumberColumn("占比", format="%.1f%%"),
     "previous": st.column_config.NumberColumn("上期", format="%d"),
     "change": st.column_config.NumberColumn("环比变化", format="%+d"),
-    "change_pct": st.column_config.NumberColumn("环比", format="%+.1f%%"),
+    "change_pct": st.column_config.TextColumn("环比"),
     "last_year": st.column_config.NumberColumn("去年同期", format="%d"),
     "yoy_change": st.column_config.NumberColumn("同比变化", format="%+d"),
-    "yoy_pct": st.column_config.NumberColumn("同比", format="%+.1f%%"),
+    "yoy_pct": st.column_config.TextColumn("同比"),
 }
 for tab, (by, label) in zip(st.tabs(list(BREAKDOWN_TABS.values())), BREAKDOWN_TABS.items()):
     frame = top(key, filters, by)
     left, right = tab.columns([3, 2])
-    left.plotly_chart(plots.top_changes_figure(frame, title=f"{label}前十（柱色：红=增、蓝=减；竖线=上期）"),
-                      width="stretch", key=f"overview_top_{by}")
-    right.dataframe(frame, column_config=columns, hide_index=True, width="stretch")
+    left.caption(f"本期投诉最多的{label}：柱色红为较上期增加、蓝为减少，竖线为上期件数")
+    left.plotly_chart(plots.top_changes_figure(frame), width="stretch", key=f"overview_top_{by}")
+    right.dataframe(percent_text(frame), column_config=columns, hide_index=True, width="stretch")
 with st.expander("按导出文件中的原始类别、问题统计"):
     raw_left, raw_right = st.columns(2)
     for column, by, label in ((raw_left, "category_raw", "原始类别"), (raw_right, "problem_raw", "原始问题")):
@@ -102,13 +107,13 @@ with st.expander("按导出文件中的原始类别、问题统计"):
 st.subheader("深入分析")
 links = st.columns(4)
 with links[0]:
-    filter_page_link("pages/trends.py", label="趋势与促销：事件研究与预警", icon="📈")
+    filter_page_link("pages/trends.py", label="趋势与促销：事件研究与预警", icon=":material/trending_up:")
 with links[1]:
-    filter_page_link("pages/browse.py", label="投诉明细：逐件查看", icon="🔎")
+    filter_page_link("pages/browse.py", label="投诉明细：逐件查看", icon=":material/search:")
 with links[2]:
-    filter_page_link("pages/clusters.py", label="聚类探索：投诉在说什么", icon="🧩")
+    filter_page_link("pages/clusters.py", label="聚类探索：投诉在说什么", icon=":material/hub:")
 with links[3]:
-    filter_page_link("pages/sampling.py", label="抽检清单：建议抽检的商品", icon="🎯")
+    filter_page_link("pages/sampling.py", label="抽检清单：建议抽检的商品", icon=":material/checklist:")
 
 st.subheader("专项行动报表")
 st.caption("统计表按《2017年网络市场监管专项行动情况统计表》1、2 的分类统计本期投诉件数（分区、分平台）；"
@@ -117,9 +122,9 @@ stamp = f"{filters.start:%Y%m%d}-{filters.end:%Y%m%d}"
 dl_left, dl_right = st.columns(2)
 dl_left.download_button(
     "下载统计表（Excel）", data=lambda: report.stat_workbook_bytes(get_store(), filters),
-    file_name=f"投诉统计表_{stamp}.xlsx", icon="📥", key="overview_xlsx",
+    file_name=f"投诉统计表_{stamp}.xlsx", icon=":material/table_view:", key="overview_xlsx",
     mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", on_click="ignore")
 dl_right.download_button(
     "下载领导简报（HTML）", data=lambda: report.briefing_html(get_store(), filters).encode("utf-8"),
-    file_name=f"投诉情况简报_{stamp}.html", mime="text/html", icon="🖨️", key="overview_html",
+    file_name=f"投诉情况简报_{stamp}.html", mime="text/html", icon=":material/print:", key="overview_html",
     on_click="ignore")

@@ -301,4 +301,4 @@ def empty_store_notice() -> None:
         "请到「数据导入」页面上传 12315 或平台导出的 CSV/Excel 文件，"
         "或在命令行运行 `make run` / `python -m analysis build data/demo/demo_complaints.csv` 载入演示数据。"
     )
-    st.page_link("pages/data_import.py", label="前往数据导入", icon="📥")
+    st.page_link("pages/data_import.py", label="前往数据导入", icon=":material/upload_file:")

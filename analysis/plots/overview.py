@@ -1,4 +1,4 @@
-"""Figures of the 总览 page: top-N bars with their change against the previous period.
+"""Figures of the 总览 page: the trend with promotion bands, top-N bars with their change.
 
 Functions take tidy DataFrames and return plotly figures; no computation here."""
 
@@ -10,8 +10,9 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from analysis.plots.common import apply_layout
+from analysis.plots.trends import trend_figure
 
-__all__ = ["RISE_COLOR", "FALL_COLOR", "top_changes_figure"]
+__all__ = ["RISE_COLOR", "FALL_COLOR", "overview_trend_figure", "top_changes_figure"]
 
 RISE_COLOR = "#c0392b"   # more complaints than the previous period
 FALL_COLOR = "#2980b9"   # fewer
@@ -46,7 +47,7 @@ def top_changes_figure(frame: pd.DataFrame, *, title: str | None = None,
     names = [str(n) for n in rows["name"]]
     fig = go.Figure()
     fig.add_bar(
-        x=rows["current"], y=names, orientation="h", name="本期", marker_color=colors,
+        x=rows["current"], y=names, orientation="h", name="本期", marker_color=colors, showlegend=False,
         text=labels, textposition="outside", cliponaxis=False,
         customdata=list(zip(rows["previous"], rows["share"])),
         hovertemplate="%{y}<br>本期 %{x:,} 件（占 %{customdata[1]:.1f}%）"
@@ -63,3 +64,16 @@ def top_changes_figure(frame: pd.DataFrame, *, title: str | None = None,
     fig.update_yaxes(automargin=True)
     fig.update_layout(bargap=0.35)
     return apply_layout(fig, title=title, height=height or 120 + 32 * max(len(rows), 1))
+
+
+def overview_trend_figure(series: pd.DataFrame, promotions: pd.DataFrame, *, height: int = 380) -> go.Figure:
+    """The period's trend with promotion bands, dates labelled the Chinese way.
+
+    Args:
+        series: the first item of :func:`analysis.overview.trend_series`.
+        promotions: the second item (calendar rows drawn as bands).
+        height: pixels.
+    """
+    fig = trend_figure(series, promotions=promotions, height=height)
+    monthly = series.attrs.get("freq") == "M"
+    return fig.update_xaxes(tickformat="%Y年%m月" if monthly else "%Y-%m-%d")

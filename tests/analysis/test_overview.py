@@ -159,3 +159,11 @@ def test_open_alarms_finds_a_surge_in_the_last_days():
         assert (card.key, card.value, card.delta) == ("alarms", "1 个类别", "食品")
         # alarms before the last 7 days are not open
         assert ov.open_alarms(s, Filters(start=D(2017, 10, 1), end=D(2017, 11, 20))).empty
+
+
+def test_trend_series_granularity_and_promotions(store):
+    series, promotions = ov.trend_series(store, NOV)
+    assert series.attrs["freq"] == "D" and len(series) == 30 and series["count"].sum() == 10
+    assert "双十一" in set(promotions["name"])
+    weekly, _ = ov.trend_series(store, Filters())           # 531 days
+    assert weekly.attrs["freq"] == "W" and weekly["count"].sum() == 25
