@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from analysis import sampling
 from analysis.commands import sample as sample_command
@@ -367,3 +369,31 @@ def test_demo_planted_products_in_top10_through_the_pipeline(tmp_path):
         plan = sampling.select_targets(sampling.score_units(store, filters=_window(target)), top=10)
         assert target["product"] in set(plan["product"]), target["id"]
     store.close()
+
+
+# -- property tests of the exclusion parser ---------------------------------------------------
+
+_NAME = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp")), min_size=1, max_size=20)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.binary(max_size=300), st.sampled_from(["a.csv", "a.xlsx", "a.txt", "a.xls", "a"]))
+def test_exclusion_parser_never_crashes(data, name):
+    try:
+        rules = sampling.read_exclusions(data, file_name=name)
+    except UserError as exc:
+        assert exc.file == name
+    else:
+        assert list(rules.columns) == ["product", "platform", "merchant", "category"]
+        assert (rules["product"] != "").all()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_NAME.filter(lambda s: s.strip() and sampling._norm(s)), min_size=1, max_size=8))
+def test_exclusion_csv_round_trip(names):
+    frame = pd.DataFrame({"商品名称/品牌": names, "平台": ["淘宝"] * len(names)})
+    data = frame.to_csv(index=False).encode("utf-8-sig")
+    rules = sampling.read_exclusions(data, file_name="x.csv")
+    expected = list(dict.fromkeys(sampling._norm(n) for n in names))
+    assert rules["product"].tolist() == expected
+    assert set(rules["platform"]) == {"淘宝"}
