@@ -550,24 +550,28 @@ def _read_csv_bytes(data: bytes, file_name: str, *, sep: str | None) -> pd.DataF
                        skip_blank_lines=True, engine="python")
 
 
-def _matches(units: pd.DataFrame, rules: pd.DataFrame) -> np.ndarray:
+def _matches(units: pd.DataFrame, rules: pd.DataFrame | None) -> np.ndarray:
     """True for units matched by any rule (product equal; platform/merchant/category when given)."""
     hit = np.zeros(len(units), dtype=bool)
     if rules is None or rules.empty or units.empty:
         return hit
-    prod = units["product"].map(_norm).to_numpy()
-    plat = units["platform"].map(_norm).to_numpy()
-    merch = units["merchant"].map(_norm).to_numpy()
-    cat = units["category"].map(_norm).to_numpy()
+    by_product: dict[str, list] = collections.defaultdict(list)
     for rule in rules.itertuples(index=False):
-        m = prod == rule.product
-        if rule.platform:
-            m &= plat == rule.platform
-        if rule.merchant and units["merchant"].notna().any():
-            m &= merch == rule.merchant
-        if rule.category:
-            m &= cat == rule.category
-        hit |= m
+        by_product[rule.product].append(rule)
+    products = units["product"].map(_norm)
+    candidates = np.flatnonzero(products.isin(list(by_product)).to_numpy())
+    has_merchant = units["merchant"].notna().any()
+    for i in candidates:
+        row = units.iloc[i]
+        for rule in by_product[products.iat[i]]:
+            if rule.platform and _norm(row["platform"]) != rule.platform:
+                continue
+            if rule.merchant and has_merchant and _norm(row["merchant"]) != rule.merchant:
+                continue
+            if rule.category and _norm(row["category"]) != rule.category:
+                continue
+            hit[i] = True
+            break
     return hit
 
 

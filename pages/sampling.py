@@ -19,8 +19,7 @@ _, _, focus = sampling.domain()
 with st.expander("抽检计划参数", expanded=True):
     c1, c2, c3, c4 = st.columns([1.2, 3, 1, 1])
     grain = c1.radio("汇总粒度", list(ui.GRAIN_LABELS), format_func=ui.GRAIN_LABELS.get, key="smp_grain")
-    options = sorted(set(focus) | set(store.query("SELECT DISTINCT category FROM complaints_enriched")["category"]),
-                     key=lambda c: (c not in focus, c))
+    options = ui.category_options(store, key, tuple(focus))
     categories = c2.multiselect("商品类别（默认：方案重点商品）", options, default=list(focus), key="smp_categories",
                                 placeholder="全部类别")
     top = c3.number_input("抽检对象数", 1, 500, 30, key="smp_top")

@@ -29,6 +29,13 @@ def scored(_store: Store, key: str, filters: Filters, grain: str) -> sampling.Sa
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
+def category_options(_store: Store, key: str, focus: tuple[str, ...]) -> list[str]:
+    """Categories to choose from: the focus goods first, then the others in the store."""
+    present = _store.query("SELECT DISTINCT category FROM complaints_enriched")["category"].astype(str)
+    return sorted(set(focus) | set(present), key=lambda c: (c not in focus, c))
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
 def candidates(_store: Store, key: str) -> pd.DataFrame:
     """Products sent from the cluster page."""
     return sampling.load_candidates(_store)
