@@ -32,10 +32,16 @@ each negative-binomial marginal truncated at N ≥ 1 separately,
 ``EBGM = exp(E[log λ | N])`` and ``EB05``/``EB95`` are its 5th/95th percentiles,
 solved to ~1e-10 relative accuracy (openEBGM bisects to ±0.005 and rounds to 2 dp).
 
-When the mixture cannot be fitted (too few pairs, no convergence, estimate on a
-bound), :func:`fit_gps` falls back to a single gamma prior fitted the same way and,
-failing that, to a fixed Gamma(1, 1) prior; ``GPSFit.method`` and ``GPSFit.note``
-say which was used.
+Note that ``P`` is the mixing weight *among observed cells*: the likelihood
+truncates each component separately, so data simulated as "draw λ from the
+mixture, keep N ≥ 1" is not exactly this model (draw the component first, then
+N ≥ 1 from it; see the tests).
+
+When the mixture cannot be fitted (fewer than ``min_pairs`` cells, no convergence,
+or a degenerate estimate — a component collapsed to a point mass, or ``P`` at 0
+or 1), :func:`fit_gps` falls back to a single gamma prior fitted the same way and,
+failing that, to a fixed Gamma(1, 1) prior (mean 1, weak shrinkage);
+``GPSFit.method`` and ``GPSFit.note`` say which was used.
 """
 
 from __future__ import annotations
