@@ -11,6 +11,8 @@ same way for both backends:
 * whitespace-only tokens are dropped and tokens never contain whitespace;
 * tokens are lower-cased (``iPhone`` → ``iphone``), after segmentation so that
   dictionary words such as ``T恤`` still match;
+* letters, digits and connectors that touch form one token in both backends
+  (``t.cn``, ``check-in``, ``2.1kg``, ``MK-HJ1705``), as jieba-rs keeps them;
 * punctuation is kept as the segmenter gives it (filter it with
   :func:`remove_stopwords`).
 
@@ -42,7 +44,7 @@ DEFAULT_STOPWORDS = DICT_DIR / "stopwords.txt"
 BACKENDS = ("rjieba", "jieba")
 
 # Bump when the token post-processing changes: it invalidates cached tokens.
-_PIPELINE_VERSION = "1"
+_PIPELINE_VERSION = "2"
 
 # Full-width ASCII letters and digits → half width (before segmentation).
 _FULLWIDTH = re.compile("[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]")
@@ -53,6 +55,9 @@ _FREQ = re.compile(r"[0-9]+")
 _TAG = re.compile(r"[a-z]+")
 _WORD_CHAR = re.compile(r"\w")
 _NUMBER = re.compile(r"[0-9.,:%+\-/]+")
+# Two tokens that touch in the text and are both made of ASCII letters, digits or connectors
+# are one token: jieba cuts t.cn, check-in, 2.1kg, 7-15 apart, jieba-rs keeps them whole.
+_ASCII_TOUCH = re.compile(r"(?<=[A-Za-z0-9._\-+#&%]) (?=[A-Za-z0-9._\-+#&%])")
 
 
 class UserWord(NamedTuple):
@@ -225,7 +230,7 @@ class Tokenizer:
         text = _normalise_text(text)
         if not text:
             return []
-        return " ".join(self._cut(text)).lower().split()
+        return _ASCII_TOUCH.sub("", " ".join(self._cut(text))).lower().split()
 
     def cut_many(self, texts: Iterable[str], *, chunk_size: int = 20000) -> Iterator[str]:
         """Segment many texts, streaming: one space-joined token string per text.
@@ -240,6 +245,7 @@ class Tokenizer:
         if chunk_size < 1:
             raise ValueError("chunk_size must be positive")
         cut = self._cut
+        touch = _ASCII_TOUCH.sub
         chunk: list = []
         iterator = iter(texts)
         while True:
@@ -253,7 +259,7 @@ class Tokenizer:
             gc_was_enabled = gc.isenabled()
             gc.disable()
             try:
-                out = [" ".join(" ".join(cut(t)).lower().split()) if t else ""
+                out = [" ".join(touch("", " ".join(cut(t))).lower().split()) if t else ""
                        for t in map(_normalise_text, chunk)]
             finally:
                 if gc_was_enabled:
@@ -341,6 +347,20 @@ WHERE NOT EXISTS (SELECT 1 FROM tokens t WHERE t.text_hash = c.text_hash AND t.f
 """
 
 
+def _rechunk(reader, size: int) -> Iterator[tuple[list[str], list[str]]]:
+    """Regroup Arrow record batches (any sizes) into lists of exactly ``size`` rows (the last may be shorter)."""
+    hashes: list[str] = []
+    texts: list[str] = []
+    for batch in reader:
+        hashes.extend(batch.column(0).to_pylist())
+        texts.extend(batch.column(1).to_pylist())
+        while len(hashes) >= size:
+            yield hashes[:size], texts[:size]
+            del hashes[:size], texts[:size]
+    if hashes:
+        yield hashes, texts
+
+
 def ensure_tokens(store, tokenizer: Tokenizer, *, progress: Callable[[int, int], None] | None = None,
                   chunk_size: int = 50000) -> int:
     """Segment the stored texts that have no cached tokens for this tokenizer.
@@ -373,11 +393,10 @@ def ensure_tokens(store, tokenizer: Tokenizer, *, progress: Callable[[int, int],
                 f"SELECT c.text_hash, any_value(c.text) AS text {_MISSING_FROM} GROUP BY c.text_hash",
                 params=[fp],
             ).to_arrow_reader(chunk_size)
-            for batch in reader:
-                hashes = batch.column(0)
-                texts = batch.column(1).to_pylist()
-                tokens = pa.array(list(tokenizer.cut_many(texts, chunk_size=chunk_size)), type=pa.string())
-                new = pa.table({"text_hash": hashes, "tokens": tokens})
+            for hashes, texts in _rechunk(reader, chunk_size):
+                tokens = list(tokenizer.cut_many(texts, chunk_size=chunk_size))
+                new = pa.table({"text_hash": pa.array(hashes, type=pa.string()),
+                                "tokens": pa.array(tokens, type=pa.string())})
                 with store.transaction() as cur:
                     cur.register("_new_tokens", new)
                     try:
