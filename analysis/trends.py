@@ -1017,14 +1017,17 @@ def detect_surges(store: Store, filters: Filters, *, freq: str = "D", lens: str 
       a Poisson, or a negative binomial when the reference values are
       overdispersed; ``z = threshold`` (default 2.58, i.e. 99.5 %).
 
-    Counts below ``min_count`` never alarm; incomplete periods are skipped. The
+    Counts below ``min_count`` or not above their expected count never alarm
+    (an EWMA stays high for a while after a surge); incomplete periods are skipped. The
     history before ``filters.start`` is used as the baseline; alarms are
     reported inside the filter period only.
 
     Returns:
-        Alarms with ``period, lens_value, count, expected, upper, statistic,
-        threshold, method`` (all evaluated periods with an ``alarm`` column when
-        ``return_all``).
+        Alarms with ``period, lens_value, count, expected, upper`` (the count
+        above which this period alarms), ``statistic`` (≥ 1 at the alarm line:
+        EWMA z / limit, CUSUM S / h, Farrington (count − expected) / (upper −
+        expected)), ``threshold, method``; all evaluated periods with an
+        ``alarm`` column when ``return_all``.
     """
     freq, lens = _check_freq(freq, "DW"), _check_lens(lens)
     if method not in SURGE_METHODS:
@@ -1054,7 +1057,7 @@ def detect_surges(store: Store, filters: Filters, *, freq: str = "D", lens: str 
         frames.append(stat)
     out = pd.concat(frames, ignore_index=True)
     out = out[(out["period"] >= pd.Timestamp(start)) & (out["period"] <= pd.Timestamp(end))]
-    out["alarm"] = out["alarm"] & (out["count"] >= min_count)
+    out["alarm"] = out["alarm"] & (out["count"] >= min_count) & (out["count"] > out["expected"])
     out["threshold"], out["method"] = threshold, method
     out = out.sort_values(["period", "lens_value"]).reset_index(drop=True)
     if return_all:
@@ -1081,7 +1084,7 @@ def _surge_statistics(periods: pd.Series, x: np.ndarray, *, freq: str, method: s
             limit = threshold * math.sqrt(lam / (2 - lam))
             z = signal.lfilter([lam], [1, -(1 - lam)], u)
             prev = np.concatenate([[0.0], z[:-1]])
-            upper = np.maximum(mu + sigma * (limit - (1 - lam) * prev) / lam, 0.0)
+            upper = np.maximum(mu + sigma * (limit - (1 - lam) * prev) / lam, mu)
             statistic = np.where(valid, z / limit, np.nan)
             alarm = valid & (z > limit)
         else:
@@ -1140,7 +1143,7 @@ def _farrington(x: np.ndarray, *, freq: str, z: float, years: int = 5,
         upper[nb] = stats.nbinom.ppf(q, size, 1 / phi[nb])
     expected = np.where(enough, mu, np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
-        statistic = np.where(enough, (x - mu) / np.sqrt(np.maximum(phi, 1) * np.maximum(mu, 1.0)), np.nan)
+        statistic = np.where(enough, (x - mu) / np.maximum(upper - mu, 0.5), np.nan)
     return expected, upper, statistic
 
 
