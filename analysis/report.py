@@ -270,6 +270,7 @@ table { border-collapse: collapse; width: 100%; font-size: 13px; margin: 6px 0 1
 th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: left; vertical-align: top; }
 th { background: #f6eaea; }
 td.num, th.num { text-align: right; white-space: nowrap; }
+td.nowrap { white-space: nowrap; }
 .up { color: var(--red); } .down { color: var(--blue); }
 .grid { display: grid; grid-template-columns: 1fr 1fr; gap: 0 24px; }
 .grid h3 { font-size: 15px; margin: 8px 0 2px; }
@@ -314,8 +315,8 @@ def _change_cell(value: object, *, pct: bool = False) -> str:
     return f'<td class="num{cls}">{_e(text)}</td>'
 
 
-def _table(frame: pd.DataFrame, *, numeric: set[str] = frozenset(), changes: dict[str, bool] | None = None
-           ) -> str:
+def _table(frame: pd.DataFrame, *, numeric: set[str] = frozenset(), changes: dict[str, bool] | None = None,
+           nowrap: set[str] = frozenset()) -> str:
     """An HTML table; every cell escaped. ``changes``: column → percent? (coloured signed numbers)."""
     changes = changes or {}
     head = "".join(f'<th class="num">{_e(c)}</th>' if c in numeric or c in changes else f"<th>{_e(c)}</th>"
@@ -329,7 +330,8 @@ def _table(frame: pd.DataFrame, *, numeric: set[str] = frozenset(), changes: dic
             elif column in numeric:
                 cells.append(f'<td class="num">{_e(value if isinstance(value, str) else _num(value))}</td>')
             else:
-                cells.append(f"<td>{_e(value)}</td>")
+                cells.append(f'<td class="nowrap">{_e(value)}</td>' if column in nowrap
+                             else f"<td>{_e(value)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
@@ -436,7 +438,7 @@ def _targets_section(store: Store, filters: Filters, *, n: int) -> str:
         "投诉量": plan["n"], "质量安全类": plan["n_qs"],
         "优先级得分": [f"{v:.1f}" for v in plan["score"]], "建议抽检理由": plan["reason"],
     })
-    return (_table(frame, numeric={"序号", "投诉量", "质量安全类", "优先级得分"}) +
+    return (_table(frame, numeric={"序号", "投诉量", "质量安全类", "优先级得分"}, nowrap={"类别", "平台"}) +
             '<p class="note">排序依据：不成比例信号（EB05/PRR）、问题严重程度、投诉量和增长的加权得分，'
             "详见「抽检清单」页面。</p>")
 
