@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import datetime as dt
+import hashlib
 import json
 import threading
 import time
@@ -31,7 +32,7 @@ import pyarrow.compute as pc
 from analysis import privacy, schema
 from analysis.errors import ImportRejected
 from analysis.io import RawChunk, TableInfo, TableReader, normalize_values, parse_amounts, parse_datetimes
-from analysis.store import Store, text_hash
+from analysis.store import Store
 
 __all__ = [
     "ImportResult", "import_file", "suggest_mapping", "remembered_mapping", "import_history",
@@ -165,14 +166,14 @@ def _prepare(chunk: RawChunk, mapping: Mapping[str, str], headers: list[str]) ->
     text_fallbacks = 0
     for f in schema.fields():
         column = source.get(f.name)
-        raw = chunk.columns[column] if column else None
+        raw = chunk.column(column) if column else None
         if f.kind == "datetime":
             if raw is None:
                 values[f.name] = pa.nulls(n, pa.timestamp("us"))
                 continue
             parsed, empty, bad = parse_datetimes(raw)
             flag(empty, column, lambda i: f"{f.label}为空；该列存在时每行都必须有日期")
-            flag(bad, column, lambda i, raw=raw: f"无法识别的日期「{raw[i][:40]}」，请使用 2017-11-11、2017/11/11 10:00、"
+            flag(bad, column, lambda i, raw=raw: f"无法识别的日期「{raw[i].as_py()[:40]}」，请使用 2017-11-11、2017/11/11 10:00、"
                                                  "2017年11月11日 等格式（1980–2100 年）")
             values[f.name] = pa.array(parsed, type=pa.timestamp("us"), from_pandas=True)
         elif f.kind == "number":
@@ -180,7 +181,7 @@ def _prepare(chunk: RawChunk, mapping: Mapping[str, str], headers: list[str]) ->
                 values[f.name] = pa.nulls(n, pa.float64())
                 continue
             amounts, _, bad = parse_amounts(raw)
-            flag(bad, column, lambda i, raw=raw: f"「{raw[i][:40]}」不是金额数字（例如 1299 或 ¥1,299.00）")
+            flag(bad, column, lambda i, raw=raw: f"「{raw[i].as_py()[:40]}」不是金额数字（例如 1299 或 ¥1,299.00）")
             values[f.name] = pa.array(amounts, type=pa.float64(), from_pandas=True)
         else:
             if raw is None:
@@ -211,14 +212,16 @@ def _prepare(chunk: RawChunk, mapping: Mapping[str, str], headers: list[str]) ->
     for f in schema.fields():
         arr = values[f.name].filter(keep_mask)
         good_cols[f.name] = _nullify_empty(arr) if f.kind == "text" and f.name != "text" else arr
-    good_cols["text_hash"] = pa.array([text_hash(t) for t in good_cols["text"].to_pylist()], type=pa.large_string())
+    blake2b = hashlib.blake2b  # inlined analysis.store.text_hash (the token-cache key): one call per row
+    good_cols["text_hash"] = pa.array([blake2b(t.encode("utf-8"), digest_size=16).hexdigest()
+                                       for t in good_cols["text"].to_pylist()], type=pa.large_string())
     good = pa.table(good_cols, schema=_STAGE_SCHEMA)
 
     records = []
     for i in bad_index:
         issues = problems[int(i)]
         columns = list(dict.fromkeys(c for c, _ in issues if c))
-        raw = {h: chunk.columns[h][i] for h in headers}
+        raw = {h: chunk.column(h)[int(i)].as_py() for h in headers}
         records.append((int(rows[i]), "、".join(columns) or None, "；".join(r for _, r in issues),
                         json.dumps(raw, ensure_ascii=False)))
     for q in chunk.quarantine:
@@ -271,47 +274,42 @@ def _resolve(cur, import_id: int) -> dict[str, int]:
     """Deduplicate the staged rows against the file itself and the store; write complaints and conflicts."""
     canonical = [f.name for f in schema.fields() if f.name != "complaint_id"]
     cur.execute(f"""
-        CREATE TEMP TABLE _ranked AS
-        WITH hashed AS (
-            SELECT *, {_content_hash_sql()} AS content_hash FROM _stage
-        ), keyed AS (
-            SELECT *, CASE WHEN has_id THEN complaint_id ELSE '{AUTO_ID_PREFIX}' || left(content_hash, 16) END AS cid
-            FROM hashed
-        )
-        SELECT k.*,
-               row_number() OVER w AS rn,
-               first_value(content_hash) OVER w AS first_hash
-        FROM keyed k
-        WINDOW w AS (PARTITION BY cid ORDER BY source_row)
-    """)
-    cur.execute("""
         CREATE TEMP TABLE _outcome AS
-        SELECT r.*,
+        WITH keyed AS (
+            SELECT source_row, has_id, content_hash,
+                   CASE WHEN has_id THEN complaint_id ELSE '{AUTO_ID_PREFIX}' || left(content_hash, 16) END AS cid
+            FROM (SELECT source_row, has_id, complaint_id, {_content_hash_sql()} AS content_hash FROM _stage)
+        ), ranked AS (
+            SELECT *, row_number() OVER w AS rn, first_value(content_hash) OVER w AS first_hash
+            FROM keyed WINDOW w AS (PARTITION BY cid ORDER BY source_row)
+        )
+        SELECT r.source_row, r.cid, r.content_hash,
                CASE WHEN r.rn > 1 THEN CASE WHEN r.content_hash = r.first_hash THEN 'duplicate' ELSE 'conflict' END
                     WHEN e.content_hash IS NOT NULL
                          THEN CASE WHEN e.content_hash = r.content_hash THEN 'duplicate' ELSE 'conflict' END
                     WHEN x.content_hash IS NOT NULL THEN 'duplicate'
                     ELSE 'new' END AS outcome,
                CASE WHEN r.rn > 1 THEN r.first_hash ELSE e.content_hash END AS existing_hash
-        FROM _ranked r
+        FROM ranked r
         LEFT JOIN (SELECT complaint_id, any_value(content_hash) AS content_hash
                    FROM complaints GROUP BY complaint_id) e ON e.complaint_id = r.cid
         LEFT JOIN (SELECT DISTINCT content_hash FROM complaints) x
                ON x.content_hash = r.content_hash AND NOT r.has_id
     """)
+    columns = ", ".join(f"s.{name}" for name in canonical)
     cur.execute(f"""
         INSERT INTO complaints (complaint_id, {', '.join(canonical)}, content_hash, text_hash, import_id, source_row)
-        SELECT cid, {', '.join(canonical)}, content_hash, text_hash, ?, source_row
-        FROM _outcome WHERE outcome = 'new' ORDER BY source_row
+        SELECT o.cid, {columns}, o.content_hash, s.text_hash, ?, s.source_row
+        FROM _outcome o JOIN _stage s USING (source_row) WHERE o.outcome = 'new'
     """, [import_id])
-    fields_json = ", ".join(f"'{name}': {name}" for name in canonical)
+    fields_json = ", ".join(f"'{name}': s.{name}" for name in canonical)
     cur.execute(f"""
         INSERT INTO conflicts (import_id, source_row, complaint_id, existing_hash, incoming_hash, incoming_json)
-        SELECT ?, source_row, cid, existing_hash, content_hash, to_json({{{fields_json}}})
-        FROM _outcome WHERE outcome = 'conflict' ORDER BY source_row
+        SELECT ?, o.source_row, o.cid, o.existing_hash, o.content_hash, to_json({{{fields_json}}})
+        FROM _outcome o JOIN _stage s USING (source_row) WHERE o.outcome = 'conflict' ORDER BY o.source_row
     """, [import_id])
     counts = dict(cur.execute("SELECT outcome, count(*) FROM _outcome GROUP BY outcome").fetchall())
-    for table in ("_outcome", "_ranked", "_stage"):
+    for table in ("_outcome", "_stage"):
         cur.execute(f"DROP TABLE {table}")
     return {k: int(counts.get(k, 0)) for k in ("new", "duplicate", "conflict")}
 

@@ -103,6 +103,14 @@ def _as_string_array(values) -> pa.Array:
     return pa.array(values, type=pa.large_string(), from_pandas=True)
 
 
+# What makes a value change under normalisation; values without any of it are left as they are.
+_NEEDS = {
+    "text": ("[\x00-\x09\x0b-\x1f\x7f\u00a0\u00ad\u1680\u2000-\u200d\u202f\u205f\u2060\u3000\ufeff"
+             "\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]|  |^[ \n]|[ \n]$|\n\n\n| \n|\n "),
+    "code": "[^\x20-\x7e\u4e00-\u9fff]|  |^ | $",
+}
+
+
 def normalize_values(values, *, kind: str = "text") -> pa.Array:
     """Normalise strings, vectorised: the same rules as :func:`normalize_value`.
 
@@ -115,9 +123,20 @@ def normalize_values(values, *, kind: str = "text") -> pa.Array:
     Returns:
         An Arrow ``large_string`` array; empty results are ``""`` (not null).
     """
-    arr = _as_string_array(values)
-    if kind not in ("text", "code"):
+    if kind not in _NEEDS:
         raise ValueError(f"kind must be 'text' or 'code', not {kind!r}")
+    arr = _as_string_array(values)
+    needs = pc.fill_null(pc.match_substring_regex(arr, _NEEDS[kind]), False)
+    count = pc.sum(needs).as_py() or 0
+    if count == 0:
+        return arr
+    if count * 2 > len(arr):
+        return _normalize_all(arr, kind)
+    return pc.replace_with_mask(arr, needs, _normalize_all(arr.filter(needs), kind))
+
+
+def _normalize_all(arr: pa.Array, kind: str) -> pa.Array:
+    """Every normalisation step on every value (see :func:`normalize_values`)."""
     arr = pc.replace_substring_regex(arr, _INVISIBLE, "")
     arr = pc.replace_substring_regex(arr, _CONTROL, "")
     arr = pc.replace_substring(arr, "\r\n", "\n")
@@ -451,14 +470,33 @@ class QuarantinedRow:
 
 @dataclasses.dataclass
 class RawChunk:
-    """A block of well-formed rows (strings per source column) plus the rows quarantined while reading."""
+    """A block of well-formed rows plus the rows quarantined while reading.
 
-    columns: dict[str, list[str]]
+    The cells of the good rows are one row-major Arrow array (``len(rows) ×
+    len(headers)``); :meth:`column` takes one source column out of it.
+    """
+
+    headers: list[str]
+    cells: pa.Array
     rows: list[int]
     quarantine: list[QuarantinedRow]
+    _columns: dict[str, pa.Array] = dataclasses.field(default_factory=dict, repr=False)
 
     def __len__(self) -> int:
         return len(self.rows)
+
+    def column(self, header: str) -> pa.Array:
+        """The raw strings of one source column, in row order."""
+        if header not in self._columns:
+            width, n = len(self.headers), len(self.rows)
+            index = self.headers.index(header)
+            self._columns[header] = pc.take(self.cells, pa.array(np.arange(index, n * width, width, dtype=np.int64)))
+        return self._columns[header]
+
+    @property
+    def columns(self) -> dict[str, pa.Array]:
+        """Every source column (see :meth:`column`)."""
+        return {h: self.column(h) for h in self.headers}
 
 
 @dataclasses.dataclass
@@ -470,40 +508,6 @@ class RawTable:
     quarantine: pd.DataFrame  # row, reason, column, raw
     skipped_header_rows: int
     skipped_blank_rows: int
-
-
-class _RecordTooLong(Exception):
-    pass
-
-
-class _Lines:
-    """Physical lines with numbers, a capture buffer per record and push-back."""
-
-    __slots__ = ("_it", "_pushback", "captured", "lineno")
-
-    def __init__(self, lines: Iterator[str]) -> None:
-        self._it = lines
-        self._pushback: collections.deque[tuple[int, str]] = collections.deque()
-        self.captured: list[tuple[int, str]] = []
-        self.lineno = 0
-
-    def __iter__(self) -> _Lines:
-        return self
-
-    def __next__(self) -> str:
-        if self._pushback:
-            item = self._pushback.popleft()
-        else:
-            line = next(self._it)
-            self.lineno += 1
-            item = (self.lineno, line)
-        self.captured.append(item)
-        if len(self.captured) > MAX_RECORD_LINES:
-            raise _RecordTooLong
-        return item[1]
-
-    def push_back(self, items: Sequence[tuple[int, str]]) -> None:
-        self._pushback.extendleft(reversed(items))
 
 
 def _cell_text(value) -> str:
@@ -640,18 +644,16 @@ class TableReader:
         self._peek = peek
         delimiter = _sniff_delimiter(peek, suffix=self._suffix)
         head: list[tuple[int, list[str]]] = []
-        lines = _Lines(iter(io.StringIO(peek, newline="")))
-        reader = csv.reader(lines, delimiter=delimiter, strict=False)
+        reader = csv.reader(io.StringIO(peek, newline=""), delimiter=delimiter, strict=False)
+        prev = 0
         while len(head) < HEADER_SCAN_ROWS:
-            lines.captured = []
             try:
                 cells = next(reader)
-            except StopIteration:
-                break
-            except (csv.Error, _RecordTooLong):
+            except (StopIteration, csv.Error):
                 break
             if any(c.strip() for c in cells):
-                head.append((lines.captured[0][0], cells))
+                head.append((prev + 1, cells))
+            prev = reader.line_num
         if not head:
             raise _reject("文件中没有可读取的内容（只有空行）。", self.file_name)
         index = _choose_header(head)
@@ -666,41 +668,61 @@ class TableReader:
             )
 
     def _text_records(self) -> Iterator[tuple[int, list[str] | None, list[tuple[int, str]], str | None]]:
-        """Yield ``(line, cells, captured_lines, error)`` for every record after the header."""
-        rest = self._text
-        lines = _Lines(itertools.chain(io.StringIO(self._peek, newline=""), rest))
+        """Yield ``(line, cells, lines, error)`` for every record after the header.
+
+        ``lines`` holds the raw lines only where they are needed (a record given
+        back or rejected). The csv reader runs on the file's line iterator at C
+        speed; a ``tee`` keeps the raw lines of the current record so that a
+        broken quote, which swallows the following lines, can give them back
+        to be parsed again.
+        """
+        base = itertools.chain(io.StringIO(self._peek, newline=""), self._text)
         self._peek = ""
-        delimiter = self._delimiter
-        reader = csv.reader(lines, delimiter=delimiter, strict=False)
-        width = self._width
+        pending: list[str] = []
+        next_line = 1
+        header_line, width = self._header_line, self._width
+        drop = collections.deque(maxlen=0).extend
         while True:
-            lines.captured = []
-            try:
-                cells = next(reader)
-            except StopIteration:
-                if lines.captured:  # an unterminated quote at the very end
-                    yield lines.captured[0][0], None, lines.captured, "quote"
+            source, shadow = itertools.tee(itertools.chain(pending, base) if pending else base)
+            reader = csv.reader(source, delimiter=self._delimiter, strict=False)
+            start, prev, shadow_at, restart = next_line, 0, 0, False
+            while True:
+                try:
+                    cells = next(reader)
+                except StopIteration:
+                    return
+                except csv.Error:
+                    n = reader.line_num
+                    drop(itertools.islice(shadow, prev - shadow_at))
+                    raw = list(itertools.islice(shadow, n - prev))
+                    first = start + prev
+                    yield first, None, [(first, raw[0] if raw else "")], "csv"
+                    pending, next_line, restart = raw[1:] + pending[n:], first + 1, True
+                    break
+                n = reader.line_num
+                first = start + prev
+                if first <= header_line:
+                    if first < header_line and any(c.strip() for c in cells):
+                        self.skipped_title_rows += 1
+                elif n - prev > 1:
+                    drop(itertools.islice(shadow, prev - shadow_at))
+                    raw = list(itertools.islice(shadow, n - prev))
+                    shadow_at = n
+                    too_long = len(raw) > MAX_RECORD_LINES
+                    if too_long or self._n_fields(cells) != width or sum(line.count('"') for line in raw) % 2:
+                        # A broken quote swallowed the following lines: give them back.
+                        yield first, cells, [(first, raw[0])], "too_long" if too_long else "quote"
+                        pending, next_line, restart = raw[1:] + pending[n:], first + 1, True
+                        break
+                    yield first, cells, [], None
+                else:
+                    yield first, cells, [], None
+                prev = n
+                if prev - shadow_at > 4096:
+                    drop(itertools.islice(shadow, prev - shadow_at))
+                    shadow_at = prev
+            if not restart:
                 return
-            except (csv.Error, _RecordTooLong) as exc:
-                captured = lines.captured
-                lines.push_back(captured[1:])
-                reader = csv.reader(lines, delimiter=delimiter, strict=False)
-                reason = "too_long" if isinstance(exc, _RecordTooLong) else "csv"
-                yield captured[0][0], None, captured[:1], reason
-                continue
-            captured = lines.captured
-            first = captured[0][0]
-            if first <= self._header_line:
-                if first < self._header_line and any(c.strip() for c in cells):
-                    self.skipped_title_rows += 1
-                continue
-            if len(captured) > 1 and (self._n_fields(cells) != width
-                                      or sum(line.count('"') for _, line in captured) % 2):
-                # A broken quote swallowed the following lines: give them back.
-                lines.push_back(captured[1:])
-                yield first, cells, captured[:1], "quote"
-                continue
-            yield first, cells, captured, None
 
     def _n_fields(self, cells: list[str]) -> int:
         n = len(cells)
@@ -815,12 +837,12 @@ class TableReader:
         header_first = self._header_first
         for number, cells, captured, error in records:
             if error is None:
-                if check_bytes and any(_SURROGATE.search(line) for _, line in captured):
+                if check_bytes and any(_SURROGATE.search(c) for c in cells):
                     quarantine.append(QuarantinedRow(
                         number, f"含无法按 {encoding_label(self.info.encoding)} 解码的字节（文件可能混用了编码或已损坏）",
                         None, _raw_row(headers, cells)))
                     continue
-                if not any(c.strip() for c in cells):
+                if not cells or (not cells[0].strip() and not any(c.strip() for c in cells)):
                     self.skipped_blank_rows += 1
                     continue
                 n = self._n_fields(cells)
@@ -875,8 +897,8 @@ def _raw_row(headers: Sequence[str], cells: Sequence[str]) -> dict:
 
 
 def _make_chunk(headers, good, rows, quarantine) -> RawChunk:
-    columns = {h: list(col) for h, col in zip(headers, zip(*good))} if good else {h: [] for h in headers}
-    return RawChunk(columns=columns, rows=rows, quarantine=quarantine)
+    cells = pa.array(list(itertools.chain.from_iterable(good)), type=pa.large_string())
+    return RawChunk(headers=list(headers), cells=cells, rows=rows, quarantine=quarantine)
 
 
 def open_table(path: str | Path, *, file_name: str | None = None, chunk_size: int = 50_000) -> TableReader:
@@ -900,7 +922,9 @@ def read_table(path: str | Path, *, nrows: int | None = None, file_name: str | N
     frames, quarantined = [], []
     try:
         for chunk in reader.chunks():
-            frames.append(pd.DataFrame(chunk.columns, index=pd.Index(chunk.rows, name="source_row"), dtype=object))
+            frames.append(pd.DataFrame({h: chunk.column(h).to_pylist() for h in chunk.headers},
+                                       index=pd.Index(chunk.rows, name="source_row"), columns=chunk.headers,
+                                       dtype=object))
             quarantined.extend(chunk.quarantine)
             if nrows is not None and sum(len(f) for f in frames) >= nrows:
                 break

@@ -365,3 +365,15 @@ def test_normalisation_properties(text, kind):
         assert "\n" not in once
     else:
         assert _CJK.findall(once) == _CJK.findall(text)             # Chinese text is kept as written
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts=st.lists(st.one_of(st.none(), st.text(alphabet=st.characters(codec="utf-8"), max_size=40),
+                                st.sampled_from(["电水壶漏电", "某某店（上海）", "  两边空格 ", "a\r\nb", "Ｘ１", "x\u3000y"])),
+                      max_size=12),
+       kind=st.sampled_from(["text", "code"]))
+def test_fast_path_equals_full_normalisation(texts, kind):
+    import pyarrow as pa
+
+    arr = pa.array(texts, type=pa.large_string())
+    assert rio.normalize_values(arr, kind=kind).to_pylist() == rio._normalize_all(arr, kind).to_pylist()
