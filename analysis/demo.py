@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import datetime as dt
+import functools
 import json
 import time
 from collections.abc import Iterator, Sequence
@@ -839,15 +840,15 @@ SYMPTOMS: dict[str, dict[str, tuple[str, ...]]] = {
         "food": ("全家上吐下泻", "孩子腹泻发烧，去医院挂了水", "出现呕吐腹泻，怀疑食物中毒", "嘴里被玻璃渣划破了"),
         "health": ("心慌头晕", "全身起红疹", "恶心呕吐，去医院检查肝功能异常"),
         "drug": ("出现严重的过敏反应", "头晕心慌，去医院急诊"),
-        "device": ("皮肤被电极片灼伤", "机器漏电", "针头断在了皮肤里"),
+        "device": ("皮肤被电极片灼伤", "机器漏电", "机器冒烟，有烧焦味"),
         "cosmetic": ("脸部过敏红肿", "整张脸烂脸了", "皮肤刺痛起红疹", "脸上脱皮发红，医生说是激素依赖性皮炎"),
         "kids": ("小零件脱落，差点被孩子吞下去", "有很刺鼻的异味", "边缘很锋利，划伤了孩子的手", "折叠时夹伤了孩子的手指",
                  "卡扣突然断裂，孩子差点摔下来"),
         "elderly": ("漏电，老人被电了一下", "突然断裂，老人摔伤了", "局部过热，差点烫伤老人"),
-        "auto": ("轮胎鼓包，高速上差点爆胎", "刹车变软，差点追尾", "短路冒烟", "安装后线路漏电"),
-        "home": ("甲醛严重超标，家人头晕咳嗽", "烧焦起火", "玻璃突然自爆", "锅柄突然断裂，被热油烫伤"),
+        "auto": ("短路冒烟", "安装后线路漏电", "突然失灵，差点出事故"),
+        "home": ("甲醛严重超标，家人头晕咳嗽", "有刺鼻气味，家人头晕咳嗽"),
         "delivery": ("全家上吐下泻", "肚子疼去医院挂水，怀疑食物中毒", "嘴被里面的玻璃碴划破了"),
-        "misc": ("突然断裂，人摔伤了", "漏电", "冒烟起火"),
+        "misc": ("突然断裂，人摔伤了", "边角锋利，划伤了手"),
     },
 }
 # Symptoms of particular product types (they replace the group's list).
@@ -872,6 +873,25 @@ TYPE_SYMPTOMS: dict[tuple[str, str], tuple[str, ...]] = {
     ("车载充电器", "安全隐患"): ("短路冒烟，烧坏了点烟器", "充电时起火"),
     ("刹车片", "安全隐患"): ("刹车片异常磨损，刹车变软", "刹车时异响，制动距离变长"),
     ("床垫", "安全隐患"): ("有刺鼻气味，检测甲醛超标，孩子咳嗽不止",),
+    ("汽车脚垫", "安全隐患"): ("脚垫卡住了油门踏板，差点出事故",),
+    ("行车记录仪", "安全隐患"): ("在车上自燃冒烟", "电源线短路，把点烟器烧了"),
+    ("机油", "安全隐患"): ("加了以后发动机拉缸，高速上熄火",),
+    ("新车", "安全隐患"): ("高速上突然熄火，差点追尾", "安全气囊故障灯常亮，4S店说是正常的"),
+    ("保温杯", "安全隐患"): ("杯盖突然弹开，热水把手烫伤了",),
+    ("不粘锅", "安全隐患"): ("涂层脱落混进菜里，担心有毒", "锅柄突然断裂，被热油烫伤"),
+    ("四件套", "安全隐患"): ("甲醛超标，睡了以后皮肤过敏",),
+    ("洗衣液", "安全隐患"): ("洗完的衣服穿上后皮肤过敏红肿",),
+    ("窗帘", "安全隐患"): ("有很重的甲醛味，孩子一直咳嗽",),
+    ("乳胶枕", "安全隐患"): ("有刺鼻气味，睡了以后头晕",),
+    ("路由器", "安全隐患"): ("电源适配器冒烟起火",),
+    ("手机数据线", "安全隐患"): ("充电时接口烧焦了", "充电时冒火花"),
+    ("黄金首饰", "安全隐患"): ("戴了以后皮肤过敏溃烂",),
+    ("手表", "安全隐患"): ("表扣边缘锋利，划伤了手腕",),
+    ("箱包", "安全隐患"): ("拉杆突然断裂，砸伤了脚",),
+    ("帐篷", "安全隐患"): ("支架断裂，砸伤了孩子",),
+    ("血糖仪", "安全隐患"): ("采血针断在了手指里",),
+    ("血压计", "安全隐患"): ("袖带充气停不下来，把胳膊勒得发紫",),
+    ("制氧机", "安全隐患"): ("使用时机器冒烟，有烧焦味",),
     ("纸尿裤", "商品质量"): ("漏尿严重", "吸水性很差", "有一股异味", "腰贴粘不住"),
     ("纸尿裤", "安全隐患"): ("宝宝用了以后屁股起红疹溃烂",),
     ("奶瓶", "商品质量"): ("奶嘴漏奶", "瓶身有裂纹", "刻度印刷脱落"),
@@ -1455,15 +1475,11 @@ def _resolve_issue(t: _Type, sector: str, group: str, problem: str) -> tuple:
     return ("plain", next(table[k] for k in _keys(t, sector, group) if k in table))
 
 
-_CATALOGUE: _Catalogue | None = None
-
-
+@functools.cache
 def _catalogue() -> _Catalogue:
-    global _CATALOGUE
-    if _CATALOGUE is not None:
-        return _CATALOGUE
+    """Product types expanded to SKUs, with their problem and platform mixes and phrase tables."""
     types = _types()
-    n_p, n_pl = len(PROBLEMS), len(PLATFORM_KEYS)
+    n_pl = len(PLATFORM_KEYS)
     type_sector, type_group, issue_table, title_table, claims, demand_table = [], [], [], [], [], []
     sku_type, sku_cat, sku_brand, sku_model, sku_name, sku_lo, sku_hi, sku_w = [], [], [], [], [], [], [], []
     prob_rows, plat_rows = [], []
@@ -1482,8 +1498,8 @@ def _catalogue() -> _Catalogue:
         mix = np.array([cat.problems.get(p, 0.0) for p in PROBLEMS], dtype=float)
         for key, mult in _parse_weights(t.boost).items():
             mix[_P[key]] *= mult
-        if sector != "goods":  # services have no physical quality problems except meals
-            mix[[_P["商品质量"], _P["假冒伪劣与商标侵权"]]] *= 0 if sector != "delivery" else 1
+        if sector not in ("goods", "delivery"):  # services have no physical quality or counterfeit problems
+            mix[[_P["商品质量"], _P["假冒伪劣与商标侵权"]]] = 0.0
         mix /= mix.sum()
         plat_spec = t.platforms or cat.platforms
         plat_w = PLATFORM_MIXES[plat_spec] if plat_spec in PLATFORM_MIXES else _parse_weights(plat_spec)
@@ -1532,10 +1548,10 @@ def _catalogue() -> _Catalogue:
         ids = np.flatnonzero((sku_cat_a == ci) & (sku_w_a > 0))
         cat_skus.append(ids)
         cat_cum.append(np.cumsum(sku_w_a[ids]) / sku_w_a[ids].sum())
-    _CATALOGUE = _Catalogue(
+    return _Catalogue(
         types=types, type_sector=type_sector, type_group=type_group, issue_table=issue_table,
-        title_table=title_table, demand_table=demand_table, claims=claims, sku_type=np.array(sku_type), sku_cat=sku_cat_a,
-        sku_brand=sku_brand, sku_model=sku_model, sku_name=sku_name, sku_lo=np.array(sku_lo, dtype=float),
+        title_table=title_table, demand_table=demand_table, claims=claims, sku_type=np.array(sku_type),
+        sku_cat=sku_cat_a, sku_brand=sku_brand, sku_model=sku_model, sku_name=sku_name, sku_lo=np.array(sku_lo, dtype=float),
         sku_hi=np.array(sku_hi, dtype=float), sku_prob=np.array(prob_rows), sku_plat=np.array(plat_rows),
         cat_skus=cat_skus, cat_cum=cat_cum,
         plat_growth=np.array([PLATFORMS[k].growth for k in PLATFORM_KEYS]),
@@ -1544,7 +1560,6 @@ def _catalogue() -> _Catalogue:
         shop_styles={k: _cum(v) for k, v in SHOP_STYLES.items()},
         signal_sku=signal_sku,
     )
-    return _CATALOGUE
 
 
 # --------------------------------------------------------------------------
@@ -1580,6 +1595,7 @@ def _signal_window(sig: _Signal, start: dt.date, end: dt.date) -> tuple[dt.date,
 
 
 def _plan(n_rows: int, start: dt.date, end: dt.date, rng: np.random.Generator) -> _Plan:
+    """Day, time, category and planted signal of every row, sorted by time, and the truth list."""
     days = np.arange(np.datetime64(start, "D"), np.datetime64(end, "D") + 1)
     n_days = len(days)
     # planted signals: sizes scale with the export, capped at 10 % of it
