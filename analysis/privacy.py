@@ -121,7 +121,7 @@ _BRANCHES = {
     "num": r"(?P<num>(?<![" + _D + r"])(?:[+\uff0b](?:86|\uff18\uff16)[" + _SEP + r"]?)?"
            r"(?:[(\uff08][0\uff10][" + _D + r"]{2,3}[)\uff09][" + _SEP + r"]?)?"
            r"(?=(?:[" + _D + r"][" + _SEP + r"]?){7})"
-           r"[" + _D + r"]+(?:[" + _SEP + r"][" + _D + r"]+)*(?:[Xx](?![A-Za-z]))?(?![" + _D + r"]))",
+           r"[" + _D + r"]+(?:[" + _SEP + r"][" + _D + r"]+)*[Xx]?(?![" + _D + r"]))",
     # a name after a strong cue with a colon (any surname) or after any cue (known surnames only)
     "sname": r"(?P<scue>(?:" + _STRONG_NAME_CUES + r")[:：]\s*)"
              r"(?P<sname>(?![" + _NOT_GIVEN + r"])[" + _CJK + r"](?:(?![" + _NOT_GIVEN + r"])[" + _CJK
@@ -252,11 +252,10 @@ def _structured(d: str, ctx: _Context, whole: bool) -> range | None:
     after a phone cue is only accepted then: 400-711-6666 holds no 711-6666).
     """
     n = len(d)
-    if n in (18, 15):
-        if looks_like_id(d) or (ctx.has("id") and (d[:-1].isdigit())):
-            return range(4, n - 4)
-    if "X" in d or "x" in d:
-        return None
+    if n in (18, 15) and (looks_like_id(d) or (ctx.has("id") and d[:-1].isdigit())):
+        return range(4, n - 4)
+    if d[-1] in "Xx":  # a letter after the number, not an ID check character
+        d, n = d[:-1], n - 1
     hit = _mobile(d) or _landline(d)
     if hit:
         return hit
@@ -266,6 +265,7 @@ def _structured(d: str, ctx: _Context, whole: bool) -> range | None:
 
 
 def _card(d: str, ctx: _Context, whole: bool) -> range | None:
+    d = d.rstrip("Xx")
     if 16 <= len(d) <= 19 and d.isdigit() and (_luhn(d) or ctx.has("card")):
         return range(4, len(d) - 4)
     return None
@@ -420,17 +420,16 @@ def mask_series(values: pd.Series) -> pd.Series:
 def mask_name(name):
     """Mask a complainant's name, keeping the surname: 张三 → 张*, 欧阳娜娜 → 欧阳**.
 
-    Non-Chinese names keep their first letter (``Zhang San`` → ``Z**** ***``);
-    a one-character name becomes ``*``. Nulls are returned unchanged.
+    Non-Chinese names keep their first letter (``Zhang San`` → ``Z**** ***``), separators
+    such as ``·`` stay, a one-character name becomes ``*``. Nulls are returned unchanged.
     """
     if _is_null(name):
         return name
     name = str(name).strip()
     if len(name) <= 1:
         return MASK * len(name)
-    if re.fullmatch(r"[" + _CJK + r"]+", name):
-        return _mask_given(name)
-    return name[0] + "".join(ch if ch in " ·•.-" else MASK for ch in name[1:])
+    keep = 2 if len(name) > 2 and name[:2] in _COMPOUND_SURNAMES else 1
+    return name[:keep] + "".join(ch if ch in " ·•.-" else MASK for ch in name[keep:])
 
 
 def mask_phone(phone):

@@ -1,0 +1,248 @@
+"""Tests for analysis.privacy: what is masked, what stays readable, and masking's properties.
+
+Every number, name and address below is invented.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from analysis.privacy import (
+    escape_markdown,
+    id_check_digit,
+    looks_like_id,
+    mask_name,
+    mask_phone,
+    mask_series,
+    mask_text,
+)
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "text"
+
+# (text, expected) — one decision per row.
+CASES = [
+    # mobile numbers
+    ("我的手机13812345678，请联系", "我的手机138****5678，请联系"),
+    ("+86 138-1234-5678", "+86 138-****-5678"),
+    ("电话 0086 13912345678", "电话 0086 139****5678"),
+    ("8613712345678", "86137****5678"),
+    ("１３８１２３４５６７８", "１３８****５６７８"),  # full-width digits keep their width
+    ("联系我：138 1234 5678。", "联系我：138 **** 5678。"),
+    ("2017-11-11 13812345678", "2017-11-11 138****5678"),  # the date stays, the mobile goes
+    ("订单号15012345678", "订单号150****5678"),  # mobile-shaped: always masked
+    # landlines
+    ("电话021-62345678转123", "电话021-****5678转123"),
+    ("0571 8888 8888", "0571 **** 8888"),
+    ("（021）62345678", "（021）****5678"),
+    ("拨打010-87654321", "拨打010-****4321"),
+    ("座机：62345678", "座机：****5678"),  # local number after a phone cue
+    ("客服热线400-820-8820，拨打12315", "客服热线400-820-8820，拨打12315"),  # hotlines stay
+    ("才打电话400-711-6666", "才打电话400-711-6666"),
+    # resident IDs
+    ("身份证11010519491231002X", "身份证1101**********002X"),
+    ("310104199001011233", "3101**********1233"),
+    ("310104199001011230", "3101**********1230"),  # wrong check digit: ID-shaped, still masked
+    ("44030519851231107x", "4403**********107x"),
+    ("身份证号：123456789012345678", "身份证号：1234**********5678"),  # not ID-shaped, but after an ID cue
+    ("旧身份证310104900101123", "旧身份证3101*******1123"),  # 15-digit ID
+    ("订单号123456789012345678", "订单号123456789012345678"),  # no ID shape, no Luhn: stays
+    ("订单号1234567890123456789", "订单号1234567890123456789"),
+    ("快递单号 773012345678901", "快递单号 773012345678901"),
+    ("IMEI 356938035643809", "IMEI 356938035643809"),
+    # bank cards
+    ("6222 0212 3456 7894", "6222 **** **** 7894"),  # passes Luhn
+    ("退款到6228480012345678903", "退款到6228***********8903"),
+    ("卡号6222021234567891", "卡号6222********7891"),  # fails Luhn, but after a card cue
+    # e-mail, QQ, WeChat
+    ("邮箱abc.def@qq.com", "邮箱a***@qq.com"),
+    ("我的EMAIL:HRZJQ@163.COM", "我的EMAIL:H***@163.COM"),
+    ("加QQ：123456789", "加QQ：12*****89"),
+    ("微信：wxid_abc123", "微信：w***"),
+    # names after cues
+    ("姓名：张三，电话13812345678", "姓名：张*，电话138****5678"),
+    ("联系人李四电话13900001111", "联系人李*电话139****1111"),
+    ("本人王小明在淘宝购买", "本人王**在淘宝购买"),
+    ("我叫欧阳娜娜。", "我叫欧阳**。"),
+    ("收件人：赵六", "收件人：赵*"),
+    ("投诉人：李平，女", "投诉人：李*，女"),
+    ("本人于昨日购买", "本人于昨日购买"),  # 于 is a surname, 昨日 is no given name
+    ("查找联系人里面的号码", "查找联系人里面的号码"),
+    ("手机支持按姓名查找", "手机支持按姓名查找"),
+    # detailed addresses
+    ("上海市徐汇区漕溪北路88号1201室", "上海市徐汇区****"),
+    ("收货地址：上海市浦东新区阳光小区5栋301", "收货地址：上海市浦东新区****"),
+    ("住在漕溪北路88弄3号", "住在****"),
+    ("我在阳光花园3号楼2单元501室住", "我在****住"),
+    ("地址：上海市徐汇区", "地址：上海市徐汇区"),  # a district alone is no detailed address
+    ("住在17层，送到5楼", "住在17层，送到5楼"),
+    ("在超市买的，地址：北京市朝阳区建国路88号", "在超市买的，地址：北京市朝阳区****"),
+    # numbers that must stay readable
+    ("价格¥1299，1299元，优惠后12,345.00元", "价格¥1299，1299元，优惠后12,345.00元"),
+    ("2017-11-11 下单，20171111 发货，2017年11月11日签收", "2017-11-11 下单，20171111 发货，2017年11月11日签收"),
+    ("型号MK-HJ1705 iPhone 8 RTX3080 GB4806.1-2016", "型号MK-HJ1705 iPhone 8 RTX3080 GB4806.1-2016"),
+    ("知道12号发货，11月11号到", "知道12号发货，11月11号到"),
+    ("", ""),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), CASES)
+def test_masking_table(text, expected):
+    assert mask_text(text) == expected
+    assert mask_text(expected) == expected  # idempotent
+
+
+def test_table_is_large_enough():
+    assert len(CASES) >= 40
+
+
+def test_nulls_and_non_strings():
+    assert mask_text(None) is None
+    nan = float("nan")
+    assert mask_text(nan) is nan
+    assert mask_text(13812345678) == "138****5678"
+
+
+def test_id_helpers():
+    assert id_check_digit("11010519491231002") == "X"
+    assert id_check_digit("31010419900101123") == "3"
+    assert looks_like_id("310104199001011230")  # wrong check digit, right shape
+    assert looks_like_id("３１０１０４１９９００１０１１２３３")
+    assert not looks_like_id("310104199013011233")  # month 13
+    assert not looks_like_id("990104199001011233")  # no province 99
+    assert not looks_like_id(f"3101042{dt.date.today().year + 1 - 2000:03d}0101123")
+
+
+def test_real_reviews_keep_their_numbers():
+    with open(FIXTURES / "privacy_real_texts.csv", encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 100
+    assert [mask_text(r["text"]) for r in rows] == [r["expected"] for r in rows]
+    assert sum(r["text"] != r["expected"] for r in rows) == 1
+
+
+def test_mask_series():
+    values = pd.Series(["电话13812345678", None, "无个人信息", float("nan")], index=[3, 1, 2, 0], name="text")
+    out = mask_series(values)
+    assert out.index.tolist() == [3, 1, 2, 0] and out.name == "text"
+    assert out.iloc[0] == "电话138****5678" and out.iloc[2] == "无个人信息"
+    assert pd.isna(out.iloc[1]) and pd.isna(out.iloc[3])
+    objects = pd.Series(["QQ：12345678", None], dtype=object)
+    assert mask_series(objects).tolist() == ["QQ：12****78", None]
+    strings = pd.Series(["邮箱abc@qq.com", pd.NA], dtype="string")
+    masked = mask_series(strings)
+    assert masked.dtype == strings.dtype and masked.iloc[0] == "邮箱a***@qq.com" and pd.isna(masked.iloc[1])
+    big = pd.Series([t for t, _ in CASES] * 3)
+    assert mask_series(big).tolist() == [e for _, e in CASES] * 3
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("张三", "张*"), ("王小明", "王**"), ("欧阳娜娜", "欧阳**"), ("欧阳", "欧*"), ("张", "*"),
+    (" 李四 ", "李*"), ("张*", "张*"), ("Zhang San", "Z**** ***"), ("买买提·艾力", "买**·**"), ("", ""),
+])
+def test_mask_name(name, expected):
+    assert mask_name(name) == expected
+    assert mask_name(expected) == expected
+
+
+def test_mask_name_nulls():
+    assert mask_name(None) is None
+    assert pd.isna(mask_name(float("nan")))
+
+
+@pytest.mark.parametrize(("phone", "expected"), [
+    ("13812345678", "138****5678"),
+    ("+86 138-1234-5678", "+86 138-****-5678"),
+    ("021-62345678", "021-****5678"),
+    ("62345678", "****5678"),  # a local number in the phone column: last four digits only
+    ("95588", "*5588"),
+    ("1.38123E+10", "*.***23E+10"),  # mangled by Excel: still no more than four digits shown
+    ("123", "***"),
+])
+def test_mask_phone(phone, expected):
+    assert mask_phone(phone) == expected
+    assert mask_phone(None) is None
+
+
+def test_escape_markdown():
+    text = "a*b_c <script>alert(1)</script> [x](http://e.com) :red[z] $x$ `code` #h 1. ~s~ |t|\n下一行"
+    escaped = escape_markdown(text)
+    assert "<script>" not in escaped and "[x](" not in escaped and ":red[" not in escaped
+    assert escaped.endswith("\\|t\\|  \n下一行")
+    unescaped = re.sub(r"\\(.)", r"\1", escaped.replace("  \n", "\n"))
+    assert unescaped == text
+    for ch in "\\`*_{}[]()#+-.!|<>~$:=^&\"'":
+        assert escape_markdown(ch) == "\\" + ch
+    assert escape_markdown(None) == "" and escape_markdown("投诉") == "投诉"
+
+
+# -- properties --------------------------------------------------------------------------
+
+_FULLWIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
+_ALPHABET = list("0123456789０１２３４５６７８９ -+()（）@.:：Xx*abcqQ张王李欧阳明小三路号弄室栋小区花园村"
+                 "姓名联系人本我叫地址住在送到身份证卡号电话手机QQ微信，。年月日元的了是")
+_DIGITS = re.compile(r"[0-9\uff10-\uff19]")
+
+
+def _digit_count(text: str) -> int:
+    return len(_DIGITS.findall(text))
+
+
+@given(st.text(alphabet=st.sampled_from(_ALPHABET), max_size=60) | st.text(max_size=60))
+@settings(max_examples=400, deadline=None)
+def test_masking_is_idempotent_and_never_adds_digits(text):
+    once = mask_text(text)
+    assert mask_text(once) == once
+    assert _digit_count(once) <= _digit_count(text)
+
+
+_NO_DIGIT_TEXT = st.text(alphabet=st.sampled_from(list("我的手机电话号码是联系方式请打，。 abc张三路号")), max_size=12)
+
+
+@st.composite
+def _mobiles(draw):
+    digits = "1" + draw(st.sampled_from("3456789")) + "".join(draw(st.lists(
+        st.sampled_from("0123456789"), min_size=9, max_size=9)))
+    sep = draw(st.sampled_from(["", " ", "-"]))
+    shown = f"{digits[:3]}{sep}{digits[3:7]}{sep}{digits[7:]}"
+    prefix = draw(st.sampled_from(["", "+86", "+86 ", "0086", "0086 ", "86-"]))
+    shown = prefix + shown
+    if draw(st.booleans()):
+        shown = shown.translate(_FULLWIDTH)
+    return digits, shown
+
+
+@given(_mobiles(), _NO_DIGIT_TEXT, _NO_DIGIT_TEXT)
+@settings(max_examples=300, deadline=None)
+def test_every_valid_mobile_is_masked(mobile, before, after):
+    digits, shown = mobile
+    assume(not before.endswith(("+", "-")))
+    masked = mask_text(before + shown + after)
+    plain = re.sub(r"\D", "", masked.translate(str.maketrans("０１２３４５６７８９", "0123456789")).replace("*", "x"))
+    assert digits not in plain
+    assert digits[-4:] in plain and "****" in masked
+
+
+@st.composite
+def _ids(draw):
+    province = draw(st.sampled_from(["11", "31", "44", "51", "65", "81"]))
+    region = province + "".join(draw(st.lists(st.sampled_from("0123456789"), min_size=4, max_size=4)))
+    born = draw(st.dates(min_value=dt.date(1920, 1, 1), max_value=dt.date(2020, 12, 31)))
+    seq = "".join(draw(st.lists(st.sampled_from("0123456789"), min_size=3, max_size=3)))
+    body = region + born.strftime("%Y%m%d") + seq
+    return body + id_check_digit(body)
+
+
+@given(_ids(), _NO_DIGIT_TEXT, _NO_DIGIT_TEXT)
+@settings(max_examples=200, deadline=None)
+def test_every_valid_id_is_masked(number, before, after):
+    masked = mask_text(before + number + after)
+    assert number not in masked
+    assert number[:4] + "*" * 10 + number[-4:] in masked
