@@ -19,6 +19,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -36,7 +37,8 @@ from analysis.store import Store
 
 __all__ = [
     "ImportResult", "import_file", "suggest_mapping", "remembered_mapping", "import_history",
-    "quarantine_rows", "quarantine_frame", "quarantine_summary", "outcome_table", "conflict_rows", "quarantine_csv", "safe_cell", "AUTO_ID_PREFIX",
+    "quarantine_rows", "quarantine_frame", "quarantine_summary", "outcome_table", "conflict_rows",
+    "conflict_details", "quarantine_csv", "safe_cell", "AUTO_ID_PREFIX",
 ]
 
 Progress = Callable[[float, str], None]
@@ -443,13 +445,23 @@ def quarantine_rows(store: Store, import_id: int) -> pd.DataFrame:
     return df
 
 
+def _reason_kind(reason: str) -> str:
+    """A short name for a quarantine reason, the same for every row with that kind of problem."""
+    if reason.startswith("字段数为"):
+        return "字段数与表头不符"
+    if "解码的字节" in reason:
+        return "含无法解码的字节"
+    first = re.split(r"[，；]", reason, maxsplit=1)[0]
+    return re.sub(r"「[^」]*」", "「…」", first)
+
+
 def quarantine_summary(store: Store, import_id: int) -> pd.DataFrame:
-    """Quarantined rows of one import per kind of reason (quoted values and counts folded): ``reason``, ``rows``."""
-    return store.query(
-        "SELECT regexp_replace(regexp_replace(reason, '「[^」]*」', '「…」', 'g'), '字段数为 [0-9]+', '字段数为 N', 'g') "
-        "AS reason, count(*) AS rows FROM quarantine WHERE import_id = ? GROUP BY 1 ORDER BY rows DESC, reason",
-        [int(import_id)],
-    )
+    """Quarantined rows of one import per kind of reason: ``reason`` (short), ``rows``; most frequent first."""
+    df = store.query("SELECT reason, count(*) AS rows FROM quarantine WHERE import_id = ? GROUP BY 1",
+                     [int(import_id)])
+    df["reason"] = df["reason"].map(_reason_kind)
+    df = df.groupby("reason", as_index=False)["rows"].sum()
+    return df.sort_values(["rows", "reason"], ascending=[False, True], ignore_index=True)
 
 
 def conflict_rows(store: Store, import_id: int) -> pd.DataFrame:
@@ -458,6 +470,41 @@ def conflict_rows(store: Store, import_id: int) -> pd.DataFrame:
         "SELECT source_row, complaint_id, existing_hash, incoming_hash, incoming_json FROM conflicts "
         "WHERE import_id = ? ORDER BY source_row", [int(import_id)],
     )
+
+
+def conflict_details(store: Store, import_id: int) -> pd.DataFrame:
+    """The conflicts of one import side by side with what is stored.
+
+    Returns:
+        ``source_row``, ``complaint_id``, ``changed`` (Chinese labels of the
+        fields that differ), ``stored_text`` and ``incoming_text``.
+    """
+    conflicts = conflict_rows(store, import_id)
+    canonical = [f.name for f in schema.fields() if f.name != "complaint_id"]
+    stored = store.query(
+        f"SELECT complaint_id, {', '.join(canonical)} FROM complaints WHERE complaint_id IN "
+        "(SELECT complaint_id FROM conflicts WHERE import_id = ?)", [int(import_id)],
+    ).drop_duplicates("complaint_id").set_index("complaint_id")
+    rows = []
+    for row in conflicts.itertuples(index=False):
+        incoming = json.loads(row.incoming_json)
+        old = stored.loc[row.complaint_id] if row.complaint_id in stored.index else None
+        changed = []
+        for name in canonical:
+            before = None if old is None else old[name]
+            before = None if before is None or (isinstance(before, float) and np.isnan(before)) or before is pd.NaT \
+                else str(before)[:19] if schema.FIELD_KINDS[name] == "datetime" else before
+            after = incoming.get(name)
+            after = after[:19].replace("T", " ") if schema.FIELD_KINDS[name] == "datetime" and after else after
+            if schema.FIELD_KINDS[name] == "number" and before is not None and after is not None:
+                same = abs(float(before) - float(after)) < 1e-9
+            else:
+                same = (before if before is not None else None) == after
+            if not same:
+                changed.append(schema.FIELD_LABELS[name])
+        rows.append((row.source_row, row.complaint_id, "、".join(changed),
+                     None if old is None else old["text"], incoming.get("text")))
+    return pd.DataFrame(rows, columns=["source_row", "complaint_id", "changed", "stored_text", "incoming_text"])
 
 
 def safe_cell(value: object) -> object:

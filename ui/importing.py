@@ -123,11 +123,12 @@ def show_result(store: Store, result: dict) -> None:
         )
     if result["conflicts"]:
         st.markdown("#### 内容冲突")
-        st.caption("这些投诉编号已存在但内容不同；数据库保留原有内容，新内容记录如下。")
-        conflicts = ingest.conflict_rows(store, import_id)
-        conflicts["incoming_json"] = privacy.mask_series(conflicts["incoming_json"].astype(object))
-        st.dataframe(conflicts.rename(columns={"source_row": "行号", "complaint_id": "投诉编号",
-                                               "incoming_json": "新内容"})[["行号", "投诉编号", "新内容"]],
+        st.caption("这些投诉编号已在数据库中，但内容不同；数据库保留原有内容，新内容记录在冲突表中，请核对。")
+        conflicts = ingest.conflict_details(store, import_id)
+        for column in ("stored_text", "incoming_text"):
+            conflicts[column] = privacy.mask_series(conflicts[column].astype(object))
+        st.dataframe(conflicts.rename(columns={"source_row": "行号", "complaint_id": "投诉编号", "changed": "不同的字段",
+                                               "stored_text": "原有投诉内容", "incoming_text": "新文件中的投诉内容"}),
                      hide_index=True, key="imp_conflicts")
 
 

@@ -49,6 +49,7 @@ def quarantine_reasons_figure(reasons: pd.DataFrame, *, title: str | None = "隔
         x=df["rows"], y=df["reason"], orientation="h", marker_color=OUTCOME_COLORS["隔离"],
         text=df["rows"], textposition="outside", hovertemplate="%{y}<br>%{x:,} 行<extra></extra>",
     ))
-    fig.update_xaxes(title_text="行数", tickformat=",d")
+    fig.update_xaxes(title_text="行数", tickformat=",d", rangemode="tozero",
+                     dtick=1 if len(df) and df["rows"].max() <= 10 else None)
     fig.update_yaxes(automargin=True)
     return apply_layout(fig, title=title, height=max(160, 60 + 36 * len(df)))

@@ -99,6 +99,26 @@ def test_conflict_in_the_same_file_is_recorded(store):
     assert stored(store, "SELECT complaint_id FROM complaints ORDER BY source_row") == [("A001",), ("A002",), ("A005",)]
 
 
+def test_conflict_details_and_quarantine_summary(store, tmp_path):
+    result = ingest.import_file(store, FIX / "gbk_titles.csv")
+    details = ingest.conflict_details(store, result.import_id)
+    assert details.to_dict("records") == [{
+        "source_row": 11, "complaint_id": "A002", "changed": "投诉内容",
+        "stored_text": "充电宝使用时发热鼓包。", "incoming_text": "充电宝使用时发热鼓包，已经无法使用。",
+    }]
+    summary = ingest.quarantine_summary(store, result.import_id)
+    assert summary.to_dict("records") == [{"reason": "无法识别的日期「…」", "rows": 1},
+                                          {"reason": "登记时间为空", "rows": 1}]
+    jd = ingest.import_file(store, FIX / "real_jd_comments.csv")
+    assert ingest.quarantine_summary(store, jd.import_id).to_dict("records") == [
+        {"reason": "字段数与表头不符", "rows": 5}, {"reason": "含无法解码的字节", "rows": 1}]
+    later = tmp_path / "later.csv"
+    later.write_text("投诉编号,投诉日期,投诉内容,被投诉企业,平台名称,区县\n"
+                     "A005,2017-11-21,儿童玩具有尖锐边角。,某玩具店,京东,嘉定区\n", encoding="utf-8")
+    changed = ingest.conflict_details(store, ingest.import_file(store, later).import_id)
+    assert changed["changed"].tolist() == ["登记时间、涉及平台"]
+
+
 def test_reimport_is_idempotent(store):
     first = ingest.import_file(store, FIX / "utf8_bom.csv")
     before = (store.count(), store.checksum())

@@ -82,7 +82,9 @@ def test_upload_preview_map_and_import(db):
     assert "跳过了表头前的 2 行标题/说明。" in texts(at.warning)
     quarantine = frame(at, "行号", "原因")
     assert list(quarantine["行号"]) == [8, 9]
-    assert list(frame(at, "投诉编号", "新内容")["投诉编号"]) == ["A002"]
+    conflicts = frame(at, "投诉编号", "不同的字段")
+    assert list(conflicts["投诉编号"]) == ["A002"] and list(conflicts["不同的字段"]) == ["投诉内容"]
+    assert list(conflicts["新文件中的投诉内容"]) == ["充电宝使用时发热鼓包，已经无法使用。"]
     assert at.get("download_button")
     history = frame(at, "文件", "导入")
     assert list(history["文件"]) == ["gbk_titles.csv"] and list(history["导入"]) == [3]
