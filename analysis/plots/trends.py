@@ -74,15 +74,22 @@ def _add_series(fig: go.Figure, part: pd.DataFrame, *, name: str, colour: str, f
 
 
 def _add_bands(fig: go.Figure, promotions: pd.DataFrame | None, lo: pd.Timestamp, hi: pd.Timestamp) -> None:
+    """Shade the promotions' main windows; label them in two rows, skipping labels that would overlap."""
     if promotions is None or not len(promotions):
         return
-    for p in promotions.itertuples(index=False):
+    gap = (hi - lo) * 0.07                       # about one label's width
+    last_label = [lo - gap - pd.Timedelta(days=1)] * 2
+    for p in promotions.sort_values("main_start").itertuples(index=False):
         start, end = pd.Timestamp(p.main_start), pd.Timestamp(p.main_end) + pd.Timedelta(days=1)
         if end < lo or start > hi:
             continue
-        fig.add_vrect(x0=max(start, lo), x1=min(end, hi), fillcolor=_BAND_COLOUR, line_width=0, layer="below",
-                      annotation_text=_safe(p.name), annotation_position="top left",
-                      annotation_font={"size": 11, "color": "#a0522d"})
+        x0 = max(start, lo)
+        fig.add_vrect(x0=x0, x1=min(end, hi), fillcolor=_BAND_COLOUR, line_width=0, layer="below")
+        row = next((r for r in (0, 1) if x0 - last_label[r] >= gap), None)
+        if row is not None:
+            last_label[row] = x0
+            fig.add_annotation(x=x0, y=1.0 - 0.06 * row, xref="x", yref="paper", xanchor="left", yanchor="top",
+                               text=_safe(p.name), showarrow=False, font={"size": 11, "color": "#a0522d"})
 
 
 def trend_figure(series: pd.DataFrame, *, promotions: pd.DataFrame | None = None,

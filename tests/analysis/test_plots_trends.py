@@ -107,3 +107,16 @@ def test_png_config_names_the_file():
     config = plots.png_config("趋势_2017")
     assert config["toImageButtonOptions"] == {"format": "png", "filename": "趋势_2017", "scale": 2}
     assert config["displaylogo"] is False
+
+
+def test_band_labels_use_two_rows_and_skip_crowded_ones():
+    periods = pd.date_range("2024-01-01", "2024-12-30", freq="W-MON")
+    series = pd.DataFrame({"period": periods, "lens_value": "全部", "count": 1, "is_partial": False})
+    series.attrs["freq"] = "W"
+    promotions = pd.DataFrame({"name": ["甲", "乙", "丙", "丁"],
+                               "main_start": pd.to_datetime(["2024-01-01", "2024-01-05", "2024-01-09", "2024-06-01"]),
+                               "main_end": pd.to_datetime(["2024-01-03", "2024-01-07", "2024-01-11", "2024-06-05"])})
+    fig = tp.trend_figure(series, promotions=promotions)
+    assert len([s for s in fig.layout.shapes if s.type == "rect"]) == 4            # every band is shaded
+    labels = {a.text: round(a.y, 2) for a in fig.layout.annotations}
+    assert labels == {"甲": 1.0, "乙": 0.94, "丁": 1.0}                              # 丙 would overlap
