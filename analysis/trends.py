@@ -5,8 +5,10 @@ problem type, cluster), event studies of promotion windows against baselines,
 surge alarms, and year-over-year overlays aligned on the promotion day. The
 promotion calendar is data: ``data/promotions.csv`` (see ``data/promotions.md``).
 
-Everything is aggregated inside DuckDB over the view ``complaints_enriched``;
-only small frames (one row per period, lens value or driver) come back.
+Everything is aggregated inside DuckDB over the view ``complaints_enriched``
+(counts through a cached daily cube, see :func:`_daily_cube`); only small
+frames (one row per period, lens value or driver) come back. Product names in
+the drivers are masked with :mod:`analysis.privacy`.
 
 Statistics, in short:
 
@@ -23,8 +25,9 @@ Statistics, in short:
   model's uncertainty by the delta method).
 * **Surges.** EWMA (λ = 0.3, alarm above ``L = 3`` asymptotic sigma limits) or
   CUSUM (k = 0.5, h = 4) on counts standardised against a moving baseline (the
-  56 days ending a week earlier, weekday-adjusted; or the 12 weeks before); or a Farrington-style expected count from the same weeks of up
-  to 5 past years with a Poisson / negative binomial upper bound.
+  56 days ending a week earlier, weekday-adjusted; or the 12 weeks before);
+  or a Farrington-style expected count from the same weeks of up to 5 past
+  years with a Poisson / negative binomial upper bound.
 """
 
 from __future__ import annotations
@@ -45,10 +48,11 @@ import pyarrow.compute as pc
 from scipy import signal, stats
 
 from analysis.errors import ConfigError, UserError
+from analysis.privacy import mask_series
 from analysis.store import Filters, Store
 
 __all__ = [
-    "CALENDAR_COLUMNS", "FREQS", "LENSES", "OTHER", "PROMOTIONS_PATH", "SURGE_METHODS",
+    "CALENDAR_COLUMNS", "DRIVER_DIMENSIONS", "FREQS", "LENSES", "OTHER", "PROMOTIONS_PATH", "SURGE_METHODS",
     "EventStudy", "Promotion", "PromotionCalendar",
     "count_series", "describe_event", "detect_surges", "event_study", "lift_frame",
     "load_promotions", "yoy_overlay",
@@ -79,7 +83,7 @@ _PERIOD_SQL = {
     "M": "CAST(date_trunc('month', c.received_at) AS DATE)",
 }
 _PANDAS_FREQ = {"D": "D", "W": "W-MON", "M": "MS"}
-_DRIVER_DIMENSIONS = {"category": "类别", "platform_norm": "平台", "product": "商品"}
+DRIVER_DIMENSIONS = {"category": "类别", "platform_norm": "平台", "product": "商品"}
 _REFERENCE_DAYS = 56
 _Z95 = 1.959963984540054
 
@@ -102,11 +106,6 @@ class Promotion:
     def main_days(self) -> int:
         """Length of the main window in days."""
         return (self.main_end - self.main_start).days + 1
-
-    @property
-    def label(self) -> str:
-        """``"2017年双十一"``."""
-        return f"{self.year}年{self.name}"
 
 
 class PromotionCalendar:
@@ -177,10 +176,6 @@ class PromotionCalendar:
                 and (wanted is None or p.name in wanted)]
         return pd.DataFrame(rows, columns=[f.name for f in dataclasses.fields(Promotion)])
 
-    def to_frame(self) -> pd.DataFrame:
-        """All promotions as a tidy frame."""
-        return pd.DataFrame([dataclasses.asdict(p) for p in self.promotions],
-                            columns=[f.name for f in dataclasses.fields(Promotion)])
 
 
 def load_promotions(path: str | Path | None = None) -> PromotionCalendar:
@@ -704,7 +699,7 @@ def _segment_counts(store: Store, filters: Filters,
         f"nullif(trim(c.product), '') AS product FROM complaints_enriched c WHERE {where} AND {rsql}) "
         + " UNION ALL ".join(
             f"SELECT '{dim}' AS dimension, seg, {dim} AS value, count(*) AS n FROM base "
-            f"WHERE {dim} IS NOT NULL GROUP BY ALL" for dim in _DRIVER_DIMENSIONS)
+            f"WHERE {dim} IS NOT NULL GROUP BY ALL" for dim in DRIVER_DIMENSIONS)
     )
     return store.query(sql, cparams + params + rparams)
 
@@ -827,6 +822,8 @@ def event_study(store: Store, filters: Filters, *, promotion: str, year: int,
         study.method = primary["method"]
         segments = {k: segments[k] for k in ("window", primary["kind"])}
     seg = _segment_counts(store, dims, segments)
+    products = seg["dimension"] == "product"
+    seg.loc[products, "value"] = mask_series(seg.loc[products, "value"])
     study.drivers = _drivers(seg, primary, phi=phi, top=drivers_top)
     return study
 
@@ -911,7 +908,7 @@ def _drivers(seg: pd.DataFrame, primary: dict | None, *, phi: float, top: int) -
 
 
 def _order_dimensions(frame: pd.DataFrame) -> pd.DataFrame:
-    order = {d: i for i, d in enumerate(_DRIVER_DIMENSIONS)}
+    order = {d: i for i, d in enumerate(DRIVER_DIMENSIONS)}
     frame = frame.assign(_o=frame["dimension"].map(order)).sort_values("_o", kind="stable")
     return frame.drop(columns="_o").reset_index(drop=True)
 

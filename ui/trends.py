@@ -18,13 +18,12 @@ import pandas as pd
 import streamlit as st
 
 from analysis import trends
-from analysis.privacy import escape_markdown, mask_series
+from analysis.privacy import escape_markdown
 from analysis.store import Filters, Store
 
 PRESETS = {"sidebar": "侧栏时间范围", "3m": "近3个月", "6m": "近6个月", "1y": "近1年", "all": "全部"}
 INTERVALS = {"D": "日", "W": "周", "M": "月"}
-LENSES = {"none": "不分组", "category": "商品/服务类别", "platform_norm": "平台", "district": "所属区",
-          "problem": "问题类型", "cluster": "聚类"}
+LENSES = {"none": "不分组", **trends.LENSES}
 METHODS = {"ewma": "EWMA", "cusum": "CUSUM", "farrington": "Farrington（往年同期）"}
 METHOD_HELP = (
     "EWMA：λ=0.3，超过 3 倍渐近标准差即预警；基线为一周前的 56 天（按星期调整）或前 12 周。"
@@ -140,12 +139,8 @@ def alarms(_store: Store, key: str, filters: Filters, freq: str, lens: str | Non
 @st.cache_data(show_spinner="正在计算促销期事件研究…", max_entries=32)
 def study(_store: Store, key: str, _calendar: trends.PromotionCalendar, calendar_key: str, filters: Filters,
           promotion: str, year: int) -> trends.EventStudy:
-    """Cached :func:`analysis.trends.event_study`; product names in the drivers are masked."""
-    result = trends.event_study(_store, filters, promotion=promotion, year=year, calendar=_calendar)
-    products = result.drivers["dimension"] == "product" if len(result.drivers) else []
-    if len(result.drivers):
-        result.drivers.loc[products, "value"] = mask_series(result.drivers.loc[products, "value"])
-    return result
+    """Cached :func:`analysis.trends.event_study`."""
+    return trends.event_study(_store, filters, promotion=promotion, year=year, calendar=_calendar)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -190,8 +185,7 @@ def alarm_table(frame: pd.DataFrame, freq: str) -> pd.DataFrame:
 
 def driver_table(drivers: pd.DataFrame, *, with_baseline: bool) -> pd.DataFrame:
     """The drivers as a Chinese table."""
-    names = {"category": "类别", "platform_norm": "平台", "product": "商品"}
-    out = pd.DataFrame({"维度": drivers["dimension"].map(names), "名称": drivers["value"],
+    out = pd.DataFrame({"维度": drivers["dimension"].map(trends.DRIVER_DIMENSIONS), "名称": drivers["value"],
                         "窗口投诉量": drivers["count"]})
     if with_baseline:
         out["基线预期"] = drivers["expected"].round(1)

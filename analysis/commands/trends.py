@@ -15,9 +15,6 @@ from analysis.store import Filters, Store, default_db_path
 NAME = "trends"
 HELP = "促销期投诉事件研究：窗口内投诉量、较基线的增幅与95%置信区间、增量来源（类别/平台/商品）"
 
-_DIMENSIONS = {"category": "类别", "platform_norm": "平台", "product": "商品"}
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the command's options."""
     parser.add_argument("--db", type=Path, default=None,
@@ -62,7 +59,7 @@ def _print_text(study: trends.EventStudy) -> None:
         for dim, part in study.drivers.groupby("dimension", sort=False):
             items = [f"{v}（{e:+.0f}件）" if with_excess else f"{v}（{c}件）"
                      for v, c, e in zip(part["value"], part["count"], part["excess"])]
-            print(f"  {_DIMENSIONS.get(dim, dim)}：{'、'.join(items)}")
+            print(f"  {trends.DRIVER_DIMENSIONS.get(dim, dim)}：{'、'.join(items)}")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -279,6 +279,13 @@ def test_event_study_drivers(store, calendar):
     assert doc["window_start"] == "2023-03-06" and doc["drivers"][0]["value"] == "家用电器"
 
 
+def test_driver_products_are_masked(store):
+    fx.fill_double_eleven(store, product="电热水壶 客服13812345678")
+    study = trends.event_study(store, Filters(), promotion="双十一", year=2023)
+    assert study.drivers.set_index("dimension").loc["product", "value"] == "电热水壶 客服138****5678"
+    assert "13812345678" not in json.dumps(study.to_dict(), ensure_ascii=False)
+
+
 def test_describe_event_sentence(store, calendar):
     study = trends.event_study(_surge_store(store), Filters(), promotion="促销A", year=2023, calendar=calendar)
     lo, hi = (round((v - 1) * 100) for v in (study.ci_low, study.ci_high))
