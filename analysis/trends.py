@@ -524,6 +524,7 @@ class _Reference:
 
     @property
     def label(self) -> str:
+        """The baseline in Chinese, e.g. ``促销前56天（8月18日—10月19日，…，按星期构成调整）``."""
         adjust = {"trend+dow": "按星期构成和趋势调整", "dow": "按星期构成调整", "rate": "日均水平"}[self.model]
         skipped = f"，剔除其他促销主窗口 {self.skipped} 天" if self.skipped else ""
         return f"促销前{self.days}天（{_fmt_span(self.start, self.end)}{skipped}，{adjust}）"
@@ -546,8 +547,11 @@ def _poisson_irls(x: np.ndarray, y: np.ndarray, *, max_iter: int = 50) -> tuple[
 
 
 def _fit_reference(days: Sequence[dt.date], counts: np.ndarray) -> _Reference | None:
-    """Fit weekday effects (≥ 14 days, every weekday seen with a complaint) and a trend
-    (≥ 56 days and significant at 5 %) to the reference days; ``None`` below 7 days."""
+    """Fit the reference days: weekday effects (≥ 14 days, every weekday with a complaint)
+    and a trend (≥ 56 days, kept when significant at 5 %), else a constant rate.
+
+    Returns ``None`` with fewer than 7 days or no complaint at all.
+    """
     n, total = len(days), int(counts.sum())
     if n < 7 or total == 0:
         return None
@@ -563,7 +567,10 @@ def _fit_reference(days: Sequence[dt.date], counts: np.ndarray) -> _Reference | 
         ref = _Reference(start=days[0], end=days[-1], days=n, skipped=skipped, total=total, model=model,
                          coef=np.zeros(0), cov=np.zeros((0, 0)), dispersion=1.0, overdispersed=False)
         x = ref.design(days)
-        ref.coef, ref.cov = _poisson_irls(x, y)
+        try:
+            ref.coef, ref.cov = _poisson_irls(x, y)
+        except np.linalg.LinAlgError:      # a degenerate design: try the simpler model
+            continue
         mu = np.exp(np.clip(x @ ref.coef, -30, 30))
         df = n - x.shape[1]
         pearson = float(((y - mu) ** 2 / np.maximum(mu, 1e-12)).sum())
