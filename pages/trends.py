@@ -20,6 +20,9 @@ except UserError as exc:
     st.error(str(exc))
     st.stop()
 first, last = store.date_range()
+if first is None:
+    st.info("数据库中的投诉都没有登记时间，无法统计趋势。请检查导入时「登记时间」列的对应关系。")
+    st.stop()
 run = ui.latest_cluster_run(store, key)
 lens_codes = [c for c in ui.LENSES if c != "cluster" or run]
 promo_default = "双十一" if "双十一" in calendar.names else calendar.names[0]

@@ -127,3 +127,20 @@ def test_period_without_data(db):
     assert "所选时间范围和筛选条件下没有投诉数据。请放宽左侧筛选，或换一个时间范围。" in texts(at.info)
     sentence = next(t for t in texts(at.markdown) if t.startswith("2023年双十一"))
     assert "2022年同期没有投诉" in sentence and "无法计算增幅" in sentence
+
+
+def test_cluster_lens_uses_the_latest_clustering_run(db):
+    with Store(db) as store:
+        fx.fill_double_eleven(store)
+        store.con.execute(
+            "INSERT INTO cluster_runs VALUES ('r1', 'category=*|platform=*|start=*|end=*', now(), '{}', ?)",
+            [json.dumps({"clusters": [{"cluster_id": 0, "label": "漏电 触电"}, {"cluster_id": -1, "label": "杂项"}],
+                         "n_clusters": 1}, ensure_ascii=False)])
+        store.con.execute("INSERT INTO cluster_assignments SELECT 'r1', complaint_id, "
+                          "CASE WHEN product = '电热水壶' THEN 0 ELSE -1 END, 0, 0 FROM complaints_enriched "
+                          "WHERE received_at >= DATE '2023-11-01'")          # October stays 未归类
+    at = open_page(t_lens="cluster", t_preset="3m")
+    assert not at.exception and at.selectbox(key="w_t_lens").value == "cluster"
+    assert any("聚类取最近一次聚类结果（category=*|platform=*" in t for t in texts(at.caption))
+    names = {trace["name"] for trace in json.loads(at.get("plotly_chart")[0].proto.spec)["data"]}
+    assert {"漏电 触电", "杂项", "未归类"} <= names
