@@ -47,15 +47,12 @@ _FREE_TEXT = {"text", "title", "demand"}
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠")
 _IMPORT_LOCK = threading.Lock()
 
-_STAGE_COLUMNS: list[tuple[str, pa.DataType, str]] = [
-    ("source_row", pa.int64(), "BIGINT"),
-    ("has_id", pa.bool_(), "BOOLEAN"),
-] + [
-    (f.name, pa.timestamp("us") if f.kind == "datetime" else pa.float64() if f.kind == "number" else pa.large_string(),
-     "TIMESTAMP" if f.kind == "datetime" else "DOUBLE" if f.kind == "number" else "VARCHAR")
-    for f in schema.fields()
-] + [("text_hash", pa.large_string(), "VARCHAR")]
-_STAGE_SCHEMA = pa.schema([(name, typ) for name, typ, _ in _STAGE_COLUMNS])
+_STAGE_SCHEMA = pa.schema(
+    [("source_row", pa.int64()), ("has_id", pa.bool_())]
+    + [(f.name, pa.timestamp("us") if f.kind == "datetime" else pa.float64() if f.kind == "number"
+        else pa.large_string()) for f in schema.fields()]
+    + [("text_hash", pa.large_string())]
+)
 _QUARANTINE_SCHEMA = pa.schema([("source_row", pa.int64()), ("column_name", pa.large_string()),
                                 ("reason", pa.large_string()), ("raw_json", pa.large_string())])
 
@@ -240,10 +237,20 @@ def _prepare(chunk: RawChunk, mapping: Mapping[str, str], headers: list[str]) ->
 # Writing
 # ---------------------------------------------------------------------------
 def _stage_chunk(cur, import_id: int, prepared: _Prepared) -> None:
-    """Append a prepared chunk to the staging table and its bad rows to the quarantine."""
+    """Append a prepared chunk to ``complaints`` (tagged with this import) and its bad rows to the quarantine.
+
+    Rows land in the table inside the import's transaction; :func:`_resolve`
+    then removes the duplicates before anything is committed.
+    """
+    canonical = [f.name for f in schema.fields() if f.name != "complaint_id"]
     cur.register("_chunk_good", prepared.good)
     try:
-        cur.execute("INSERT INTO _stage SELECT * FROM _chunk_good")
+        cur.execute(f"""
+            INSERT INTO complaints (complaint_id, {', '.join(canonical)}, content_hash, text_hash, import_id, source_row)
+            SELECT CASE WHEN has_id THEN complaint_id ELSE '{AUTO_ID_PREFIX}' || left(content_hash, 16) END,
+                   {', '.join(canonical)}, content_hash, text_hash, ?, source_row
+            FROM (SELECT *, {_content_hash_sql()} AS content_hash FROM _chunk_good)
+        """, [import_id])
     finally:
         cur.unregister("_chunk_good")
     if prepared.bad.num_rows:
@@ -259,6 +266,7 @@ def _stage_chunk(cur, import_id: int, prepared: _Prepared) -> None:
 
 
 def _content_hash_sql() -> str:
+    """MD5 over every canonical field but the id, in a fixed text form: same content, same hash."""
     parts = []
     for f in schema.fields():
         if f.name == "complaint_id":
@@ -273,47 +281,51 @@ def _content_hash_sql() -> str:
 
 
 def _resolve(cur, import_id: int) -> dict[str, int]:
-    """Deduplicate the staged rows against the file itself and the store; write complaints and conflicts."""
+    """Deduplicate this import's rows against the file itself and the store; record conflicts.
+
+    The first row of an id (or of a content, for rows without id) in the file is
+    compared with the store: same content → duplicate, other content →
+    conflict. Later rows with that id in the file are duplicates or conflicts of
+    the first one. Duplicates and conflicts are then removed from ``complaints``.
+    """
     canonical = [f.name for f in schema.fields() if f.name != "complaint_id"]
     cur.execute(f"""
         CREATE TEMP TABLE _outcome AS
-        WITH keyed AS (
-            SELECT source_row, has_id, content_hash,
-                   CASE WHEN has_id THEN complaint_id ELSE '{AUTO_ID_PREFIX}' || left(content_hash, 16) END AS cid
-            FROM (SELECT source_row, has_id, complaint_id, {_content_hash_sql()} AS content_hash FROM _stage)
-        ), ranked AS (
-            SELECT *, row_number() OVER w AS rn, first_value(content_hash) OVER w AS first_hash
-            FROM keyed WINDOW w AS (PARTITION BY cid ORDER BY source_row)
+        WITH ranked AS (
+            SELECT source_row, complaint_id AS cid, content_hash, starts_with(complaint_id, '{AUTO_ID_PREFIX}') AS auto,
+                   row_number() OVER w AS rn, first_value(content_hash) OVER w AS first_hash
+            FROM complaints WHERE import_id = $id
+            WINDOW w AS (PARTITION BY complaint_id ORDER BY source_row)
+        ), judged AS (
+            SELECT r.source_row, r.cid, r.content_hash,
+                   CASE WHEN r.rn > 1 THEN CASE WHEN r.content_hash = r.first_hash THEN 'duplicate' ELSE 'conflict' END
+                        WHEN e.content_hash IS NOT NULL
+                             THEN CASE WHEN e.content_hash = r.content_hash THEN 'duplicate' ELSE 'conflict' END
+                        WHEN x.content_hash IS NOT NULL THEN 'duplicate'
+                        ELSE 'new' END AS outcome,
+                   CASE WHEN r.rn > 1 THEN r.first_hash ELSE e.content_hash END AS existing_hash
+            FROM ranked r
+            LEFT JOIN (SELECT complaint_id, any_value(content_hash) AS content_hash
+                       FROM complaints WHERE import_id <> $id GROUP BY complaint_id) e ON e.complaint_id = r.cid
+            LEFT JOIN (SELECT DISTINCT content_hash FROM complaints WHERE import_id <> $id) x
+                   ON x.content_hash = r.content_hash AND r.auto
         )
-        SELECT r.source_row, r.cid, r.content_hash,
-               CASE WHEN r.rn > 1 THEN CASE WHEN r.content_hash = r.first_hash THEN 'duplicate' ELSE 'conflict' END
-                    WHEN e.content_hash IS NOT NULL
-                         THEN CASE WHEN e.content_hash = r.content_hash THEN 'duplicate' ELSE 'conflict' END
-                    WHEN x.content_hash IS NOT NULL THEN 'duplicate'
-                    ELSE 'new' END AS outcome,
-               CASE WHEN r.rn > 1 THEN r.first_hash ELSE e.content_hash END AS existing_hash
-        FROM ranked r
-        LEFT JOIN (SELECT complaint_id, any_value(content_hash) AS content_hash
-                   FROM complaints GROUP BY complaint_id) e ON e.complaint_id = r.cid
-        LEFT JOIN (SELECT DISTINCT content_hash FROM complaints) x
-               ON x.content_hash = r.content_hash AND NOT r.has_id
-    """)
-    columns = ", ".join(f"s.{name}" for name in canonical)
-    cur.execute(f"""
-        INSERT INTO complaints (complaint_id, {', '.join(canonical)}, content_hash, text_hash, import_id, source_row)
-        SELECT o.cid, {columns}, o.content_hash, s.text_hash, ?, s.source_row
-        FROM _outcome o JOIN _stage s USING (source_row) WHERE o.outcome = 'new'
-    """, [import_id])
-    fields_json = ", ".join(f"'{name}': s.{name}" for name in canonical)
+        SELECT * FROM judged WHERE outcome <> 'new'
+    """, {"id": import_id})
+    fields_json = ", ".join(f"'{name}': c.{name}" for name in canonical)
     cur.execute(f"""
         INSERT INTO conflicts (import_id, source_row, complaint_id, existing_hash, incoming_hash, incoming_json)
-        SELECT ?, o.source_row, o.cid, o.existing_hash, o.content_hash, to_json({{{fields_json}}})
-        FROM _outcome o JOIN _stage s USING (source_row) WHERE o.outcome = 'conflict' ORDER BY o.source_row
-    """, [import_id])
+        SELECT $id, o.source_row, o.cid, o.existing_hash, o.content_hash, to_json({{{fields_json}}})
+        FROM _outcome o JOIN complaints c ON c.import_id = $id AND c.source_row = o.source_row
+        WHERE o.outcome = 'conflict' ORDER BY o.source_row
+    """, {"id": import_id})
     counts = dict(cur.execute("SELECT outcome, count(*) FROM _outcome GROUP BY outcome").fetchall())
-    for table in ("_outcome", "_stage"):
-        cur.execute(f"DROP TABLE {table}")
-    return {k: int(counts.get(k, 0)) for k in ("new", "duplicate", "conflict")}
+    if counts:
+        cur.execute("DELETE FROM complaints WHERE import_id = $id AND source_row IN (SELECT source_row FROM _outcome)",
+                    {"id": import_id})
+    new = int(cur.execute("SELECT count(*) FROM complaints WHERE import_id = ?", [import_id]).fetchall()[0][0])
+    cur.execute("DROP TABLE _outcome")
+    return {"new": new, "duplicate": int(counts.get("duplicate", 0)), "conflict": int(counts.get("conflict", 0))}
 
 
 def import_file(
@@ -361,14 +373,14 @@ def import_file(
         quarantined = 0
         with _IMPORT_LOCK, store.transaction() as cur:
             import_id = int(cur.execute("SELECT coalesce(max(import_id), 0) + 1 FROM imports").fetchall()[0][0])
-            columns_sql = ", ".join(f"{name} {sql}" for name, _, sql in _STAGE_COLUMNS)
-            cur.execute(f"CREATE TEMP TABLE _stage ({columns_sql})")
+            staged = 0
             for chunk in reader.chunks():
                 prepared = _prepare(chunk, final, headers)
                 _stage_chunk(cur, import_id, prepared)
                 text_fallbacks += prepared.text_fallbacks
                 quarantined += prepared.bad.num_rows
-                report(0.9 * reader.progress, f"已读取并校验 {_staged_rows(cur)} 行")
+                staged += prepared.good.num_rows + prepared.bad.num_rows
+                report(0.9 * reader.progress, f"已读取并校验 {staged:,} 行")
             report(0.92, "去重并写入数据库…")
             counts = _resolve(cur, import_id)
             if text_fallbacks:
@@ -408,10 +420,6 @@ def import_file(
     result.seconds = round(time.perf_counter() - started, 3)
     report(1.0, "完成")
     return result
-
-
-def _staged_rows(cur) -> int:
-    return int(cur.execute("SELECT count(*) FROM _stage").fetchall()[0][0])
 
 
 def _check_mapping(info: TableInfo, mapping: Mapping[str, str]) -> None:

@@ -835,7 +835,17 @@ class TableReader:
         check_bytes = not self._clean
         header_key = self._header_key
         header_first = self._header_first
+        chunk_size = self.chunk_size
         for number, cells, captured, error in records:
+            # Fast path: the usual well-formed row.
+            if (error is None and not check_bytes and len(cells) == width and cells[0]
+                    and cells[0].strip() != header_first):
+                good.append(cells)
+                rows.append(number)
+                if len(good) + len(quarantine) >= chunk_size:
+                    yield _make_chunk(headers, good, rows, quarantine)
+                    good, rows, quarantine = [], [], []
+                continue
             if error is None:
                 if check_bytes and any(_SURROGATE.search(c) for c in cells):
                     quarantine.append(QuarantinedRow(
@@ -865,7 +875,7 @@ class TableReader:
                     "csv": "无法按 CSV 规则解析此行（字段过长或格式错误）",
                 }[error]
                 quarantine.append(QuarantinedRow(number, reason, None, {"_line": _clean_surrogates(text)}))
-            if len(good) + len(quarantine) >= self.chunk_size:
+            if len(good) + len(quarantine) >= chunk_size:
                 yield _make_chunk(headers, good, rows, quarantine)
                 good, rows, quarantine = [], [], []
         if good or quarantine:
