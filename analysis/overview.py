@@ -394,18 +394,23 @@ def _move_text(row: pd.Series) -> str:
     return f"{change:+,d} 件{pct}"
 
 
-def what_changed(store: Store, filters: Filters) -> list[str]:
+def what_changed(store: Store, filters: Filters, *, kpis: pd.DataFrame | None = None) -> list[str]:
     """A few plain-Chinese sentences on what changed against the previous period.
 
     Covers the total (环比 and 同比), the category that grew most (and on which
     platform), the category that fell most, the share of quality/safety
     problems and the district that grew most.
 
+    Args:
+        store: the complaint store.
+        filters: the global filters.
+        kpis: :func:`kpi_frame` of the same filters, if already computed.
+
     Returns:
         Sentences, most important first; one sentence saying so when the
         period holds no complaint; empty when the store is empty.
     """
-    kpis = kpi_frame(store, filters)
+    kpis = kpi_frame(store, filters) if kpis is None else kpis
     if kpis.empty:
         return []
     cur, prev, ly = (kpis.loc[p] for p in PERIODS)

@@ -475,13 +475,14 @@ def briefing_html(store: Store, filters: Filters, *, generated_at: dt.datetime |
     if kpis.empty or int(kpis.loc["current", "complaints"]) == 0:
         parts.append("<section><h2>一、主要数据</h2><p>所选时间段内没有投诉数据。</p></section>")
     else:
-        changed = "".join(f"<li>{_e(s)}</li>" for s in overview.what_changed(store, filters))
+        changed = "".join(f"<li>{_e(s)}</li>" for s in overview.what_changed(store, filters, kpis=kpis))
+        key_figures = _kpi_table(kpis)
         events = _event_sentences(store, filters)
         event_html = ("".join(f"<li>{_e(s)}</li>" for s in events) if events
                       else "<li>所选时间段内没有促销活动的主窗口。</li>")
         parts += [
             "<section><h2>一、主要数据</h2>",
-            _table(_kpi_table(kpis), numeric=set(_kpi_table(kpis).columns[1:]) - {"环比", "同比"},
+            _table(key_figures, numeric=set(key_figures.columns[1:]) - {"环比", "同比"},
                    changes={"环比": True, "同比": True}),
             f"<h3>变化要点</h3><ul>{changed}</ul></section>",
             f"<section><h2>二、投诉趋势</h2>{_trend_section(store, filters, include_plotlyjs=include_plotlyjs)}"

@@ -19,7 +19,7 @@ def summary(key: str, filters):
     alarms = overview.open_alarms(store, filters, recent_days=RECENT_DAYS)
     return {"kpis": kpis, "alarms": alarms,
             "cards": overview.kpi_cards(kpis, alarms=alarms, recent_days=RECENT_DAYS),
-            "sentences": overview.what_changed(store, filters)}
+            "sentences": overview.what_changed(store, filters, kpis=kpis)}
 
 
 @st.cache_data(show_spinner=False)
