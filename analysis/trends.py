@@ -49,7 +49,7 @@ from scipy import signal, stats
 
 from analysis.errors import ConfigError, UserError
 from analysis.privacy import mask_series
-from analysis.store import Filters, Store
+from analysis.store import UNCLASSIFIED, Filters, Store
 
 __all__ = [
     "CALENDAR_COLUMNS", "DRIVER_DIMENSIONS", "FREQS", "LENSES", "OTHER", "PROMOTIONS_PATH", "SURGE_METHODS",
@@ -85,6 +85,7 @@ _PERIOD_SQL = {
 _PANDAS_FREQ = {"D": "D", "W": "W-MON", "M": "MS"}
 DRIVER_DIMENSIONS = {"category": "类别", "platform_norm": "平台", "product": "商品"}
 _REFERENCE_DAYS = 56
+_PLACEHOLDERS = (UNCLASSIFIED, "其他平台")
 _Z95 = 1.959963984540054
 
 
@@ -983,12 +984,16 @@ def describe_event(study: EventStudy) -> str:
 
 
 def _top_named(drivers: pd.DataFrame, column: str, *, n: int) -> str:
-    """``家用电器（+120件）、拼多多（+95件）``: the top category and platform (and product)."""
+    """``家用电器（+120件）、拼多多（+95件）``: the top categories, platform and product.
+
+    Placeholders (未分类, 其他平台) say nothing about where complaints come from and are left out.
+    """
     if drivers is None or not len(drivers):
         return ""
     parts = []
+    known = drivers[~drivers["value"].isin(_PLACEHOLDERS)]
     for dim, k in (("category", n), ("platform_norm", 1), ("product", 1)):
-        d = drivers[drivers["dimension"] == dim].head(k)
+        d = known[known["dimension"] == dim].head(k)
         for value, amount in zip(d["value"], d[column]):
             amount = float(amount)
             parts.append(f"{value}（{amount:+.0f}件）" if column == "excess" else f"{value}（{amount:.0f}件）")

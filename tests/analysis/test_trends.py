@@ -279,6 +279,16 @@ def test_event_study_drivers(store, calendar):
     assert doc["window_start"] == "2023-03-06" and doc["drivers"][0]["value"] == "家用电器"
 
 
+def test_placeholders_are_not_named_as_drivers(store, calendar):
+    per_day = {d: 1 for d in fx.days(D(2022, 1, 1), D(2023, 3, 31))}
+    per_day.update({d: 3 for d in WINDOW_2023})
+    fx.fill_daily(store, per_day, describe=lambda d, i: {"category": "", "platform_norm": "", "product": "电热水壶"}
+                  if d in WINDOW_2023 and i >= 1 else {})
+    study = trends.event_study(store, Filters(), promotion="促销A", year=2023, calendar=calendar)
+    assert study.drivers["value"].tolist() == ["未分类", "其他平台", "电热水壶"]     # still in the table
+    assert "增量主要来自 电热水壶（+14件）。" in trends.describe_event(study)
+
+
 def test_driver_products_are_masked(store):
     fx.fill_double_eleven(store, product="电热水壶 客服13812345678")
     study = trends.event_study(store, Filters(), promotion="双十一", year=2023)
