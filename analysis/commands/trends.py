@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
 import json
 from pathlib import Path
 
@@ -34,12 +36,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _ensure_enriched(store: Store) -> None:
-    """Fill categories, problems and platforms for complaints that lack them (text pipeline)."""
-    try:
-        from analysis.enrich import ensure_enriched
-    except ImportError:   # the text pipeline is optional here: without it drivers show 未分类/其他平台
+    """Fill categories, problems and platforms for complaints that lack them (text pipeline).
+
+    Until ``analysis.enrich`` is part of the code base the store is used as it is
+    (drivers then show 未分类 / 其他平台 for unenriched complaints).
+    """
+    if importlib.util.find_spec("analysis.enrich") is None:
         return
-    ensure_enriched(store)
+    importlib.import_module("analysis.enrich").ensure_enriched(store)
 
 
 def _print_text(study: trends.EventStudy) -> None:
