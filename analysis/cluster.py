@@ -171,52 +171,59 @@ def _empty_clusters() -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- text → matrix
-def _make_analyzer(stopwords: frozenset[str]) -> Callable[[str], list[str]]:
-    def keep(token: str) -> bool:
-        if token in stopwords:
-            return False
-        if any("\u4e00" <= ch <= "\u9fff" for ch in token):
-            return len(set(token)) > 1 or len(token) == 1
-        # Latin/alphanumeric terms such as "xp", "iphone", "5g": letters required, ≥ 2 chars.
-        return len(token) >= 2 and token.isalnum() and any(ch.isalpha() for ch in token)
-
-    cache: dict[str, bool] = {}
-
-    def analyze(doc: str) -> list[str]:
-        out = []
-        for token in doc.lower().split():
-            ok = cache.get(token)
-            if ok is None:
-                ok = cache[token] = keep(token)
-            if ok:
-                out.append(token)
-        return out
-
-    return analyze
+def _keep_term(token: str, stopwords: frozenset[str]) -> bool:
+    """Whether a token may be a clustering term."""
+    if token in stopwords:
+        return False
+    if any("\u4e00" <= ch <= "\u9fff" for ch in token):
+        return len(set(token)) > 1 or len(token) == 1  # "哈哈哈" says nothing
+    # Latin/alphanumeric terms such as "xp", "iphone", "5g": letters required, ≥ 2 chars.
+    return len(token) >= 2 and token.isalnum() and any(ch.isalpha() for ch in token)
 
 
-def _count_matrix(docs: Sequence[str], weights: np.ndarray, analyzer, *, min_df: int,
-                  max_df: float) -> tuple[sp.csr_matrix, np.ndarray]:
-    """Term counts of unique docs, vocabulary pruned by (duplicate-weighted) document frequency."""
-    from sklearn.feature_extraction.text import CountVectorizer
+def _count_matrix(docs: Sequence[str], weights: np.ndarray, stopwords: frozenset[str], *,
+                  min_df: int, max_df: float,
+                  chunk_size: int = 50000) -> tuple[sp.csr_matrix, np.ndarray]:
+    """Term counts of unique docs, vocabulary pruned by (duplicate-weighted) document frequency.
 
-    vec = CountVectorizer(analyzer=analyzer, dtype=np.float32)
-    try:
-        counts = vec.fit_transform(docs).tocsr()
-    except ValueError:  # empty vocabulary
+    Tokens are split and hashed in C (``str.split``, ``pd.factorize``) chunk by chunk; only
+    the vocabulary is looked at in Python.
+    """
+    vocabulary: dict[str, int] = {}
+    rows, cols = [], []
+    for lo in range(0, len(docs), chunk_size):
+        chunk = [" ".join(d.lower().split()) for d in docs[lo:lo + chunk_size]]
+        lengths = np.fromiter((d.count(" ") + 1 if d else 0 for d in chunk), dtype=np.int64,
+                              count=len(chunk))
+        if not lengths.sum():
+            continue
+        tokens = np.array(" ".join(d for d in chunk if d).split(" "), dtype=object)
+        codes, uniques = pd.factorize(tokens)
+        lookup = np.fromiter((vocabulary.setdefault(t, len(vocabulary)) for t in uniques),
+                             dtype=np.int64, count=len(uniques))
+        rows.append(np.repeat(np.arange(lo, lo + len(chunk)), lengths))
+        cols.append(lookup[codes])
+    if not vocabulary:
         return sp.csr_matrix((len(docs), 0), dtype=np.float32), np.array([], dtype=object)
-    terms = vec.get_feature_names_out()
+    terms = np.array(list(vocabulary), dtype=object)
+    rows, cols = np.concatenate(rows), np.concatenate(cols)
+    counts = sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)),
+                           shape=(len(docs), len(terms)))
+    counts.sum_duplicates()
+    usable = np.fromiter((_keep_term(t, stopwords) for t in terms), dtype=bool, count=len(terms))
     presence = counts.copy()
     presence.data[:] = 1.0
     df = np.asarray(presence.T @ weights).ravel()
     n = weights.sum()
-    keep = (df >= min_df) & (df <= max(max_df * n, min_df))
+    keep = usable & (df >= min_df) & (df <= max(max_df * n, min_df))
     covered = np.asarray(presence[:, keep].sum(axis=1)).ravel() > 0
     if weights[covered].sum() < 0.5 * n:  # near-identical texts: every term is ubiquitous
-        keep = df >= min_df
-    counts = counts[:, keep]
+        keep = usable & (df >= min_df)
+    order = np.flatnonzero(keep)
+    order = order[np.argsort(terms[order], kind="stable")]  # alphabetical, like CountVectorizer
+    counts = counts[:, order].tocsr()
     counts.sort_indices()
-    return counts.tocsr(), terms[keep]
+    return counts, terms[order]
 
 
 def _tfidf(counts: sp.csr_matrix, weights: np.ndarray) -> tuple[sp.csr_matrix, np.ndarray]:
@@ -228,8 +235,8 @@ def _tfidf(counts: sp.csr_matrix, weights: np.ndarray) -> tuple[sp.csr_matrix, n
     n = weights.sum()
     idf = (np.log((1.0 + n) / (1.0 + df)) + 1.0).astype(np.float32)
     tf = counts.copy()
-    tf.data = np.log1p(tf.data)
-    return normalize(tf @ sp.diags(idf), copy=False).tocsr(), idf
+    tf.data = np.log1p(tf.data) * idf[tf.indices]
+    return normalize(tf, copy=False), idf
 
 
 def _lsa(x: sp.csr_matrix, *, n_components: int, sample: np.ndarray,
@@ -255,35 +262,87 @@ def _weighted_sample(weights: np.ndarray, size: int, rng: np.random.Generator) -
     return np.sort(rng.choice(len(weights), size=size, p=weights / weights.sum()))
 
 
-def _kmeans(z: np.ndarray, weights: np.ndarray, k: int, *, random_state: int,
-            fit_rows: np.ndarray | None = None) -> np.ndarray:
-    from sklearn.cluster import KMeans
+def _spherical_kmeans(z: np.ndarray, weights: np.ndarray, k: int, *, rng: np.random.Generator,
+                      n_init: int = 1, max_iter: int = 50,
+                      tol: float = 0.001) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted spherical k-means (cosine) on unit vectors, k-means++ start; best of ``n_init``.
 
-    rows = np.arange(len(z)) if fit_rows is None else fit_rows
-    km = KMeans(k, n_init=3, random_state=random_state, max_iter=200)
-    km.fit(z[rows], sample_weight=weights[rows])
-    return km.predict(z).astype(np.int64)
+    Iterations stop when at most ``tol`` of the points change cluster.
+
+    Returns:
+        (labels, unit centres) of the run with the highest weighted cosine to the centres.
+    """
+    n = len(z)
+    best = (-np.inf, None, None)
+    for _ in range(n_init):
+        centres = np.empty((k, z.shape[1]), dtype=z.dtype)
+        centres[0] = z[rng.choice(n, p=weights / weights.sum())]
+        dist = np.clip(1.0 - z @ centres[0], 0.0, None)
+        trials = 2 + int(np.log(k))  # greedy k-means++: best of a few candidates per centre
+        for j in range(1, k):
+            mass = dist * weights
+            total = mass.sum()
+            if total <= 0:
+                centres[j] = z[rng.integers(n)]
+                continue
+            candidates = rng.choice(n, size=trials, p=mass / total)
+            options = np.minimum(dist[None, :], np.clip(1.0 - z[candidates] @ z.T, 0.0, None))
+            pick = int(np.argmin(options @ weights))
+            centres[j] = z[candidates[pick]]
+            dist = options[pick]
+        labels = None
+        for _ in range(max_iter):
+            sims = z @ centres.T
+            new = sims.argmax(axis=1)
+            if labels is not None and np.count_nonzero(new != labels) <= tol * n:
+                labels = new
+                break
+            labels = new
+            member = np.zeros((n, k), dtype=z.dtype)
+            member[np.arange(n), labels] = weights
+            sums = member.T @ z
+            norms = np.linalg.norm(sums, axis=1)
+            filled = norms > 0
+            centres[filled] = sums[filled] / norms[filled, None]
+        objective = float((sims[np.arange(n), labels] * weights).sum())
+        if objective > best[0]:
+            best = (objective, labels, centres.copy())
+    return best[1], best[2]
+
+
+def _silhouette(distances: np.ndarray, labels: np.ndarray) -> float:
+    """Mean silhouette from a precomputed distance matrix (singletons score 0)."""
+    k = labels.max() + 1
+    onehot = np.zeros((len(labels), k))
+    onehot[np.arange(len(labels)), labels] = 1.0
+    sizes = onehot.sum(axis=0)
+    if (sizes > 0).sum() < 2:
+        return -1.0
+    totals = distances @ onehot
+    own = sizes[labels]
+    a = totals[np.arange(len(labels)), labels] / np.maximum(own - 1, 1)
+    mean_other = np.where(sizes > 0, totals / np.maximum(sizes, 1), np.inf)
+    mean_other[np.arange(len(labels)), labels] = np.inf
+    b = mean_other.min(axis=1)
+    s = np.where(own > 1, (b - a) / np.maximum(np.maximum(a, b), 1e-12), 0.0)
+    return float(s.mean())
 
 
 def _choose_k(z: np.ndarray, weights: np.ndarray, *, k_max: int, random_state: int,
               sample_size: int = 2500) -> tuple[int, pd.DataFrame]:
     """Pick k by the (cosine) silhouette of spherical k-means on a weighted sample."""
-    from sklearn.cluster import KMeans
-    from sklearn.metrics import silhouette_score
-
     rng = np.random.default_rng(random_state)
     idx = _weighted_sample(weights, sample_size, rng)
     sample = z[idx]
     distances = np.clip(1.0 - sample @ sample.T, 0.0, 2.0)
     np.fill_diagonal(distances, 0.0)
+    ones = np.ones(len(sample))
+    n_init = 5 if len(sample) < 1000 else 2
     rows = []
     for k in range(2, k_max + 1):
-        labels = KMeans(k, n_init=2, random_state=random_state, max_iter=100).fit_predict(sample)
-        if len(np.unique(labels)) < 2:
-            score = -1.0
-        else:
-            score = float(silhouette_score(distances, labels, metric="precomputed"))
-        rows.append({"k": k, "silhouette": score})
+        labels, _ = _spherical_kmeans(sample, ones, k, rng=np.random.default_rng(random_state + k),
+                                      n_init=n_init)
+        rows.append({"k": k, "silhouette": _silhouette(distances, _relabel_compact(labels))})
     scores = pd.DataFrame(rows)
     return _knee(scores["k"].to_numpy(), scores["silhouette"].to_numpy()), scores
 
@@ -305,6 +364,12 @@ def _knee(ks: np.ndarray, scores: np.ndarray) -> int:
     return int(ks[int(np.argmax(y - x))])
 
 
+def _nearest(z: np.ndarray, centres: np.ndarray, chunk: int = 50000) -> np.ndarray:
+    """Index of the most similar centre for each row (cosine on unit vectors)."""
+    return np.concatenate([(z[lo:lo + chunk] @ centres.T).argmax(axis=1)
+                           for lo in range(0, len(z), chunk)]) if len(z) else np.zeros(0, int)
+
+
 def _onehot(labels: np.ndarray, weights: np.ndarray, k: int) -> sp.csr_matrix:
     mask = labels >= 0
     return sp.csr_matrix((weights[mask], (labels[mask], np.flatnonzero(mask))),
@@ -319,8 +384,11 @@ def _relabel_compact(labels: np.ndarray) -> np.ndarray:
 
 
 def _refine(counts: sp.csr_matrix, weights: np.ndarray, labels: np.ndarray, *,
-            max_iter: int, alpha: float = 0.1) -> np.ndarray:
-    """Classification EM for a multinomial mixture, started from ``labels``."""
+            max_iter: int, alpha: float = 0.1, tol: float = 0.001) -> np.ndarray:
+    """Classification EM for a multinomial mixture, started from ``labels``.
+
+    Stops when at most ``tol`` of the (weighted) complaints change cluster.
+    """
     doc_terms = counts.copy()
     doc_terms.data = np.log1p(doc_terms.data)
     for _ in range(max_iter):
@@ -331,9 +399,10 @@ def _refine(counts: sp.csr_matrix, weights: np.ndarray, labels: np.ndarray, *,
         log_prior = np.log(sizes + 1.0)
         new = np.asarray(doc_terms @ log_p.T) + log_prior
         new = _relabel_compact(new.argmax(axis=1))
-        if np.array_equal(new, labels):
-            break
+        moved = weights[new != labels].sum() if len(new) == len(labels) else weights.sum()
         labels = new
+        if moved <= tol * weights.sum():
+            break
     return labels
 
 
@@ -365,9 +434,12 @@ def _top_values(meta: pd.DataFrame, column: str, groups: np.ndarray, top: int = 
 
 def _projection(z: np.ndarray, labels: np.ndarray, weights: np.ndarray, *,
                 random_state: int) -> np.ndarray:
-    """2-D map: linear discriminant projection of the LSA vectors (PCA when < 3 groups)."""
-    from sklearn.decomposition import PCA
-    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+    """2-D map: linear discriminant projection of the LSA vectors (PCA when < 3 groups).
+
+    The two directions maximise between-cluster over (shrunk) within-cluster scatter,
+    fitted on a weighted sample; coordinates are scaled into [-1, 1].
+    """
+    from scipy.linalg import eigh
 
     if len(z) == 0:
         return np.zeros((0, 2))
@@ -376,17 +448,32 @@ def _projection(z: np.ndarray, labels: np.ndarray, weights: np.ndarray, *,
         out[:, : min(2, z.shape[1])] = z[:, :2]
         return out
     rng = np.random.default_rng(random_state)
-    fit = _weighted_sample(weights, 20000, rng)
-    fit = np.unique(fit) if len(fit) > 20000 else fit
-    n_groups = len(np.unique(labels[fit]))
-    if n_groups >= 3:
+    fit = np.unique(_weighted_sample(weights, 20000, rng))
+    x, w, g = z[fit].astype(np.float64), weights[fit], labels[fit]
+    g = np.where(g >= 0, g, g.max() + 1)  # 杂项 is one more group
+    mean = np.average(x, axis=0, weights=w)
+    onehot = _onehot(g, w, g.max() + 1)
+    mass = np.asarray(onehot.sum(axis=1)).ravel()
+    present = mass > 0
+    means = np.asarray(onehot @ x)[present] / mass[present, None]
+    if len(means) >= 3:
+        within = x - np.asarray(onehot @ x / np.maximum(mass, 1e-12)[:, None])[g]
+        sw = (within * w[:, None]).T @ within
+        sw += (0.1 * np.trace(sw) / sw.shape[0] + 1e-9) * np.eye(sw.shape[0])
+        centred = means - mean
+        sb = (centred * mass[present, None]).T @ centred
         try:
-            lda = LinearDiscriminantAnalysis(n_components=2, solver="eigen", shrinkage=0.1)
-            coords = lda.fit(z[fit], labels[fit]).transform(z)
-        except (ValueError, np.linalg.LinAlgError):
-            coords = PCA(2, random_state=random_state).fit(z[fit]).transform(z)
+            _, vectors = eigh(sb, sw)
+            axes = vectors[:, ::-1][:, :2]
+        except np.linalg.LinAlgError:
+            axes = None
     else:
-        coords = PCA(2, random_state=random_state).fit(z[fit]).transform(z)
+        axes = None
+    if axes is None:
+        centred = (x - mean) * np.sqrt(w)[:, None]
+        axes = np.linalg.svd(centred, full_matrices=False)[2][:2].T
+    coords = (z - mean) @ axes
+    coords = coords * np.sign(coords.sum(axis=0) + 1e-12)  # deterministic orientation
     scale = np.abs(coords).max() or 1.0
     return coords / scale
 
@@ -456,11 +543,10 @@ def cluster_complaints(
                                     "请扩大时间范围，或选择更大的类别/平台范围。", params)
 
     stop = _default_stopwords() | frozenset(w.lower() for w in (stopwords or ()))
-    analyzer = _make_analyzer(stop)
     codes, uniques = pd.factorize(pd.Series(docs, dtype=object))
     weights = np.bincount(codes).astype(np.float64)
     min_df = 2 if n < 5000 else 3
-    counts, terms = _count_matrix(list(uniques), weights, analyzer, min_df=min_df, max_df=0.5)
+    counts, terms = _count_matrix(list(uniques), weights, stop, min_df=min_df, max_df=0.5)
     nonempty = np.asarray(counts.sum(axis=1)).ravel() > 0
     n_text = int(weights[nonempty].sum())
     if n_text < min_complaints:
@@ -468,9 +554,9 @@ def cluster_complaints(
             ids, f"{n} 条投诉中只有 {n_text} 条含有可用于聚类的词语（其余为空、重复字符或只有常用词），"
                  f"少于 {min_complaints} 条，无法聚类。", params)
 
-    # Small inputs run faster on one thread, and do not thrash a busy machine.
-    limit = 1 if len(uniques) < 20000 else None
-    with threadpool_limits(limit):
+    # One BLAS/OpenMP thread: the heavy steps are memory-bound or small, and threads spinning
+    # against other work on a shared 2-core server made runs 3x slower, never faster.
+    with threadpool_limits(1):
         return _cluster(docs, ids, meta, codes, uniques, weights, counts, terms, nonempty,
                         n_text=n_text, n_clusters=n_clusters, max_clusters=max_clusters,
                         min_cluster_size=min_cluster_size, min_coherence=min_coherence,
@@ -486,7 +572,7 @@ def _cluster(docs, ids, meta, codes, uniques, weights, counts, terms, nonempty, 
     rows = np.flatnonzero(nonempty)
     c_counts, c_weights = counts[rows], weights[rows]
     x, _ = _tfidf(c_counts, c_weights)
-    svd_rows = _weighted_sample(c_weights, 30000, rng)
+    svd_rows = _weighted_sample(c_weights, 20000, rng)
     svd_rows = np.unique(svd_rows)
     z = _lsa(x, n_components=n_components, sample=svd_rows, random_state=random_state)
 
@@ -504,11 +590,12 @@ def _cluster(docs, ids, meta, codes, uniques, weights, counts, terms, nonempty, 
         if k <= 1:
             labels = np.zeros(len(rows), dtype=np.int64)
         else:
-            fit_rows = None
-            if len(rows) > 50000:
-                fit_rows = np.unique(_weighted_sample(c_weights, 50000, rng))
-            labels = _relabel_compact(_kmeans(z, c_weights, k, random_state=random_state,
-                                              fit_rows=fit_rows))
+            fit = np.arange(len(rows))
+            if len(rows) > 30000:
+                fit = np.unique(_weighted_sample(c_weights, 30000, rng))
+            n_init = 10 if len(fit) < 5000 else 3  # restarts are cheap on small scopes
+            _, centres = _spherical_kmeans(z[fit], c_weights[fit], k, rng=rng, n_init=n_init)
+            labels = _relabel_compact(_nearest(z, centres))
             if refine_iter > 0 and labels.max() > 0:
                 labels = _refine(c_counts, c_weights, labels, max_iter=refine_iter)
 

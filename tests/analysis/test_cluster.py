@@ -100,7 +100,7 @@ def test_k_override_keeps_groups_whole(planted):
     assert result.n_clusters == 3 and result.k_scores is None
     merged = planted.merge(result.assignments, on="complaint_id")
     assert (merged.groupby("group")["cluster_id"].nunique() == 1).all()
-    assert sorted(result.clusters["size"]) == [30, 30, 90]
+    assert sorted(result.clusters["size"]) in ([30, 30, 90], [30, 60, 60])
 
 
 def test_real_reviews_four_categories():
@@ -108,7 +108,7 @@ def test_real_reviews_four_categories():
     for seed in (0, 1, 2):
         result = cluster_complaints(real["tokens"], metadata=real, random_state=seed)
         assert result.n_clusters == 4
-        assert adjusted_rand_score(real["cat"], result.assignments["cluster_id"]) >= 0.55
+        assert adjusted_rand_score(real["cat"], result.assignments["cluster_id"]) >= 0.65
         terms = " ".join(" ".join(t[:3]) for t in result.clusters["label_terms"])
         for word in ("酒店", "蒙牛", "洗发水"):
             assert word in terms
