@@ -921,8 +921,12 @@ def _order_dimensions(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.drop(columns="_o").reset_index(drop=True)
 
 
-def lift_frame(study: EventStudy, *, dimension: str = "category", top: int = 8) -> pd.DataFrame:
+def lift_frame(study: EventStudy, *, dimension: str = "category", top: int = 8,
+               min_expected: float = 5.0) -> pd.DataFrame:
     """The overall lift and the lifts of the top drivers of one dimension, for lift bars.
+
+    Drivers whose baseline expects fewer than ``min_expected`` complaints are left
+    out: their ratios (e.g. 10 against 1) say little and their intervals are huge.
 
     Returns:
         Columns ``label, lift, ci_low, ci_high, count, expected`` (``全部`` first);
@@ -935,7 +939,7 @@ def lift_frame(study: EventStudy, *, dimension: str = "category", top: int = 8) 
                  count=study.count, expected=study.baseline)]
     d = study.drivers
     if len(d):
-        d = d[(d["dimension"] == dimension) & d["lift"].notna()].head(top)
+        d = d[(d["dimension"] == dimension) & d["lift"].notna() & (d["expected"] >= min_expected)].head(top)
         rows += d.rename(columns={"value": "label"})[columns].to_dict("records")
     return pd.DataFrame(rows, columns=columns)
 

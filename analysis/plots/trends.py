@@ -228,6 +228,12 @@ def lift_bars(frame: pd.DataFrame, *, title: str | None = None, height: int | No
     fig.add_vline(x=0, line_color="#7f8c8d", line_width=1)
     apply_layout(fig, title=title, height=height or max(160, 48 * len(frame) + 90))
     fig.update_yaxes(autorange="reversed", title_text=None)
-    fig.update_xaxes(title_text="较基线变化（%）", ticksuffix="%", zeroline=False)
+    # Keep the bars readable: a very wide interval runs off the axis instead of squeezing the bars.
+    span = max(float(change.abs().max()) if len(change) else 0.0, 50.0)
+    left = max(float(low.min()) if low.notna().any() else -span, -100.0, -3 * span)
+    right = min(float(high.max()) if high.notna().any() else span, 3 * span)
+    pad = 0.08 * (max(right, 0) - min(left, 0) or 1)
+    fig.update_xaxes(title_text="较基线变化（%）", ticksuffix="%", zeroline=False,
+                     range=[min(left, 0) - pad, max(right, 0) + pad])
     fig.update_layout(showlegend=False)
     return fig

@@ -120,3 +120,12 @@ def test_band_labels_use_two_rows_and_skip_crowded_ones():
     assert len([s for s in fig.layout.shapes if s.type == "rect"]) == 4            # every band is shaded
     labels = {a.text: round(a.y, 2) for a in fig.layout.annotations}
     assert labels == {"甲": 1.0, "乙": 0.94, "丁": 1.0}                              # 丙 would overlap
+
+
+def test_lift_bars_axis_is_not_squeezed_by_a_huge_interval():
+    frame = pd.DataFrame({"label": ["全部", "网络服务"], "lift": [1.5, 2.0], "ci_low": [0.9, 0.01],
+                          "ci_high": [2.4, 400.0]})
+    lo, hi = tp.lift_bars(frame).layout.xaxis.range
+    pad = 0.08 * (300 + 99)
+    assert hi == pytest.approx(300 + pad)               # 3 × the largest bar (100 %), not 39,900 %
+    assert lo == pytest.approx(-99 - pad)

@@ -566,3 +566,19 @@ def test_cli_user_errors(surge_db, tmp_path):
     with pytest.raises(ConfigError) as exc:
         _cli("--db", str(surge_db), "--promotion", "双十一", "--year", "2017", "--calendar", str(bad))
     assert "bad.csv" in str(exc.value) and "第 2 行" in str(exc.value) and "不是 YYYY-MM-DD" in str(exc.value)
+
+
+def test_lift_frame_leaves_out_drivers_with_tiny_baselines(store, calendar):
+    per_day = {d: 2 for d in fx.days(D(2022, 1, 1), D(2023, 3, 31))}
+    per_day.update({d: 6 for d in WINDOW_2023})
+    rare = D(2022, 3, 8)                                     # one 家用电器 complaint last year
+
+    def describe(day, i):
+        if day in WINDOW_2023 and i >= 3 or (day == rare and i == 0):
+            return {"category": "家用电器"}
+        return {}
+    fx.fill_daily(store, per_day, describe=describe)
+    study = trends.event_study(store, Filters(), promotion="促销A", year=2023, calendar=calendar)
+    assert study.drivers.query("dimension == 'category'")["expected"].tolist() == pytest.approx([1.0, 13.0])
+    assert trends.lift_frame(study)["label"].tolist() == ["全部", "食品"]           # 家用电器 expects 1 < 5
+    assert trends.lift_frame(study, min_expected=1)["label"].tolist() == ["全部", "家用电器", "食品"]
