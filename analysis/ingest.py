@@ -162,7 +162,6 @@ def _prepare(chunk: RawChunk, mapping: Mapping[str, str], headers: list[str]) ->
             problems.setdefault(int(i), []).append((column, reason(int(i))))
 
     values: dict[str, pa.Array] = {}
-    text_fallbacks = 0
     for f in schema.fields():
         column = source.get(f.name)
         raw = chunk.column(column) if column else None
@@ -189,13 +188,12 @@ def _prepare(chunk: RawChunk, mapping: Mapping[str, str], headers: list[str]) ->
             values[f.name] = normalize_values(raw, kind="text" if f.name in _FREE_TEXT else "code")
     # An empty complaint text falls back to the title, then to the problem as exported.
     text = values["text"]
+    fell_back = np.zeros(n, dtype=bool)
     for fallback in ("title", "problem_raw"):
-        empty = pc.equal(text, "")
-        replace = pc.and_(empty, pc.not_equal(values[fallback], ""))
-        count = pc.sum(replace).as_py() or 0
-        if count:
+        replace = pc.and_(pc.equal(text, ""), pc.not_equal(values[fallback], ""))
+        if pc.any(replace).as_py():
             text = pc.if_else(replace, values[fallback], text)
-            text_fallbacks += count
+            fell_back |= replace.to_numpy(zero_copy_only=False)
     values["text"] = text
     flag(pc.equal(text, "").to_numpy(zero_copy_only=False), source.get("text", ""),
          lambda i: "投诉内容为空（标题、问题类型也为空），无法作为一条投诉导入")
@@ -204,6 +202,7 @@ def _prepare(chunk: RawChunk, mapping: Mapping[str, str], headers: list[str]) ->
     keep = np.ones(n, dtype=bool)
     keep[bad_index] = False
     keep_mask = pa.array(keep)
+    text_fallbacks = int((fell_back & keep).sum())
     rows = np.asarray(chunk.rows, dtype=np.int64)
     good_cols: dict[str, pa.Array] = {"source_row": pa.array(rows[keep])}
     ids = values["complaint_id"].filter(keep_mask)
@@ -217,12 +216,14 @@ def _prepare(chunk: RawChunk, mapping: Mapping[str, str], headers: list[str]) ->
     good = pa.table(good_cols, schema=_STAGE_SCHEMA)
 
     records = []
-    for i in bad_index:
-        issues = problems[int(i)]
-        columns = list(dict.fromkeys(c for c, _ in issues if c))
-        raw = {h: chunk.column(h)[int(i)].as_py() for h in headers}
-        records.append((int(rows[i]), "、".join(columns) or None, "；".join(r for _, r in issues),
-                        json.dumps(raw, ensure_ascii=False)))
+    if len(bad_index):
+        taken = pa.array(bad_index)
+        raw_rows = zip(*(chunk.column(h).take(taken).to_pylist() for h in headers))
+        for i, cells in zip(bad_index.tolist(), raw_rows):
+            issues = problems[i]
+            columns = list(dict.fromkeys(c for c, _ in issues if c))
+            records.append((int(rows[i]), "、".join(columns) or None, "；".join(r for _, r in issues),
+                            json.dumps(dict(zip(headers, cells)), ensure_ascii=False)))
     for q in chunk.quarantine:
         records.append((q.row, q.column, q.reason, json.dumps(q.raw, ensure_ascii=False)))
     bad = pa.table(
