@@ -57,6 +57,7 @@ _WORD_CHAR = re.compile(r"\w")
 _NUMBER = re.compile(r"[0-9.,:%+\-/]+")
 # Two tokens that touch in the text and are both made of ASCII letters, digits or connectors
 # are one token: jieba cuts t.cn, check-in, 2.1kg, 7-15 apart, jieba-rs keeps them whole.
+_WHITESPACE = re.compile(r"\s")
 _ASCII_TOUCH = re.compile(r"(?<=[A-Za-z0-9._\-+#&%]) (?=[A-Za-z0-9._\-+#&%])")
 
 
@@ -246,6 +247,7 @@ class Tokenizer:
             raise ValueError("chunk_size must be positive")
         cut = self._cut
         touch = _ASCII_TOUCH.sub
+        has_space = _WHITESPACE.search
         chunk: list = []
         iterator = iter(texts)
         while True:
@@ -259,8 +261,14 @@ class Tokenizer:
             gc_was_enabled = gc.isenabled()
             gc.disable()
             try:
-                out = [" ".join(touch("", " ".join(cut(t))).lower().split()) if t else ""
-                       for t in map(_normalise_text, chunk)]
+                out = []
+                for text in map(_normalise_text, chunk):
+                    if not text:
+                        out.append("")
+                        continue
+                    joined = touch("", " ".join(cut(text))).lower()
+                    # only a text with whitespace yields whitespace tokens to drop
+                    out.append(" ".join(joined.split()) if has_space(text) else joined)
             finally:
                 if gc_was_enabled:
                     gc.enable()
@@ -341,6 +349,13 @@ def _store_lock(store) -> threading.Lock:
                                  threading.Lock())
 
 
+# A checksum of the multiset of stored text hashes: equal checksums mean "no text added or
+# removed since the cache was last complete", checked with one scan instead of a join.
+_TEXTS_CHECKSUM = (
+    "SELECT count(*)::VARCHAR || ':' || coalesce(bit_xor(hash(text_hash)), 0)::VARCHAR || ':' "
+    "|| coalesce(sum(hash(text_hash) >> 40), 0)::VARCHAR FROM complaints"
+)
+
 _MISSING_FROM = """
 FROM complaints c
 WHERE NOT EXISTS (SELECT 1 FROM tokens t WHERE t.text_hash = c.text_hash AND t.fingerprint = ?)
@@ -381,10 +396,11 @@ def ensure_tokens(store, tokenizer: Tokenizer, *, progress: Callable[[int, int],
         raise UserError("数据库以只读方式打开，无法写入分词缓存；请以可写方式打开后重试。")
     fp = tokenizer.fingerprint
     with _store_lock(store):
-        total = int(store.scalar(f"SELECT count(DISTINCT c.text_hash) {_MISSING_FROM}", [fp]) or 0)
-        if total == 0:
+        checksum = str(store.scalar(_TEXTS_CHECKSUM))
+        if store.scalar("SELECT texts_checksum FROM token_state WHERE fingerprint = ?", [fp]) == checksum:
             return 0
-        if progress is not None:
+        total = int(store.scalar(f"SELECT count(DISTINCT c.text_hash) {_MISSING_FROM}", [fp]) or 0)
+        if total and progress is not None:
             progress(0, total)
         done = 0
         reader_cur = store.cursor()
@@ -413,6 +429,7 @@ def ensure_tokens(store, tokenizer: Tokenizer, *, progress: Callable[[int, int],
                     progress(done, total)
         finally:
             reader_cur.close()
+        store.cursor().execute("INSERT OR REPLACE INTO token_state VALUES (?, ?, now())", [fp, checksum])
     return done
 
 
@@ -442,13 +459,19 @@ def load_tokens(store, tokenizer: Tokenizer, *, where: str = "TRUE", params: lis
                    WHERE fingerprint = ? GROUP BY text_hash) t USING (text_hash)
         ORDER BY c.import_id, c.source_row
     """
-    table = store.cursor().sql(sql, params=[*(params or []), tokenizer.fingerprint]).to_arrow_table()
-    ids = table.column("complaint_id").to_pylist()
-    tokens = table.column("tokens").to_pylist()
+    query_params = [*(params or []), tokenizer.fingerprint]
+    table = store.cursor().sql(sql, params=query_params).to_arrow_table()
+    if table.column("tokens").null_count and ensure and not getattr(store, "read_only", False):
+        # the completeness mark was stale (tokens deleted by hand): rebuild and read again
+        store.cursor().execute("DELETE FROM token_state WHERE fingerprint = ?", [tokenizer.fingerprint])
+        ensure_tokens(store, tokenizer)
+        table = store.cursor().sql(sql, params=query_params).to_arrow_table()
+    frame = table.select(["complaint_id", "tokens"]).to_pandas()
     if table.column("tokens").null_count:
-        texts = table.column("text").to_pylist()
-        missing = [i for i, tok in enumerate(tokens) if tok is None]
-        for i, tok in zip(missing, tokenizer.cut_many(texts[i] for i in missing)):
-            tokens[i] = tok
-    return pd.DataFrame({"complaint_id": pd.Series(ids, dtype="str"),
-                         "tokens": pd.Series(tokens, dtype="str")})
+        missing = frame.index[frame["tokens"].isna()]
+        texts = table.column("text").take(pa.array(missing.to_numpy())).to_pylist()
+        frame.loc[missing, "tokens"] = list(tokenizer.cut_many(texts))
+    for column in ("complaint_id", "tokens"):
+        if frame[column].dtype != "str":
+            frame[column] = frame[column].astype("str")
+    return frame

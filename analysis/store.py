@@ -14,6 +14,9 @@ Tables (created by :func:`Store.ensure_schema`):
   header signature of a file.
 * ``tokens`` — token cache: space-joined tokens per text hash and tokenizer
   fingerprint.
+* ``token_state`` — per tokenizer fingerprint, a checksum of the stored text
+  hashes when the cache was last complete (so a complete cache is recognised
+  without a join).
 * ``enrichment`` — per complaint: category, problem type, severity and the
   normalised platform, with confidence and evidence.
 * ``cluster_runs``, ``cluster_assignments``, ``cluster_edits`` — cached
@@ -107,6 +110,11 @@ CREATE TABLE IF NOT EXISTS tokens (
     text_hash   VARCHAR NOT NULL,
     fingerprint VARCHAR NOT NULL,
     tokens      VARCHAR NOT NULL
+);
+CREATE TABLE IF NOT EXISTS token_state (
+    fingerprint    VARCHAR PRIMARY KEY,
+    texts_checksum VARCHAR NOT NULL,
+    updated_at     TIMESTAMP NOT NULL
 );
 CREATE TABLE IF NOT EXISTS enrichment (
     complaint_id        VARCHAR NOT NULL,

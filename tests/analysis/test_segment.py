@@ -317,6 +317,20 @@ def test_ensure_tokens_segments_each_text_once(rj):
     _insert(store, [("c6", "拼夕夕刷单"), ("c7", "先涨后降")], import_id=2)
     assert ensure_tokens(store, rj) == 1
     assert store.count("tokens") == 9
+    # a complete cache is marked per fingerprint with a checksum of the stored texts
+    assert store.count("token_state") == 2
+    store.con.execute("DELETE FROM complaints WHERE complaint_id = 'c7'")
+    assert ensure_tokens(store, rj) == 0 and store.count("token_state") == 2
+
+
+def test_stale_completeness_mark_heals(rj):
+    store = Store(":memory:")
+    _insert(store, ROWS)
+    ensure_tokens(store, rj)
+    store.con.execute("DELETE FROM tokens WHERE tokens = '拼夕夕 刷单'")  # cache emptied by hand
+    assert ensure_tokens(store, rj) == 0  # the mark still says complete ...
+    assert load_tokens(store, rj)["tokens"].tolist()[1] == "拼夕夕 刷单"  # ... reading notices and refills
+    assert store.count("tokens") == 4
 
 
 def test_load_tokens(rj):
@@ -330,6 +344,8 @@ def test_load_tokens(rj):
     }
     picked = load_tokens(store, rj, where="district = ? AND complaint_id <> ?", params=["徐汇区", "c4"])
     assert picked["complaint_id"].tolist() == ["c2"]
+    empty = load_tokens(Store(":memory:"), rj)
+    assert empty.columns.tolist() == ["complaint_id", "tokens"] and len(empty) == 0
     # a duplicated cache row (two sessions racing) never duplicates complaints
     store.con.execute("INSERT INTO tokens SELECT * FROM tokens")
     assert len(load_tokens(store, rj)) == 5
