@@ -496,6 +496,7 @@ def cluster_complaints(
     max_clusters: int = 30,
     min_cluster_size: int | None = None,
     min_coherence: float = 0.05,
+    min_relative_coherence: float = 0.6,
     n_components: int = 100,
     refine_iter: int = 20,
     random_state: int = 0,
@@ -513,6 +514,8 @@ def cluster_complaints(
         min_cluster_size: clusters smaller than this go to 杂项
             (default ``max(3, 0.5 %`` of the complaints``)``).
         min_coherence: clusters whose mean cosine to the centre is lower go to 杂项.
+        min_relative_coherence: with four clusters or more, clusters less coherent than
+            this fraction of the median cluster's coherence also go to 杂项.
         n_components: LSA dimensions.
         refine_iter: iterations of mixture-model refinement (0 disables it).
         random_state: seed for sampling, SVD and k-means.
@@ -536,6 +539,7 @@ def cluster_complaints(
         raise UserError("聚类数 k 必须是正整数（留空表示自动选择）。")
     params = {"n_clusters": n_clusters, "max_clusters": max_clusters,
               "min_cluster_size": min_cluster_size, "min_coherence": min_coherence,
+              "min_relative_coherence": min_relative_coherence,
               "n_components": n_components, "refine_iter": refine_iter,
               "random_state": random_state, "version": PIPELINE_VERSION}
     if n < min_complaints:
@@ -560,13 +564,15 @@ def cluster_complaints(
         return _cluster(docs, ids, meta, codes, uniques, weights, counts, terms, nonempty,
                         n_text=n_text, n_clusters=n_clusters, max_clusters=max_clusters,
                         min_cluster_size=min_cluster_size, min_coherence=min_coherence,
+                        min_relative_coherence=min_relative_coherence,
                         n_components=n_components, refine_iter=refine_iter,
                         random_state=random_state, params=params)
 
 
 def _cluster(docs, ids, meta, codes, uniques, weights, counts, terms, nonempty, *, n_text,
-             n_clusters, max_clusters, min_cluster_size, min_coherence, n_components, refine_iter,
-             random_state, params) -> ClusterResult:
+             n_clusters, max_clusters, min_cluster_size, min_coherence, min_relative_coherence,
+             n_components, refine_iter, random_state, params) -> ClusterResult:
+    """The pipeline after counting: TF-IDF, LSA, k, k-means, refinement, 杂项, labels, map."""
     n = len(docs)
     rng = np.random.default_rng(random_state)
     rows = np.flatnonzero(nonempty)
@@ -610,6 +616,8 @@ def _cluster(docs, ids, meta, codes, uniques, weights, counts, terms, nonempty, 
     coherence = np.bincount(labels, weights=sims * c_weights, minlength=k) / np.maximum(sizes, 1)
     small = max(3, math.ceil(0.005 * n)) if min_cluster_size is None else int(min_cluster_size)
     keep = (sizes >= small) & (coherence >= min_coherence)
+    if keep.sum() >= 4:  # loose clusters among tight ones hold leftovers, not a topic
+        keep &= coherence >= min_relative_coherence * np.median(coherence[keep])
     if k == 1:
         keep[:] = sizes >= 1
     order = [c for c in np.argsort(-sizes, kind="stable") if keep[c]]

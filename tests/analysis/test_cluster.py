@@ -444,3 +444,20 @@ def test_plots_mask_and_shape(planted, planted_result):
     lines = plots.visualize_topics_over_time(over, top_n=3)
     assert len(lines.data) == 3 and all(len(trace.y) == 6 for trace in lines.data)
     assert plots.visualize_cluster_map(points.iloc[:0]).layout.annotations[0].text == "没有可显示的投诉"
+
+
+def test_incoherent_complaints_are_gathered_as_misc(planted):
+    """30 complaints of random words from a shared pool: a loose group, filed under 杂项."""
+    rng = np.random.default_rng(0)
+    pool = [f"词{i}{chr(0x4E00 + 37 * i)}" for i in range(60)]
+    noise = [" ".join(rng.choice(pool, 6, replace=False)) for _ in range(30)]
+    frame = pd.DataFrame({"complaint_id": [*planted["complaint_id"], *[f"Z{i}" for i in range(30)]],
+                          "tokens": [*planted["tokens"], *noise]})
+    for k in (None, 6):
+        result = cluster_complaints(frame["tokens"], metadata=frame[["complaint_id"]], n_clusters=k)
+        assert result.n_clusters == 5
+        misc = result.clusters.set_index("cluster_id").loc[MISC_ID]
+        assert misc["size"] == 30 and misc["label"] == "杂项" and misc["representative_ids"] == []
+        by_id = result.assignments.set_index("complaint_id")["cluster_id"]
+        assert (by_id.loc[[f"Z{i}" for i in range(30)]] == MISC_ID).all()
+        assert (by_id.loc[planted["complaint_id"]] >= 0).all()
