@@ -971,7 +971,7 @@ def describe_event(study: EventStudy) -> str:
         return text + (f"投诉较多的是 {top}。" if top else "")
     compared = "较去年同期" if study.baseline_kind == "yoy" else f"较{study.baseline_label}"
     significant = study.ci_low > 1 or study.ci_high < 1
-    ci = f"95%置信区间 {_pct(study.ci_low)}—{_pct(study.ci_high)}"
+    ci = f"95%置信区间 {_pct(study.ci_low)} 至 {_pct(study.ci_high)}"
     text += f"，{compared}{_change(study.lift)}（{ci}{'' if significant else '，变化不显著'}）"
     word = "增量" if study.excess >= 0 else "减少"
     top = _top_named(study.drivers, "excess", n=2)
@@ -983,7 +983,7 @@ def describe_event(study: EventStudy) -> str:
     for row in other.to_dict("records"):
         label = "去年同期" if row["kind"] == "yoy" else row["label"]
         text += (f"与{label}相比{_change(row['lift'])}"
-                 f"（95%置信区间 {_pct(row['ci_low'])}—{_pct(row['ci_high'])}）。")
+                 f"（95%置信区间 {_pct(row['ci_low'])} 至 {_pct(row['ci_high'])}）。")
     return text
 
 

@@ -302,10 +302,10 @@ def test_describe_event_sentence(store, calendar):
     half = Z * math.sqrt(1 / 21 + _PRIOR_VAR)
     plo, phi_ = (round((3 * math.exp(s * half) - 1) * 100) for s in (-1, 1))
     assert trends.describe_event(study) == (
-        f"2023年促销A期间（3月6日—3月12日）投诉 21 件，较去年同期增长 200%（95%置信区间 +{lo}%—+{hi}%），"
+        f"2023年促销A期间（3月6日—3月12日）投诉 21 件，较去年同期增长 200%（95%置信区间 +{lo}% 至 +{hi}%），"
         "增量主要来自 家用电器（+14件）、拼多多（+14件）、电热水壶（+14件）。"
         "与促销前56天（1月1日—2月28日，剔除其他促销主窗口 3 天，按星期构成调整）相比增长 200%"
-        f"（95%置信区间 +{plo}%—+{phi_}%）。"
+        f"（95%置信区间 +{plo}% 至 +{phi_}%）。"
     )
 
 
