@@ -111,14 +111,14 @@ _ADDR_TAIL = r"(?:" + _UNIT_NUM + _UNITS + r")+(?:[" + _D + r"]{2,5}(?![" + _D +
 
 _BRANCHES = {
     # e-mail: keep the first character of the local part and the domain
-    "email": r"(?P<email>(?<![A-Za-z0-9._%+\-])[A-Za-z0-9][A-Za-z0-9._%+\-]*@[A-Za-z0-9\-]+"
+    "email": r"(?P<email>(?=[A-Za-z0-9])(?<![A-Za-z0-9._%+\-])[A-Za-z0-9][A-Za-z0-9._%+\-]*@[A-Za-z0-9\-]+"
              r"(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}(?![A-Za-z]))",
     # QQ number / WeChat ID after their cue
-    "qq": r"(?P<qqcue>(?<![A-Za-z])(?:QQ|qq|Qq|扣扣)(?:号码|号)?[:：\s]*(?:是|为)?)(?P<qq>[1-9][0-9]{4,11})(?![0-9])",
+    "qq": r"(?P<qqcue>(?=[Qq扣])(?<![A-Za-z])(?:QQ|qq|Qq|扣扣)(?:号码|号)?[:：\s]*(?:是|为)?)(?P<qq>[1-9][0-9]{4,11})(?![0-9])",
     "wx": r"(?P<wxcue>(?:微信号|微信|(?<![A-Za-z])(?:vx|VX|wx|WX|wechat|WeChat|weixin))[:：\s]*(?:是|为)?)"
           r"(?P<wx>[A-Za-z][\-_A-Za-z0-9]{5,19})(?![\-_A-Za-z0-9])",
     # a digit run, possibly grouped and prefixed: phones, IDs, cards
-    "num": r"(?P<num>(?<![" + _D + r"])(?:[+\uff0b](?:86|\uff18\uff16)[" + _SEP + r"]?)?"
+    "num": r"(?P<num>(?=[" + _D + r"+\uff0b(\uff08])(?<![" + _D + r"])(?:[+\uff0b](?:86|\uff18\uff16)[" + _SEP + r"]?)?"
            r"(?:[(\uff08][0\uff10][" + _D + r"]{2,3}[)\uff09][" + _SEP + r"]?)?"
            r"(?=(?:[" + _D + r"][" + _SEP + r"]?){7})"
            r"[" + _D + r"]+(?:[" + _SEP + r"][" + _D + r"]+)*[Xx]?(?![" + _D + r"]))",
@@ -147,7 +147,9 @@ _CUE_WORDS = tuple(c for c in _CUE_WORDS if not any(o != c and o in c for o in _
 _COMMON_CHARS = set("我是在人的本家收现件事送住名地叫至")
 _CUE_CHARS = re.compile("[" + "".join(sorted({
     next((ch for ch in c if ch not in _COMMON_CHARS), c[0]) for c in _CUE_WORDS})) + "]")
-_NUMERIC_TRIGGER = re.compile(r"[" + _D + r"]{3}|@")
+# The cue-free rules need 5+ digits (QQ; phones, IDs and cards need 7+), "@", or a house number.
+_NUMERIC_TRIGGER = re.compile(r"[" + _D + r"](?:[" + _SEP + r"]?[" + _D + r"]){4}|[路街巷弄同区村园寓厦苑道]["
+                              + _D + r"]")
 _GROUP = re.compile(r"[" + _D + r"]+[Xx]?")
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=^&\"'])")
 
@@ -337,7 +339,7 @@ def _pattern_for(text: str) -> re.Pattern | None:
     """The cheapest pattern that can find everything to mask in ``text`` (None: nothing can match)."""
     if _CUE_CHARS.search(text) is not None and any(cue in text for cue in _CUE_WORDS):
         return _MASTER
-    if _NUMERIC_TRIGGER.search(text) is not None:
+    if "@" in text or _NUMERIC_TRIGGER.search(text) is not None:
         return _MASTER_NUMERIC
     return None
 
