@@ -386,3 +386,15 @@ def test_segment_command(monkeypatch):
     assert _run_cli(monkeypatch, text, "--backend", "jieba") == expected
     assert _run_cli(monkeypatch, text, "--remove-stopwords") == "拼夕夕 空气炸锅 漏电\n\n\n双11 iphone8\n虚假宣传\n"
     assert _run_cli(monkeypatch, "空气炸锅", "--no-userdict") == "空气 炸锅\n"
+
+
+def test_segment_command_end_to_end():
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-m", "analysis", "segment"], cwd=root, capture_output=True, timeout=120,
+        input="我在拼夕夕买的空气炸锅漏电\n\n双11买的ｉＰｈｏｎｅ８\n".encode(),
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    assert done.stdout.decode() == "我 在 拼夕夕 买 的 空气炸锅 漏电\n\n双11 买 的 iphone8\n"
