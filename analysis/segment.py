@@ -6,8 +6,8 @@ own dictionary and add the words of ``data/dict/userdict.txt`` to their own
 instance — no global jieba state is touched. Tokens are post-processed the
 same way for both backends:
 
-* ASCII and full-width letters/digits in the input are folded to half width
-  before segmentation (``ｉＰｈｏｎｅ８`` segments like ``iPhone8``);
+* full-width letters and digits in the input are folded to ASCII before
+  segmentation (``ｉＰｈｏｎｅ８`` segments like ``iPhone8``);
 * whitespace-only tokens are dropped and tokens never contain whitespace;
 * tokens are lower-cased (``iPhone`` → ``iphone``), after segmentation so that
   dictionary words such as ``T恤`` still match;
@@ -18,7 +18,10 @@ same way for both backends:
 
 Tokens are cached in the store's ``tokens`` table as one space-joined string
 per ``text_hash`` and :attr:`Tokenizer.fingerprint`, so re-analysing known
-complaints segments nothing (:func:`ensure_tokens`, :func:`load_tokens`).
+complaints segments nothing (:func:`ensure_tokens`, :func:`load_tokens`). The
+``token_state`` table remembers, per fingerprint, a checksum of the stored text
+hashes when the cache was last complete, so the common "nothing new" case costs
+one scan instead of a join.
 """
 
 from __future__ import annotations
@@ -55,9 +58,9 @@ _FREQ = re.compile(r"[0-9]+")
 _TAG = re.compile(r"[a-z]+")
 _WORD_CHAR = re.compile(r"\w")
 _NUMBER = re.compile(r"[0-9.,:%+\-/]+")
+_WHITESPACE = re.compile(r"\s")
 # Two tokens that touch in the text and are both made of ASCII letters, digits or connectors
 # are one token: jieba cuts t.cn, check-in, 2.1kg, 7-15 apart, jieba-rs keeps them whole.
-_WHITESPACE = re.compile(r"\s")
 _ASCII_TOUCH = re.compile(r"(?<=[A-Za-z0-9._\-+#&%]) (?=[A-Za-z0-9._\-+#&%])")
 
 
@@ -189,6 +192,7 @@ class Tokenizer:
         self.backend = backend
         self.hmm = bool(hmm)
         self.userdict = None if userdict is None else Path(userdict)
+        self.stopwords_path = None if stopwords is None else Path(stopwords)
         self.user_words: list[UserWord] = [] if userdict is None else load_userdict(userdict)
         self.stopwords: frozenset[str] = frozenset() if stopwords is None else load_stopwords(stopwords)
         digest = hashlib.blake2b(digest_size=8)
@@ -220,6 +224,10 @@ class Tokenizer:
 
     def __repr__(self) -> str:
         return f"Tokenizer(backend={self.backend!r}, fingerprint={self.fingerprint!r})"
+
+    def __reduce__(self):
+        # Pickled as its arguments: rebuilt (dictionaries re-read) in the receiving process.
+        return (_rebuild, (self.backend, self.userdict, self.stopwords_path, self.hmm))
 
     def cut(self, text: str) -> list[str]:
         """Segment one text.
@@ -273,6 +281,10 @@ class Tokenizer:
                 if gc_was_enabled:
                     gc.enable()
             yield from out
+
+
+def _rebuild(backend: str, userdict, stopwords, hmm: bool) -> Tokenizer:
+    return Tokenizer(backend=backend, userdict=userdict, stopwords=stopwords, hmm=hmm)
 
 
 # -- stop words ---------------------------------------------------------------

@@ -177,6 +177,14 @@ def test_fingerprint(tmp_path, rj, jb):
     assert "dictnone" in Tokenizer(userdict=None).fingerprint
 
 
+def test_pickles_as_its_arguments(rj):
+    import pickle
+
+    copy = pickle.loads(pickle.dumps(rj))
+    assert copy.fingerprint == rj.fingerprint and copy.stopwords == rj.stopwords
+    assert copy.cut("拼夕夕刷单") == ["拼夕夕", "刷单"]
+
+
 def test_unknown_backend():
     with pytest.raises(UserError, match="未知的分词后端"):
         Tokenizer(backend="thulac")
