@@ -195,20 +195,22 @@ def _push_widgets(state: Filters, opts: dict, *, show_period: bool) -> None:
         st.session_state[W_LISTS[param]] = [v for v in getattr(state, field) if v in known]
 
 
+def _set_period(start: dt.date, end: dt.date, first: dt.date, last: dt.date) -> None:
+    """Store a period in the canonical filters; the data's first/last day become open ends."""
+    st.session_state[_STATE] = st.session_state[_STATE].replace(
+        start=None if start == first else start, end=None if end == last else end)
+
+
 def _on_period_change(first: dt.date, last: dt.date) -> None:
     period = st.session_state.get(W_PERIOD)
-    if isinstance(period, (tuple, list)) and len(period) == 2:
-        start, end = period
-        st.session_state[_STATE] = st.session_state[_STATE].replace(
-            start=None if start == first else start, end=None if end == last else end)
+    if isinstance(period, (tuple, list)) and len(period) == 2:   # a range picked half-way stays open
+        _set_period(*period, first, last)
 
 
 def _on_preset(first: dt.date, last: dt.date) -> None:
     name = st.session_state.get(W_PRESET)
     if name:
-        start, end = preset_period(name, first, last)
-        st.session_state[_STATE] = st.session_state[_STATE].replace(
-            start=None if start == first else start, end=None if end == last else end)
+        _set_period(*preset_period(name, first, last), first, last)
         st.session_state[W_PRESET] = None
 
 
