@@ -1,0 +1,648 @@
+"""Classify complaints by product category, problem type and platform.
+
+Three layers, each explainable:
+
+* :class:`RuleClassifier` — weighted keyword banks from the taxonomy (no training data
+  needed). Product-type words outweigh generic words, the product and title fields
+  outweigh the text, phrases like 手机号 hide the keyword inside them, and negated
+  problem words (没有质量问题) do not count. Keeps the matched keywords as evidence.
+* :class:`SupervisedClassifier` — TF-IDF over cached tokens (word 1–2-grams) and over
+  characters (1–3-grams) with a linear SVM and calibrated probabilities; trained when an
+  import carries a usable category column (see :mod:`analysis.enrich`).
+* :func:`classify_complaints` — combines exported columns (mapped onto the taxonomy),
+  the model where it is confident and the rules otherwise; 未分类 when unsure.
+
+Platforms come from the platform column (aliases), else the merchant, else the text:
+:func:`normalize_platform` / :func:`normalize_platforms`.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import io
+import math
+import pickle
+import re
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from analysis.taxonomy import OTHER_PLATFORM, UNCLASSIFIED, PhraseIndex, Taxonomy, load_taxonomy
+
+RULES_VERSION = "rules-3"
+EVIDENCE_SEP = "、"
+# Field multipliers: where a keyword is found matters as much as which keyword it is.
+FIELD_WEIGHTS = {"product": 3.0, "title": 2.0, "raw": 2.0, "text": 1.0}
+FIELD_TAGS = {"product": "商品", "title": "标题", "raw": "导出列", "text": ""}
+# A negation right before a problem keyword cancels it (没有质量问题, 无异味).
+NEGATIONS = ("没有", "没", "无", "并无", "不存在", "未发现", "未见", "并没有", "没什么", "没啥", "不是")
+_MAX_TEXT = 20_000  # characters scanned per field: enough for any real complaint
+_REPEAT_BONUS = 0.5  # each repeat of a keyword adds half its weight, at most twice
+CATEGORY_TAU = 2.5
+PROBLEM_TAU = 2.5
+PROBLEM_SEVERITY_BOOST = 0.15  # problem score × (1 + 0.15 × (severity − 1)) when deciding
+
+
+def _as_list(values, n: int) -> list:
+    if values is None:
+        return [None] * n
+    values = list(values)
+    if len(values) != n:
+        raise ValueError(f"expected {n} values, got {len(values)}")
+    return values
+
+
+def _clean(value) -> str:
+    if not isinstance(value, str) or not value:
+        return ""
+    return value[:_MAX_TEXT].lower()
+
+
+class KeywordBanks:
+    """Several weighted keyword banks (e.g. categories and problems) matched in one scan.
+
+    Args:
+        banks: ``{bank: {label: {keyword: weight}}}`` (keywords lower-case).
+        ignore: phrases that hide the keywords inside them (keywords take precedence).
+        negations: prefixes that cancel a keyword of a ``negatable`` bank right after them.
+        negatable: banks whose keywords negations cancel.
+    """
+
+    def __init__(self, banks, *, ignore: Sequence[str] = (), negations: Sequence[str] = (),
+                 negatable: Sequence[str] = ()) -> None:
+        self.banks = tuple(banks)
+        self.labels = {bank: tuple(labels) for bank, labels in banks.items()}
+        table: dict[str, list[tuple[int, int, float]]] = {}
+        for b, (bank, labels) in enumerate(banks.items()):
+            for idx, (label, words) in enumerate(labels.items()):
+                for word, weight in words.items():
+                    table.setdefault(word, []).append((b, idx, float(weight)))
+        self._table = table
+        self._index = PhraseIndex(list(table) + list(ignore))
+        self._negations = tuple(negations)
+        self._negatable = {self.banks.index(b) for b in negatable}
+
+    def hits(self, text: str, tokens: frozenset[str] | None = None) -> list[dict[str, int]]:
+        """Keywords found in ``text`` with their counts, one dict per bank.
+
+        With ``tokens``, keywords of one or two Chinese characters only count when they
+        are whole tokens (so 手机 does not count inside an unlisted compound).
+        """
+        found: list[dict[str, int]] = [{} for _ in self.banks]
+        table, negations, negatable = self._table, self._negations, self._negatable
+        for word, start in self._index.finditer(text):
+            entries = table.get(word)
+            if entries is None:
+                continue
+            if tokens is not None and len(word) <= 2 and not word.isascii() and word not in tokens:
+                continue
+            negated = bool(negations) and text[max(0, start - 3):start].endswith(negations)
+            for b in {e[0] for e in entries}:
+                if negated and b in negatable:
+                    continue
+                found[b][word] = found[b].get(word, 0) + 1
+        return found
+
+    def score(self, fields: Sequence[tuple[str, str]], tokens: frozenset[str] | None = None):
+        """Score one complaint.
+
+        Args:
+            fields: ``(field, text)`` pairs, field one of :data:`FIELD_WEIGHTS`.
+            tokens: the complaint's tokens (see :meth:`hits`); applied to the text field only.
+
+        Returns:
+            Per bank: ``{label index: (score, [(contribution, keyword, field), …])}``.
+        """
+        out: list[dict[int, list]] = [{} for _ in self.banks]
+        table = self._table
+        for field, text in fields:
+            if not text:
+                continue
+            mult = FIELD_WEIGHTS[field]
+            for b, words in enumerate(self.hits(text, tokens if field == "text" else None)):
+                acc = out[b]
+                for word, count in words.items():
+                    factor = mult * (1.0 + _REPEAT_BONUS * min(count - 1, 2))
+                    for bank, idx, weight in table[word]:
+                        if bank == b:
+                            value = weight * factor
+                            slot = acc.get(idx)
+                            if slot is None:
+                                acc[idx] = [value, [(value, word, field)]]
+                            else:
+                                slot[0] += value
+                                slot[1].append((value, word, field))
+        return out
+
+
+def decide(scores: dict[int, list], *, tau: float, boost: Sequence[float] | None = None
+           ) -> tuple[int, float]:
+    """Pick the best label: ``(index or -1, confidence in [0, 1])``.
+
+    Confidence = share of the top score against the runner-up × saturation of the top
+    score (``1 - exp(-top / tau)``: a lone keyword of weight ``tau`` gives 0.63).
+
+    Args:
+        scores: ``{label index: [score, evidence]}`` as returned by :meth:`KeywordBanks.score`.
+        tau: saturation scale.
+        boost: per-label multipliers applied before deciding (e.g. by severity).
+    """
+    if not scores:
+        return -1, 0.0
+    ranked = sorted(
+        ((slot[0] * (boost[idx] if boost is not None else 1.0), idx) for idx, slot in scores.items()),
+        reverse=True,
+    )
+    top, best = ranked[0]
+    if top <= 0:
+        return -1, 0.0
+    second = ranked[1][0] if len(ranked) > 1 else 0.0
+    return best, (top / (top + second)) * (1.0 - math.exp(-top / tau))
+
+
+def format_evidence(items: Sequence[tuple[float, str, str]], *, limit: int = 8) -> str:
+    """Evidence string: keywords by contribution, e.g. ``电热水壶[商品]、漏电、热水壶``."""
+    ordered = sorted(items, key=lambda item: -item[0])[:limit]
+    return EVIDENCE_SEP.join(
+        word + (f"[{FIELD_TAGS[field]}]" if FIELD_TAGS[field] else "") for _, word, field in ordered
+    )
+
+
+def evidence_terms(evidence: str | None) -> list[str]:
+    """The keywords inside an evidence string (markers like ``[标题]`` and ``模型:`` removed)."""
+    if not isinstance(evidence, str) or not evidence:
+        return []
+    body = evidence.split(":", 1)[1] if ":" in evidence.split(EVIDENCE_SEP, 1)[0] else evidence
+    terms = []
+    for part in body.split(EVIDENCE_SEP):
+        term = part.split("[", 1)[0].strip()
+        if term and term not in terms:
+            terms.append(term)
+    return terms
+
+
+class RuleClassifier:
+    """Explainable keyword-rule classifier for category and problem type.
+
+    Args:
+        taxonomy: the taxonomy; default :func:`analysis.taxonomy.load_taxonomy`.
+        min_confidence: below this the category is 未分类.
+        min_problem_confidence: below this the problem type is 未分类.
+    """
+
+    def __init__(self, taxonomy: Taxonomy | None = None, *, min_confidence: float = 0.45,
+                 min_problem_confidence: float = 0.45) -> None:
+        self.taxonomy = taxonomy or load_taxonomy()
+        self.min_confidence = min_confidence
+        self.min_problem_confidence = min_problem_confidence
+        tax = self.taxonomy
+        self._banks = KeywordBanks(
+            {"category": tax.category_keywords, "problem": tax.problem_keywords},
+            ignore=tax.ignore_phrases, negations=NEGATIONS, negatable=("problem",),
+        )
+        self._categories = self._banks.labels["category"]
+        self._problems = self._banks.labels["problem"]
+        # Safety outranks quality outranks the rest when both are mentioned (漏电 + 退款).
+        self._problem_boost = [1.0 + PROBLEM_SEVERITY_BOOST * (tax.severity_of(p) - 1)
+                               for p in self._problems]
+        self._severity = {p: tax.severity_of(p) for p in (*self._problems, UNCLASSIFIED)}
+
+    @property
+    def fingerprint(self) -> str:
+        """Changes with the rules' code version, the taxonomy and the thresholds."""
+        raw = f"{RULES_VERSION}:{self.taxonomy.fingerprint}:{self.min_confidence}:{self.min_problem_confidence}"
+        return hashlib.blake2b(raw.encode(), digest_size=8).hexdigest()
+
+    def predict(self, texts: Sequence[str], *, tokens: Sequence[str] | None = None,
+                products: Sequence[str | None] | None = None, titles: Sequence[str | None] | None = None,
+                raw_labels: Sequence[str | None] | None = None) -> pd.DataFrame:
+        """Classify complaints.
+
+        Args:
+            texts: complaint texts.
+            tokens: space-joined tokens per text (optional; makes short keywords stricter).
+            products: product names (keywords there weigh 3×).
+            titles: complaint titles (2×).
+            raw_labels: exported category / problem cells that did not map onto the
+                taxonomy (2×), e.g. ``淘宝省钱卡强制开通``.
+
+        Returns:
+            One row per text: ``category, category_confidence, category_evidence, problem,
+            problem_confidence, problem_evidence, severity``.
+        """
+        texts = list(texts)
+        n = len(texts)
+        tokens, products, titles, raw_labels = (
+            _as_list(v, n) for v in (tokens, products, titles, raw_labels)
+        )
+        out = {k: [] for k in ("category", "category_confidence", "category_evidence", "problem",
+                               "problem_confidence", "problem_evidence", "severity")}
+        for i in range(n):
+            fields = (("product", _clean(products[i])), ("title", _clean(titles[i])),
+                      ("raw", _clean(raw_labels[i])), ("text", _clean(texts[i])))
+            tok = frozenset(tokens[i].split()) if isinstance(tokens[i], str) else None
+            cat_scores, prob_scores = self._banks.score(fields, tok)
+            best, conf = decide(cat_scores, tau=CATEGORY_TAU)
+            sure = best >= 0 and conf >= self.min_confidence
+            out["category"].append(self._categories[best] if sure else UNCLASSIFIED)
+            out["category_confidence"].append(round(conf, 4))
+            out["category_evidence"].append(format_evidence(cat_scores[best][1]) if best >= 0 else "")
+            best, conf = decide(prob_scores, tau=PROBLEM_TAU, boost=self._problem_boost)
+            sure = best >= 0 and conf >= self.min_problem_confidence
+            problem = self._problems[best] if sure else UNCLASSIFIED
+            out["problem"].append(problem)
+            out["problem_confidence"].append(round(conf, 4))
+            out["problem_evidence"].append(format_evidence(prob_scores[best][1]) if best >= 0 else "")
+            out["severity"].append(self._severity[problem])
+        frame = pd.DataFrame(out)
+        frame["severity"] = frame["severity"].astype("int64")
+        return frame
+
+
+# -- supervised model ----------------------------------------------------------------------
+MODELS_SQL = """
+CREATE TABLE IF NOT EXISTS classifier_models (
+    name          VARCHAR NOT NULL,
+    fingerprint   VARCHAR NOT NULL,
+    created_at    TIMESTAMP NOT NULL,
+    n_train       BIGINT NOT NULL,
+    classes_json  VARCHAR NOT NULL,
+    payload       BLOB NOT NULL
+);
+"""
+_WORD = re.compile(r"\w")
+
+
+def _model_tokens(tokens: str | None, stopwords: frozenset[str]) -> list[str]:
+    if not isinstance(tokens, str):
+        return []
+    return [t for t in tokens.split() if t not in stopwords and _WORD.search(t)]
+
+
+class SupervisedClassifier:
+    """TF-IDF + linear SVM over cached tokens, with calibrated probabilities.
+
+    Features: word 1–2-grams of the tokens (stop words and punctuation removed) and
+    character 1–3-grams of the same text, both with sublinear tf. The SVM is calibrated
+    by cross-validation (sigmoid), so ``category_confidence`` is a probability.
+
+    Args:
+        C: SVM regularisation.
+        word_ngrams: word n-gram range.
+        char_ngrams: character n-gram range; ``None`` for words only.
+        min_df: minimum document frequency of a feature.
+        max_features: cap on each vocabulary (``None``: no cap).
+        class_weight_power: weight classes by ``(n_max / n_class) ** power`` (0: unweighted).
+        calibration_folds: folds of the probability calibration.
+        min_confidence: probability below which :meth:`predict` answers 未分类.
+        stopwords: tokens ignored (e.g. :attr:`analysis.segment.Tokenizer.stopwords`).
+        random_state: seed of the SVM's coordinate descent and of the calibration folds.
+    """
+
+    def __init__(self, *, C: float = 0.3, word_ngrams: tuple[int, int] = (1, 2),
+                 char_ngrams: tuple[int, int] | None = (1, 3), min_df: int = 2,
+                 max_features: int | None = 400_000, class_weight_power: float = 0.25,
+                 calibration_folds: int = 3, min_confidence: float = 0.6,
+                 stopwords: frozenset[str] | Sequence[str] = frozenset(), random_state: int | None = 0) -> None:
+        self.C = C
+        self.word_ngrams = tuple(word_ngrams)
+        self.char_ngrams = tuple(char_ngrams) if char_ngrams else None
+        self.min_df = min_df
+        self.max_features = max_features
+        self.class_weight_power = class_weight_power
+        self.calibration_folds = calibration_folds
+        self.min_confidence = min_confidence
+        self.stopwords = frozenset(stopwords)
+        self.random_state = random_state
+        self.classes_: np.ndarray | None = None
+        self.fingerprint: str | None = None
+        self.n_train_ = 0
+
+    # -- features --------------------------------------------------------------------
+    def _features(self, tokens: Sequence[str | None], *, fit: bool):
+        from scipy.sparse import hstack
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        words = [_model_tokens(t, self.stopwords) for t in tokens]
+        if fit:
+            self._word_vec = TfidfVectorizer(
+                analyzer=functools.partial(_word_ngrams, ngram_range=self.word_ngrams), sublinear_tf=True,
+                min_df=self.min_df, max_features=self.max_features, dtype=np.float32,
+            )
+            self._char_vec = None if self.char_ngrams is None else TfidfVectorizer(
+                analyzer="char", ngram_range=self.char_ngrams, lowercase=False, sublinear_tf=True,
+                min_df=self.min_df, max_features=self.max_features, dtype=np.float32,
+            )
+        fn = "fit_transform" if fit else "transform"
+        blocks = [getattr(self._word_vec, fn)(words)]
+        if self._char_vec is not None:
+            blocks.append(getattr(self._char_vec, fn)(["".join(w) for w in words]))
+        return hstack(blocks, format="csr") if len(blocks) > 1 else blocks[0].tocsr()
+
+    # -- training and prediction ----------------------------------------------------------
+    def fit(self, tokens: Sequence[str | None], labels: Sequence[str]) -> SupervisedClassifier:
+        """Train on space-joined tokens and their category labels.
+
+        Raises:
+            ValueError: fewer than two classes, or a class with fewer examples than
+                calibration folds.
+        """
+        from sklearn.calibration import CalibratedClassifierCV
+        from sklearn.svm import LinearSVC
+
+        labels = np.asarray([str(v) for v in labels], dtype=object)
+        tokens = list(tokens)
+        if len(tokens) != len(labels):
+            raise ValueError("tokens and labels differ in length")
+        classes, counts = np.unique(labels, return_counts=True)
+        if len(classes) < 2:
+            raise ValueError("need at least two classes")
+        if counts.min() < self.calibration_folds:
+            raise ValueError(f"every class needs at least {self.calibration_folds} examples")
+        weights = (counts.max() / counts) ** self.class_weight_power
+        X = self._features(tokens, fit=True)
+        svm = LinearSVC(C=self.C, class_weight=dict(zip(classes, weights)), random_state=self.random_state)
+        from sklearn.model_selection import StratifiedKFold
+
+        folds = StratifiedKFold(self.calibration_folds, shuffle=True, random_state=self.random_state)
+        self._model = CalibratedClassifierCV(svm, method="sigmoid", cv=folds).fit(X, labels)
+        self.classes_ = self._model.classes_
+        self.n_train_ = len(labels)
+        digest = hashlib.blake2b(digest_size=8)
+        digest.update(repr((self.C, self.word_ngrams, self.char_ngrams, self.min_df, self.max_features,
+                            self.class_weight_power, self.calibration_folds, self.random_state,
+                            sorted(self.stopwords))).encode())
+        for tok, lab in zip(tokens, labels):
+            digest.update(f"{tok}\x1f{lab}\n".encode())
+        self.fingerprint = digest.hexdigest()
+        coefs = [c.estimator.coef_ for c in self._model.calibrated_classifiers_]
+        self._coef = np.mean(coefs, axis=0).astype(np.float32)  # for evidence only
+        return self
+
+    def _check_fitted(self) -> None:
+        if self.classes_ is None:
+            raise RuntimeError("SupervisedClassifier is not fitted")
+
+    def predict_proba(self, tokens: Sequence[str | None]) -> np.ndarray:
+        """Class probabilities, columns in the order of :attr:`classes_`."""
+        self._check_fitted()
+        if len(tokens) == 0:
+            return np.zeros((0, len(self.classes_)))
+        return self._model.predict_proba(self._features(list(tokens), fit=False))
+
+    def predict(self, tokens: Sequence[str | None], *, evidence: bool = True) -> pd.DataFrame:
+        """Predict categories.
+
+        Returns:
+            ``category`` (未分类 below :attr:`min_confidence`), ``category_confidence`` (the
+            probability of the best class) and ``category_evidence`` (the words that
+            pushed most towards it, e.g. ``模型:热水器、安装``).
+        """
+        self._check_fitted()
+        tokens = list(tokens)
+        if not tokens:
+            return pd.DataFrame({"category": pd.Series(dtype=object),
+                                 "category_confidence": pd.Series(dtype=float),
+                                 "category_evidence": pd.Series(dtype=object)})
+        X = self._features(tokens, fit=False)
+        proba = self._model.predict_proba(X)
+        best = proba.argmax(axis=1)
+        conf = proba[np.arange(len(best)), best]
+        category = np.where(conf >= self.min_confidence, self.classes_[best], UNCLASSIFIED)
+        out = pd.DataFrame({"category": category.astype(object), "category_confidence": conf.round(4)})
+        out["category_evidence"] = self._evidence(X, best) if evidence else ""
+        return out
+
+    def _evidence(self, X, best: np.ndarray, *, top: int = 4) -> list[str]:
+        n_words = len(self._word_vec.vocabulary_)
+        names = self._word_vec.get_feature_names_out()
+        out = []
+        for i in range(X.shape[0]):
+            row = X.getrow(i)
+            cols, vals = row.indices, row.data
+            mask = cols < n_words
+            cols, vals = cols[mask], vals[mask]
+            if not len(cols):
+                out.append("模型:")
+                continue
+            contrib = vals * self._coef[best[i], cols]
+            order = np.argsort(-contrib)[:top]
+            terms = [names[cols[j]] for j in order if contrib[j] > 0]
+            out.append("模型:" + EVIDENCE_SEP.join(t.replace(" ", "") for t in terms))
+        return out
+
+    # -- persistence -------------------------------------------------------------------
+    def to_bytes(self) -> bytes:
+        """Serialise the fitted model (pickle; load only models this app saved)."""
+        self._check_fitted()
+        buffer = io.BytesIO()
+        pickle.dump(self, buffer, protocol=pickle.HIGHEST_PROTOCOL)
+        return buffer.getvalue()
+
+    @staticmethod
+    def from_bytes(data: bytes) -> SupervisedClassifier:
+        """Inverse of :meth:`to_bytes`."""
+        model = pickle.loads(data)
+        if not isinstance(model, SupervisedClassifier):
+            raise TypeError("not a SupervisedClassifier")
+        return model
+
+    def save(self, store, *, name: str = "category", key: str | None = None) -> None:
+        """Save into the store's ``classifier_models`` table, replacing a model of that name.
+
+        Args:
+            store: an :class:`analysis.store.Store` opened for writing.
+            name: the model's name.
+            key: what the model was trained from (default: :attr:`fingerprint`); :meth:`load`
+                can ask for it.
+        """
+        import datetime as dt
+        import json
+
+        payload = self.to_bytes()
+        with store.transaction() as cur:
+            cur.execute(MODELS_SQL)
+            cur.execute("DELETE FROM classifier_models WHERE name = ?", [name])
+            cur.execute(
+                "INSERT INTO classifier_models VALUES (?, ?, ?, ?, ?, ?)",
+                [name, key or self.fingerprint, dt.datetime.now(), self.n_train_,
+                 json.dumps([str(c) for c in self.classes_], ensure_ascii=False), payload],
+            )
+
+    @staticmethod
+    def load(store, *, name: str = "category", key: str | None = None) -> SupervisedClassifier | None:
+        """The model saved under ``name`` (and ``key``, if given) in the store, or None."""
+        if not _has_models_table(store):
+            return None
+        sql = "SELECT payload FROM classifier_models WHERE name = ?"
+        params: list = [name]
+        if key is not None:
+            sql += " AND fingerprint = ?"
+            params.append(key)
+        row = store.cursor().execute(sql + " ORDER BY created_at DESC LIMIT 1", params).fetchone()
+        return None if row is None else SupervisedClassifier.from_bytes(bytes(row[0]))
+
+    @staticmethod
+    def delete(store, *, name: str = "category") -> None:
+        """Remove a saved model (nothing happens when there is none)."""
+        if _has_models_table(store):
+            with store.transaction() as cur:
+                cur.execute("DELETE FROM classifier_models WHERE name = ?", [name])
+
+
+def _has_models_table(store) -> bool:
+    return bool(store.scalar(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'classifier_models'"
+    ))
+
+
+def _word_ngrams(tokens: list[str], ngram_range: tuple[int, int]) -> list[str]:
+    lo, hi = ngram_range
+    out = list(tokens) if lo <= 1 else []
+    for n in range(max(lo, 2), hi + 1):
+        out.extend(" ".join(tokens[i:i + n]) for i in range(len(tokens) - n + 1))
+    return out
+
+
+# -- platforms -------------------------------------------------------------------------------
+def _text_cue_index(taxonomy: Taxonomy) -> PhraseIndex:
+    index = getattr(taxonomy, "_cue_index", None)
+    if index is None:
+        index = PhraseIndex(taxonomy.platform_text_cues)
+        object.__setattr__(taxonomy, "_cue_index", index)
+    return index
+
+
+def _blank(value) -> bool:
+    return not isinstance(value, str) or not value.strip()
+
+
+def normalize_platform(platform: str | None, merchant: str | None = None, text: str | None = None, *,
+                       taxonomy: Taxonomy | None = None) -> str:
+    """The normalised platform of one complaint.
+
+    The platform column decides when it names a known platform (拼夕夕 → 拼多多, tmall → 天猫);
+    otherwise the merchant (京东自营旗舰店 → 京东, 阿里客服 → 淘宝); otherwise, when the platform
+    column is empty, the first platform the text mentions; otherwise 其他平台.
+    """
+    taxonomy = taxonomy or load_taxonomy()
+    for value in (platform, merchant):
+        hit = taxonomy.platform_of_name(value)
+        if hit is not None and hit != OTHER_PLATFORM:
+            return hit
+    if _blank(platform) and isinstance(text, str) and text:
+        hit = _text_cue_index(taxonomy).search(text[:_MAX_TEXT].lower())
+        if hit is not None:
+            return taxonomy.platform_text_cues[hit]
+    return OTHER_PLATFORM
+
+
+def normalize_platforms(frame: pd.DataFrame, *, taxonomy: Taxonomy | None = None) -> pd.Series:
+    """Vectorised :func:`normalize_platform` over a frame with columns ``platform``,
+    ``merchant`` and ``text`` (any may be missing). Returns a Series aligned with ``frame``."""
+    taxonomy = taxonomy or load_taxonomy()
+    n = len(frame)
+    empty = pd.Series([None] * n, index=frame.index, dtype=object)
+
+    def by_name(column: str) -> pd.Series:
+        values = frame[column] if column in frame else empty
+        uniques = pd.unique(values.dropna())
+        lookup = {v: taxonomy.platform_of_name(v) for v in uniques}
+        mapped = values.map(lookup).astype(object)
+        return mapped.where(mapped != OTHER_PLATFORM, None)
+
+    result = by_name("platform")
+    result = result.where(result.notna(), by_name("merchant")).astype(object)
+    platform_col = frame["platform"] if "platform" in frame else empty
+    todo = result.isna() & platform_col.map(_blank).astype(bool)
+    if "text" in frame and todo.any():
+        index, cues = _text_cue_index(taxonomy), taxonomy.platform_text_cues
+        texts = frame.loc[todo, "text"]
+        found = [index.search(t[:_MAX_TEXT].lower()) if isinstance(t, str) else None for t in texts]
+        result.loc[todo] = [cues[h] if h else None for h in found]
+    return result.fillna(OTHER_PLATFORM).astype(object)
+
+
+# -- everything together -----------------------------------------------------------------------
+SOURCE_LABELS = {"export": "导出列", "model": "模型", "rule": "规则", "none": "—"}
+RULE_OVERRIDE = 0.8  # rules this sure beat the model on a category the model never saw
+ENRICH_COLUMNS = ("category", "category_confidence", "category_source", "category_evidence", "problem",
+                  "problem_confidence", "problem_evidence", "severity", "platform_norm")
+
+
+def classify_complaints(frame: pd.DataFrame, *, tokens: Sequence[str | None] | None = None,
+                        taxonomy: Taxonomy | None = None, rules: RuleClassifier | None = None,
+                        model: SupervisedClassifier | None = None) -> pd.DataFrame:
+    """Category, problem type, severity and platform of complaints.
+
+    Order of precedence for the category: the exported category column where it maps
+    onto the taxonomy; the supervised model where it is confident (unless the rules are
+    very sure of a category the model was never trained on); the rules; else 未分类.
+    The problem type comes from the exported problem column where it maps, else the rules.
+
+    Args:
+        frame: columns ``text`` and optionally ``title, product, merchant, platform,
+            category_raw, problem_raw``.
+        tokens: space-joined tokens per row (needed by the model; sharpens the rules).
+        taxonomy: default :func:`analysis.taxonomy.load_taxonomy`.
+        rules: default ``RuleClassifier(taxonomy)``.
+        model: a fitted :class:`SupervisedClassifier`, or None for rules only.
+
+    Returns:
+        A frame aligned with ``frame`` with the columns of :data:`ENRICH_COLUMNS`.
+    """
+    taxonomy = taxonomy or (rules.taxonomy if rules is not None else load_taxonomy())
+    rules = rules or RuleClassifier(taxonomy)
+    n = len(frame)
+
+    def column(name: str) -> list:
+        return frame[name].tolist() if name in frame else [None] * n
+
+    cat_raw, prob_raw = column("category_raw"), column("problem_raw")
+    cat_map = [taxonomy.map_category(v) for v in cat_raw]
+    prob_map = [taxonomy.map_problem(v) for v in prob_raw]
+    # Unmapped export cells still carry words (淘宝省钱卡强制开通): feed them to the rules.
+    leftovers = [
+        " ".join(v for v, m in ((cr, cm), (pr, pm)) if isinstance(v, str) and m is None) or None
+        for cr, cm, pr, pm in zip(cat_raw, cat_map, prob_raw, prob_map)
+    ]
+    out = rules.predict(column("text"), tokens=tokens, products=column("product"),
+                        titles=column("title"), raw_labels=leftovers)
+    out.index = frame.index
+    source = np.where(out["category"] != UNCLASSIFIED, "rule", "none").astype(object)
+
+    if model is not None and tokens is not None and n:
+        todo = np.array([m is None for m in cat_map])
+        if todo.any():
+            pos = np.flatnonzero(todo)
+            pred = model.predict([tokens[i] for i in pos])
+            known = set(model.classes_)
+            rule_cat = out["category"].to_numpy()[pos]
+            rule_conf = out["category_confidence"].to_numpy()[pos]
+            confident = pred["category"].to_numpy() != UNCLASSIFIED
+            overrule = (~np.isin(rule_cat, list(known))) & (rule_cat != UNCLASSIFIED) & (rule_conf >= RULE_OVERRIDE)
+            use = pos[confident & ~overrule]
+            chosen = pred[confident & ~overrule]
+            for col in ("category", "category_confidence", "category_evidence"):
+                values = out[col].to_numpy(copy=True)
+                values[use] = chosen[col].to_numpy()
+                out[col] = values
+            source[use] = "model"
+
+    for i, mapped in enumerate(cat_map):
+        if mapped is not None:
+            out.iat[i, out.columns.get_loc("category")] = mapped
+            out.iat[i, out.columns.get_loc("category_confidence")] = 1.0
+            out.iat[i, out.columns.get_loc("category_evidence")] = f"导出列:{cat_raw[i].strip()}"
+            source[i] = "export"
+    for i, mapped in enumerate(prob_map):
+        if mapped is not None:
+            out.iat[i, out.columns.get_loc("problem")] = mapped
+            out.iat[i, out.columns.get_loc("problem_confidence")] = 1.0
+            out.iat[i, out.columns.get_loc("problem_evidence")] = f"导出列:{prob_raw[i].strip()}"
+    out["severity"] = [taxonomy.severity_of(p) for p in out["problem"]]
+    out["category_source"] = source
+    out["platform_norm"] = normalize_platforms(frame, taxonomy=taxonomy).to_numpy()
+    return out[list(ENRICH_COLUMNS)]

@@ -1,0 +1,307 @@
+"""Keyword search over complaints: ``漏电 AND 热水壶 NOT 退款``, run inside DuckDB.
+
+Query language (operators in any letter case):
+
+* words next to each other must all occur (``漏电 热水壶`` = ``漏电 AND 热水壶``);
+* ``OR`` between alternatives, ``NOT`` or a leading ``-`` to exclude, parentheses to group;
+  ``NOT`` binds tightest, then ``AND``, then ``OR``;
+* a bare word matches whole tokens of the segmented text (``手机`` does not match 手机号),
+  segmented with the same tokenizer as the complaints; a word the tokenizer splits
+  matches its tokens in a row;
+* ``"…"`` (or Chinese quotes) matches a literal substring of the original text
+  (``"热水壶"`` also finds 电热水壶).
+
+:func:`search` returns one page of matching complaints with the global filters applied.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Sequence
+
+import pandas as pd
+
+from analysis.errors import UserError
+from analysis.store import Filters
+
+MAX_QUERY_CHARS = 500
+MAX_TERMS = 30
+_QUOTES = str.maketrans({"“": '"', "”": '"', "＂": '"', "（": "(", "）": ")", "－": "-"})
+_LEXER = re.compile(r'\s*(?:(\()|(\))|"([^"]*)"?|([^\s()"]+))')
+_OPERATORS = {"AND", "OR", "NOT"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Term:
+    """A search word (``phrase=True``: literal substring of the text)."""
+
+    text: str
+    phrase: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class Not:
+    """Negation of a sub-query."""
+
+    child: object
+
+
+@dataclasses.dataclass(frozen=True)
+class And:
+    """All sub-queries must match."""
+
+    children: tuple
+
+
+@dataclasses.dataclass(frozen=True)
+class Or:
+    """Any sub-query may match."""
+
+    children: tuple
+
+
+def _lex(text: str) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    pos = 0
+    text = text.translate(_QUOTES)
+    while pos < len(text):
+        match = _LEXER.match(text, pos)
+        if match is None or match.end() == pos:
+            break
+        pos = match.end()
+        lpar, rpar, quoted, word = match.groups()
+        if lpar:
+            out.append(("(", lpar))
+        elif rpar:
+            out.append((")", rpar))
+        elif quoted is not None:
+            if quoted.strip():
+                out.append(("phrase", quoted.strip()))
+        elif word is not None:
+            if word.upper() in _OPERATORS:
+                out.append((word.upper(), word))
+            elif word.startswith("-") and len(word) > 1:
+                out.append(("NOT", "-"))
+                out.append(("word", word[1:]))
+            elif word != "-":
+                out.append(("word", word))
+    return out
+
+
+class _Parser:
+    def __init__(self, tokens: list[tuple[str, str]]) -> None:
+        self.tokens, self.pos, self.terms = tokens, 0, 0
+
+    def peek(self) -> str | None:
+        return self.tokens[self.pos][0] if self.pos < len(self.tokens) else None
+
+    def take(self) -> tuple[str, str]:
+        token = self.tokens[self.pos]
+        self.pos += 1
+        return token
+
+    def parse(self):
+        node = self.parse_or()
+        if self.peek() is not None:
+            kind, raw = self.take()
+            raise UserError(f"搜索条件有多余的「{raw}」，请检查括号是否配对。", column="关键词")
+        return node
+
+    def parse_or(self):
+        children = [self.parse_and()]
+        while self.peek() == "OR":
+            self.take()
+            children.append(self.parse_and())
+        return children[0] if len(children) == 1 else Or(tuple(children))
+
+    def parse_and(self):
+        children = [self.parse_not()]
+        while self.peek() not in (None, "OR", ")"):
+            if self.peek() == "AND":
+                self.take()
+            children.append(self.parse_not())
+        return children[0] if len(children) == 1 else And(tuple(children))
+
+    def parse_not(self):
+        if self.peek() == "NOT":
+            self.take()
+            return Not(self.parse_not())
+        return self.parse_atom()
+
+    def parse_atom(self):
+        kind = self.peek()
+        if kind is None:
+            raise UserError("搜索条件不完整：AND / OR / NOT 后面需要关键词。", column="关键词")
+        if kind == "(":
+            self.take()
+            node = self.parse_or()
+            if self.peek() != ")":
+                raise UserError("搜索条件缺少右括号「)」。", column="关键词")
+            self.take()
+            return node
+        if kind in ("word", "phrase"):
+            self.terms += 1
+            if self.terms > MAX_TERMS:
+                raise UserError(f"关键词太多（最多 {MAX_TERMS} 个），请精简搜索条件。", column="关键词")
+            return Term(self.take()[1], phrase=(kind == "phrase"))
+        _, raw = self.take()
+        raise UserError(f"「{raw}」前面缺少关键词。", column="关键词")
+
+
+def parse_query(text: str | None):
+    """Parse a search query into ``Term`` / ``Not`` / ``And`` / ``Or`` nodes.
+
+    Returns:
+        The query tree, or None for an empty query.
+
+    Raises:
+        UserError: unbalanced parentheses, a dangling operator, or an over-long query
+            (a Chinese message naming the problem).
+    """
+    if not isinstance(text, str) or not text.strip():
+        return None
+    if len(text) > MAX_QUERY_CHARS:
+        raise UserError(f"搜索条件过长（最多 {MAX_QUERY_CHARS} 个字符）。", column="关键词")
+    tokens = _lex(text)
+    if not tokens:
+        return None
+    return _Parser(tokens).parse()
+
+
+def query_terms(node, *, positive: bool = True) -> list[str]:
+    """The words a query looks for (not those under NOT), for highlighting."""
+    if node is None:
+        return []
+    if isinstance(node, Term):
+        return [node.text] if positive else []
+    if isinstance(node, Not):
+        return query_terms(node.child, positive=not positive)
+    out: list[str] = []
+    for child in node.children:
+        for term in query_terms(child, positive=positive):
+            if term not in out:
+                out.append(term)
+    return out
+
+
+def query_sql(node, *, tokenizer, tokens_col: str = "tk.tokens", text_col: str = "c.text"
+              ) -> tuple[str, list]:
+    """Translate a query tree into a SQL condition and its parameters.
+
+    Args:
+        node: from :func:`parse_query` (None gives ``TRUE``).
+        tokenizer: segments the words the same way as the complaints
+            (:class:`analysis.segment.Tokenizer`).
+        tokens_col: SQL expression of the space-joined tokens.
+        text_col: SQL expression of the original text.
+    """
+    if node is None:
+        return "TRUE", []
+    if isinstance(node, Term):
+        if not node.phrase:
+            words = tokenizer.cut(node.text)
+            if words:
+                return (f"contains(' ' || coalesce({tokens_col}, '') || ' ', ?)", [" " + " ".join(words) + " "])
+        return f"contains(lower({text_col}), ?)", [node.text.lower()]
+    if isinstance(node, Not):
+        sql, params = query_sql(node.child, tokenizer=tokenizer, tokens_col=tokens_col, text_col=text_col)
+        return f"(NOT {sql})", params
+    joiner = " AND " if isinstance(node, And) else " OR "
+    parts, params = [], []
+    for child in node.children:
+        sql, p = query_sql(child, tokenizer=tokenizer, tokens_col=tokens_col, text_col=text_col)
+        parts.append(sql)
+        params.extend(p)
+    return "(" + joiner.join(parts) + ")", params
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchResult:
+    """One page of search results.
+
+    Attributes:
+        total: matching complaints in all pages.
+        rows: this page (see :data:`RESULT_COLUMNS`), newest first; text unmasked.
+        terms: the words searched for, for highlighting.
+    """
+
+    total: int
+    rows: pd.DataFrame
+    terms: list[str]
+
+
+RESULT_COLUMNS = (
+    "complaint_id", "received_at", "category", "problem", "severity", "platform_norm", "district",
+    "title", "product", "merchant", "text", "category_confidence", "category_source",
+    "category_evidence", "problem_confidence", "problem_evidence",
+)
+
+
+def search(store, query: str | None = None, *, tokenizer, filters: Filters | None = None,
+           problems: Sequence[str] = (), min_severity: int = 0, limit: int = 50, offset: int = 0
+           ) -> SearchResult:
+    """Complaints matching a keyword query and the filters, newest first.
+
+    Args:
+        store: the complaint store (tokens come from its cache; run
+            :func:`analysis.enrich.ensure_enriched` first).
+        query: see the module notes; empty matches everything.
+        tokenizer: the tokenizer whose cached tokens to search.
+        filters: the global filters.
+        problems: problem types to keep (empty: all).
+        min_severity: keep complaints at least this severe.
+        limit: rows per page.
+        offset: rows skipped.
+
+    Raises:
+        UserError: a malformed query.
+    """
+    node = parse_query(query)
+    where, params = (filters or Filters()).where(prefix="c.")
+    clauses, all_params = [where], list(params)
+    if problems:
+        clauses.append(f"c.problem IN ({', '.join('?' * len(problems))})")
+        all_params.extend(problems)
+    if min_severity > 0:
+        clauses.append("c.severity >= ?")
+        all_params.append(int(min_severity))
+    q_sql, q_params = query_sql(node, tokenizer=tokenizer)
+    clauses.append(q_sql)
+    all_params.extend(q_params)
+    body = (
+        "FROM complaints_enriched c "
+        "LEFT JOIN tokens tk ON tk.text_hash = c.text_hash AND tk.fingerprint = ? "
+        f"WHERE {' AND '.join(clauses)}"
+    )
+    all_params = [tokenizer.fingerprint, *all_params]
+    total = int(store.scalar(f"SELECT count(*) {body}", all_params) or 0)
+    columns = ", ".join(f"c.{col}" for col in RESULT_COLUMNS)
+    rows = store.query(
+        f"SELECT {columns} {body} ORDER BY c.received_at DESC NULLS LAST, c.complaint_id LIMIT ? OFFSET ?",
+        [*all_params, int(limit), int(offset)],
+    )
+    return SearchResult(total=total, rows=rows, terms=query_terms(node))
+
+
+def highlight_spans(text: str | None, terms: Sequence[str]) -> list[tuple[str, bool]]:
+    """Split a text into ``(piece, is_match)`` pieces, marking every occurrence of the terms.
+
+    Matching is case-insensitive, longest term first; the pieces join back to the text.
+    """
+    if not isinstance(text, str) or not text:
+        return []
+    terms = sorted({t for t in terms if t}, key=len, reverse=True)
+    if not terms:
+        return [(text, False)]
+    pattern = re.compile("|".join(re.escape(t) for t in terms), re.IGNORECASE)
+    out: list[tuple[str, bool]] = []
+    pos = 0
+    for match in pattern.finditer(text):
+        if match.start() > pos:
+            out.append((text[pos:match.start()], False))
+        out.append((match.group(), True))
+        pos = match.end()
+    if pos < len(text):
+        out.append((text[pos:], False))
+    return out
