@@ -60,6 +60,9 @@ __all__ = [
     "merge_clusters",
     "rename_cluster",
     "run_clustering",
+    "run_key",
+    "save_run",
+    "scope_documents",
     "topics_over_time",
     "topics_per_class",
 ]
@@ -68,7 +71,7 @@ MIN_COMPLAINTS = 30
 MISC_ID = -1
 MISC_LABEL = "杂项"
 STOPWORDS_FILE = Path(__file__).resolve().parent.parent / "data" / "cluster" / "stopwords.txt"
-PIPELINE_VERSION = "cluster-v1"
+PIPELINE_VERSION = "cluster-v2"
 N_LABEL_TERMS = 10
 N_SCORED_TERMS = 30
 _METADATA_COLUMNS = ("complaint_id", "received_at", "category", "platform_norm", "product",
@@ -434,48 +437,57 @@ def _top_values(meta: pd.DataFrame, column: str, groups: np.ndarray, top: int = 
 
 def _projection(z: np.ndarray, labels: np.ndarray, weights: np.ndarray, *,
                 random_state: int) -> np.ndarray:
-    """2-D map: linear discriminant projection of the LSA vectors (PCA when < 3 groups).
+    """2-D map anchored on the clusters, scaled into [-1, 1].
 
-    The two directions maximise between-cluster over (shrunk) within-cluster scatter,
-    fitted on a weighted sample; coordinates are scaled into [-1, 1].
+    Cluster centres are laid out by classical MDS of their cosine distances (similar
+    clusters sit close); each complaint sits at its centre plus its offset from the centre
+    along the two main directions of the within-cluster spread, shrunk so that a cluster
+    stays within 40 % of the distance to its nearest neighbour.
     """
-    from scipy.linalg import eigh
-
     if len(z) == 0:
         return np.zeros((0, 2))
-    if z.shape[1] < 2 or len(z) < 3:
-        out = np.zeros((len(z), 2))
-        out[:, : min(2, z.shape[1])] = z[:, :2]
-        return out
-    rng = np.random.default_rng(random_state)
-    fit = np.unique(_weighted_sample(weights, 20000, rng))
-    x, w, g = z[fit].astype(np.float64), weights[fit], labels[fit]
-    g = np.where(g >= 0, g, g.max() + 1)  # 杂项 is one more group
-    mean = np.average(x, axis=0, weights=w)
-    onehot = _onehot(g, w, g.max() + 1)
-    mass = np.asarray(onehot.sum(axis=1)).ravel()
-    present = mass > 0
-    means = np.asarray(onehot @ x)[present] / mass[present, None]
-    if len(means) >= 3:
-        within = x - np.asarray(onehot @ x / np.maximum(mass, 1e-12)[:, None])[g]
-        sw = (within * w[:, None]).T @ within
-        sw += (0.1 * np.trace(sw) / sw.shape[0] + 1e-9) * np.eye(sw.shape[0])
-        centred = means - mean
-        sb = (centred * mass[present, None]).T @ centred
-        try:
-            _, vectors = eigh(sb, sw)
-            axes = vectors[:, ::-1][:, :2]
-        except np.linalg.LinAlgError:
-            axes = None
+    groups = np.where(labels >= 0, labels, labels.max() + 1)  # 杂项 is one more group
+    k = int(groups.max()) + 1
+    member = _onehot(groups, weights, k)
+    centres = np.asarray(member @ z, dtype=np.float64)
+    norms = np.linalg.norm(centres, axis=1, keepdims=True)
+    centres = centres / np.where(norms == 0, 1.0, norms)
+    if k == 1:
+        anchors = np.zeros((1, 2))
     else:
-        axes = None
-    if axes is None:
-        centred = (x - mean) * np.sqrt(w)[:, None]
-        axes = np.linalg.svd(centred, full_matrices=False)[2][:2].T
-    coords = (z - mean) @ axes
-    coords = coords * np.sign(coords.sum(axis=0) + 1e-12)  # deterministic orientation
-    scale = np.abs(coords).max() or 1.0
-    return coords / scale
+        dist2 = np.clip(2.0 - 2.0 * centres @ centres.T, 0.0, None)  # squared chord distance
+        centring = np.eye(k) - 1.0 / k
+        values, vectors = np.linalg.eigh(-0.5 * centring @ dist2 @ centring)
+        top = np.argsort(values)[::-1][:2]
+        anchors = np.zeros((k, 2))
+        anchors[:, : len(top)] = vectors[:, top] * np.sqrt(np.clip(values[top], 0.0, None))
+        flip = np.sign(anchors[np.abs(anchors).argmax(axis=0), [0, 1]])  # fixed orientation
+        anchors *= np.where(flip == 0, 1.0, flip)
+    residual = z - centres[groups]
+    rng = np.random.default_rng(random_state)
+    sample = np.unique(_weighted_sample(weights, 20000, rng))
+    if z.shape[1] >= 2 and len(sample) >= 2:
+        axes = np.linalg.svd(residual[sample] - residual[sample].mean(axis=0),
+                             full_matrices=False)[2][:2].T
+        if axes.shape[1] < 2:
+            axes = np.pad(axes, ((0, 0), (0, 2 - axes.shape[1])))
+    else:
+        axes = np.eye(z.shape[1], 2)
+    offsets = residual @ axes
+    radius = np.linalg.norm(offsets, axis=1)
+    scale = np.ones(k)
+    for g in range(k):
+        inside = groups == g
+        r90 = np.quantile(radius[inside], 0.9) if inside.any() else 0.0
+        if k > 1:
+            gaps = np.linalg.norm(anchors - anchors[g], axis=1)
+            room = 0.4 * np.min(gaps[np.arange(k) != g])
+        else:
+            room = 1.0
+        scale[g] = room / r90 if r90 > 1e-12 else 0.0
+    coords = anchors[groups] + offsets * scale[groups, None]
+    span = np.abs(coords).max()
+    return coords / span if span > 0 else coords
 
 
 def _too_few_result(ids: Sequence[str], message: str, params: dict) -> ClusterResult:
@@ -800,6 +812,49 @@ def _load_run(store: Store, run_id: str) -> ClusterResult | None:
                          params=params, message=payload.get("message"))
 
 
+def run_key(store: Store, scope: ClusterScope, *, k: int | None = None, random_state: int = 0,
+            tokenizer=None) -> tuple[str, str]:
+    """The id of a scope's cached run and its cache key (what :func:`run_clustering` looks up).
+
+    The cache key names the scope and the parameters; the run id adds the
+    store's data fingerprint, so it changes when complaints are added.
+
+    Returns:
+        ``(run_id, cache_key)``.
+    """
+    if tokenizer is None:
+        from analysis import segment
+
+        tokenizer = segment.Tokenizer()
+    settings = {"k": None if k is None else int(k), "random_state": int(random_state),
+                "tokenizer": tokenizer.fingerprint, "version": PIPELINE_VERSION}
+    cache_key = scope.key + "|" + json.dumps(settings, sort_keys=True)
+    run_id = hashlib.blake2b(f"{cache_key}|{_data_fingerprint(store)}".encode(),
+                             digest_size=12).hexdigest()
+    return run_id, cache_key
+
+
+def scope_documents(store: Store, scope: ClusterScope, *, tokenizer) -> tuple[pd.DataFrame, list[str]]:
+    """The metadata and the space-joined tokens of a scope's complaints, in import order.
+
+    These are the inputs :func:`run_clustering` gives :func:`cluster_complaints`.
+    """
+    from analysis import segment
+
+    where, params = scope.filters().where()
+    metadata = _scope_metadata(store, where, params)
+    tokens = segment.load_tokens(store, tokenizer, where=where, params=params,
+                                 ensure=not store.read_only)
+    by_id = dict(zip(tokens["complaint_id"], tokens["tokens"]))
+    docs = [by_id.get(cid, "") for cid in metadata["complaint_id"].astype(str)]
+    return metadata, docs
+
+
+def save_run(store: Store, result: ClusterResult, *, run_id: str, cache_key: str) -> None:
+    """Cache a run computed elsewhere (e.g. in a worker process) under its :func:`run_key`."""
+    _save_run(store, result, run_id=run_id, cache_key=cache_key)
+
+
 def run_clustering(
     store: Store,
     *,
@@ -843,24 +898,17 @@ def run_clustering(
         tokenizer = segment.Tokenizer()
     if not store.read_only:
         enrich.ensure_enriched(store, tokenizer=tokenizer, progress=progress)
-    where, params = scope.filters().where()
-    settings = {"k": None if k is None else int(k), "random_state": int(random_state),
-                "tokenizer": tokenizer.fingerprint, "version": PIPELINE_VERSION}
-    cache_key = scope.key + "|" + json.dumps(settings, sort_keys=True)
-    run_id = hashlib.blake2b(f"{cache_key}|{_data_fingerprint(store)}".encode(),
-                             digest_size=12).hexdigest()
+    run_id, cache_key = run_key(store, scope, k=k, random_state=random_state, tokenizer=tokenizer)
     result = _load_run(store, run_id) if use_cache else None
-    metadata = _scope_metadata(store, where, params)
     if result is None:
-        tokens = segment.load_tokens(store, tokenizer, where=where, params=params,
-                                     ensure=not store.read_only)
-        by_id = dict(zip(tokens["complaint_id"], tokens["tokens"]))
-        docs = [by_id.get(cid, "") for cid in metadata["complaint_id"].astype(str)]
+        metadata, docs = scope_documents(store, scope, tokenizer=tokenizer)
         result = cluster_complaints(docs, metadata=metadata, n_clusters=k,
                                     stopwords=getattr(tokenizer, "stopwords", ()),
                                     random_state=random_state)
         if use_cache and not store.read_only and not result.too_few:
             _save_run(store, result, run_id=run_id, cache_key=cache_key)
+    else:
+        metadata = _scope_metadata(store, *scope.filters().where())
     result.metadata, result.scope, result.run_id = metadata, scope, run_id
     return apply_edits(result, load_edits(store, scope))
 

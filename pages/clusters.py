@@ -64,7 +64,8 @@ with tab_table:
     st.dataframe(ui.display_table(table, show_hidden=show_hidden), column_config=ui.TABLE_COLUMNS,
                  hide_index=True, width="stretch", key="cl_table")
 with tab_map:
-    st.caption("每个点是一条投诉（最多抽样 4000 条），位置为文本向量的判别投影；悬停可看脱敏后的投诉片段。")
+    st.caption("每个点是一条投诉（最多抽样 4000 条）。相近的聚类排得近，点在聚类内的散布反映文本差异；"
+               "悬停可看脱敏后的投诉片段。")
     st.plotly_chart(figs["map"], width="stretch", key="cl_map")
 with tab_platform:
     st.plotly_chart(figs["platforms"], width="stretch", key="cl_platforms")
@@ -83,7 +84,7 @@ if selected is not None:
     d2.caption(f"主要品牌：{row['brands'] or '—'}")
     d3.caption(f"主要商家：{row['merchants'] or '—'}")
     st.dataframe(ui.members(store, key, scope, k, selected), hide_index=True, width="stretch",
-                 key="cl_members", column_config={
+                 key="cl_members", column_order=ui.MEMBER_COLUMNS, column_config={
                      "complaint_id": "投诉编号", "received_at": "登记时间", "platform_norm": "平台",
                      "category": "类别", "product": "商品", "merchant": "被投诉方", "problem": "问题类型",
                      "text": st.column_config.TextColumn("投诉内容（已脱敏）", width="large"),
@@ -96,7 +97,8 @@ if selected is not None:
                 ui.apply_edit(store, scope, k, "rename", selected, name)
             others = {t: c for c, t in ui.cluster_choices(table, show_hidden=True).items()
                       if c not in (selected, MISC_ID)}
-            sources = e2.multiselect("并入本聚类", list(others), key="cl_merge_sources")
+            sources = e2.multiselect("并入本聚类", list(others), key="cl_merge_sources",
+                                     placeholder="选择要并入的聚类")
             if e2.button("合并", key="cl_merge", disabled=not sources):
                 ui.apply_edit(store, scope, k, "merge", selected, [others[t] for t in sources])
             b1, b2, b3 = st.columns(3)

@@ -121,6 +121,10 @@ TABLE_COLUMNS = {
 }
 
 
+MEMBER_COLUMNS = ["representative", "received_at", "platform_norm", "product", "text", "merchant",
+                  "category", "problem", "complaint_id"]
+
+
 def display_table(table: pd.DataFrame, *, show_hidden: bool) -> pd.DataFrame:
     """The cluster table for ``st.dataframe`` (hidden clusters marked or left out)."""
     rows = table if show_hidden else table[~table["hidden"].astype(bool)]

@@ -9,6 +9,7 @@ import textwrap
 
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.colors import qualitative
 
 from analysis.plots.common import PALETTE, apply_layout
 
@@ -25,8 +26,11 @@ def _hover_safe(texts: pd.Series, width: int = 30) -> list[str]:
     return ["<br>".join(textwrap.wrap(html.escape(t), width)) or "（无文本）" for t in masked]
 
 
+_COLOURS = PALETTE + [c for c in qualitative.Dark24 if c not in PALETTE]
+
+
 def _colour(i: int, cluster_id: int) -> str:
-    return _MISC_COLOUR if cluster_id < 0 else PALETTE[i % len(PALETTE)]
+    return _MISC_COLOUR if cluster_id < 0 else _COLOURS[i % len(_COLOURS)]
 
 
 def visualize_cluster_map(points: pd.DataFrame, *, title: str | None = None,
@@ -113,7 +117,7 @@ def visualize_topics_over_time(df: pd.DataFrame, *, top_n: int = 8,
         part = df[df["cluster_id"] == cid].sort_values("period")
         fig.add_trace(go.Scatter(
             x=part["period"], y=part["count"], mode="lines+markers", name=str(label),
-            line={"color": PALETTE[i % len(PALETTE)], "width": 2},
+            line={"color": _COLOURS[i % len(_COLOURS)], "width": 2},
             hovertemplate=f"{html.escape(str(label))}<br>%{{x|%Y-%m-%d}}：%{{y}} 件<extra></extra>",
         ))
     fig.update_yaxes(title="投诉件数", rangemode="tozero")
