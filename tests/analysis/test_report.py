@@ -195,3 +195,54 @@ def test_briefing_for_an_empty_period(store):
     html_text = report.briefing_html(store, Filters(start=D(2015, 1, 1), end=D(2015, 1, 31)),
                                      include_plotlyjs=False)
     assert "所选时间段内没有投诉数据" in html_text
+
+
+def test_cli_report_writes_both_files_with_the_store_counts(tmp_path, capsys):
+    from analysis.cli import main
+
+    db = tmp_path / "store.duckdb"
+    with Store(db) as s:
+        fill_store(s)
+    xlsx, html_path = tmp_path / "统计表.xlsx", tmp_path / "简报.html"
+    code = main(["report", "--db", str(db), "--from", "2017-11-01", "--to", "2017/11/30",
+                 "--xlsx", str(xlsx), "--html", str(html_path)])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert f"已生成统计表：{xlsx}（2017-11-01 至 2017-11-30，投诉 10 件）" in out
+    assert f"已生成简报：{html_path}" in out
+    with Store(db, read_only=True) as s:
+        # the command enriched the store first: C10 now has a category of its own
+        assert s.scalar("SELECT count(*) FROM complaints c ANTI JOIN enrichment e USING (complaint_id)") == 0
+        per_platform = dict(s.query(
+            "SELECT platform_norm, count(*) FROM complaints_enriched WHERE received_at >= '2017-11-01' "
+            "AND received_at < '2017-12-01' GROUP BY 1").itertuples(index=False))
+    sheet = openpyxl.load_workbook(xlsx)["统计表1-按平台"]
+    header = [c.value for c in sheet[4]]
+    totals = [c.value for c in sheet[sheet.max_row]]
+    assert dict(zip(header[1:-1], totals[1:-1])) == per_platform
+    assert totals[-1] == 10
+    assert "网络交易投诉情况简报" in html_path.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["report"], "请用 --xlsx"),
+    (["report", "--xlsx", "x.xlsx", "--from", "明天"], "--from 的日期「明天」无法识别"),
+    (["report", "--xlsx", "x.xlsx", "--from", "2017-12-01", "--to", "2017-11-01"], "早于"),
+])
+def test_cli_report_errors_are_plain_chinese(argv, message, tmp_path, capsys):
+    from analysis.cli import main
+
+    db = tmp_path / "store.duckdb"
+    with Store(db) as s:
+        fill_store(s)
+    assert main([*argv, "--db", str(db)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_cli_report_on_an_empty_store(tmp_path, capsys):
+    from analysis.cli import main
+
+    assert main(["report", "--db", str(tmp_path / "empty.duckdb"), "--xlsx", str(tmp_path / "x.xlsx")]) == 2
+    assert "数据库中还没有投诉数据" in capsys.readouterr().err
+    assert not (tmp_path / "x.xlsx").exists()
