@@ -1,22 +1,17 @@
 """Masking of personal data in complaint text and in the complainant columns.
 
 :func:`mask_text` hides what identifies a complainant while keeping the text
-readable for analysts:
+readable for analysts (example → shown as):
 
-=====================  ==========================  =============================
-what                   example                     shown as
-=====================  ==========================  =============================
-mainland mobile        +86 138-1234-5678           +86 138-****-5678
-landline               021-12345678, 0571 8888 8888 021-****5678, 0571 **** 8888
-local number after     电话：62345678               电话：****5678
-a phone cue
-resident ID (18/15)    310104199001011234          3101**********1234
-bank card (16–19)      6222 0212 3456 7890         6222 **** **** 7890
-e-mail                 abc@qq.com                  a***@qq.com
-QQ / WeChat ID         QQ：12345678, 微信：wxid_ab1  QQ：12****78, 微信：w***
-name after a cue       姓名：张三, 本人王小明        姓名：张*, 本人王**
-detailed address       上海市徐汇区漕溪北路88号1201室 上海市徐汇区****
-=====================  ==========================  =============================
+* mainland mobile: ``+86 138-1234-5678`` → ``+86 138-****-5678``
+* landline: ``021-62345678`` → ``021-****5678``; ``0571 8888 8888`` → ``0571 **** 8888``;
+  a local number after a phone cue: ``电话：62345678`` → ``电话：****5678``
+* resident ID (18 or 15 characters): ``310104199001011233`` → ``3101**********1233``
+* bank card (16–19 digits): ``6222 0212 3456 7894`` → ``6222 **** **** 7894``
+* e-mail: ``abc@qq.com`` → ``a***@qq.com``; QQ number / WeChat ID after its cue:
+  ``QQ：12345678`` → ``QQ：12****78``, ``微信：wxid_ab12`` → ``微信：w***``
+* name after a cue: ``姓名：张三`` → ``姓名：张*``, ``本人王小明`` → ``本人王**``
+* detailed address: ``上海市徐汇区漕溪北路88号1201室`` → ``上海市徐汇区****``
 
 Decisions (each pinned by a test case in ``tests/analysis/test_privacy.py``):
 
