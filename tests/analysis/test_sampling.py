@@ -355,13 +355,14 @@ def test_demo_planted_products_in_top10_with_true_labels(tmp_path):
     store.close()
 
 
+@pytest.mark.slow
 def test_demo_planted_products_in_top10_through_the_pipeline(tmp_path):
-    """The same from the raw export: import, then the text pipeline classifies, then scoring."""
+    """The same from the raw export (6,000 rows): import, the text pipeline classifies, then scoring."""
     demo = pytest.importorskip("analysis.demo")
     enrich = pytest.importorskip("analysis.enrich", reason="analysis.enrich (the text pipeline) has not landed")
     ingest = pytest.importorskip("analysis.ingest")
     path = tmp_path / "demo.csv"
-    truth = demo.write_export(path, rows=12_000, random_state=demo.DEFAULT_SEED)["truth"]
+    truth = demo.write_export(path, rows=6_000, random_state=demo.DEFAULT_SEED)["truth"]
     store = Store(tmp_path / "demo.duckdb")
     ingest.import_file(store, path)
     enrich.ensure_enriched(store)
