@@ -110,7 +110,8 @@ _BRANCHES = {
              r"(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}(?![A-Za-z]))",
     # QQ number / WeChat ID after their cue
     "qq": r"(?P<qqcue>(?=[Qq扣])(?<![A-Za-z])(?:QQ|qq|Qq|扣扣)(?:号码|号)?[:：\s]*(?:是|为)?)(?P<qq>[1-9][0-9]{4,11})(?![0-9])",
-    "wx": r"(?P<wxcue>(?:微信号|微信|(?<![A-Za-z])(?:vx|VX|wx|WX|wechat|WeChat|weixin))[:：\s]*(?:是|为)?)"
+    "wx": r"(?P<wxcue>(?:(?:微信号|微信)[:：\s]*|(?<![A-Za-z])(?:vx|VX|wx|WX|wechat|WeChat|weixin)\s*[:：]\s*)"
+          r"(?:是|为)?)"
           r"(?P<wx>[A-Za-z][\-_A-Za-z0-9]{5,19})(?![\-_A-Za-z0-9])",
     # a digit run, possibly grouped and prefixed: phones, IDs, cards
     "num": r"(?P<num>(?=[" + _D + r"+\uff0b(\uff08])(?<![" + _D + r"])(?:[+\uff0b](?:86|\uff18\uff16)[" + _SEP + r"]?)?"
