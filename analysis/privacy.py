@@ -92,8 +92,11 @@ _WEAK_NAME_CUES = (r"投诉人|举报人|申请人|当事人|本人叫|本人名
 _ADDR_NOUN_CUES = r"收货地址|收件地址|家庭住址|家庭地址|详细地址|联系地址|通讯地址|住址|地址"
 _ADDR_VERB_CUES = r"居住在|家住在|家住|现住|住在|寄到|寄往|寄至|送到|送至"
 _ADDR_TERMINATORS = "，。；;,!！?？\\s"
-_ADDR_KEYWORDS = re.compile(r"路|街|巷|弄|胡同|栋|幢|室|单元|村|小区|新村|花园|公寓|苑|家园|大厦")
-_HAS_DIGIT = re.compile(r"[" + _D + r"]")
+# After "地址：" an address word is enough; otherwise a house number must show it is an address.
+_ADDR_KEYWORDS = re.compile(r"路|街|巷|弄|胡同|栋|幢|室|单元|小区|新村|花园|公寓|苑|家园|大厦")
+_ADDR_EVIDENCE = re.compile(
+    r"(?:路|街|巷|胡同|弄|小区|新村|花园|家园|公寓|苑|村|大厦)[" + _D + r"]|[" + _D + r"](?:单元|室|弄|组)"
+    r"|[" + _D + r"](?:号楼|栋|幢)[" + _D + r"]")
 _ADMIN_PREFIX = re.compile(
     r"(?:[" + _CJK + r"]{1,8}?(?:特别行政区|自治区|自治州|自治县|街道|省|(?<![超门])市|地区|盟|"
     r"(?<![小社园校景厂])区|县|旗|镇|乡))*")
@@ -320,13 +323,15 @@ def _mask_given(name: str) -> str:
     return name[:keep] + MASK * (len(name) - keep)
 
 
-def _mask_address_detail(detail: str, *, needs_digit: bool) -> str | None:
-    """Keep the administrative prefix, hide the rest; None when it is no detailed address."""
+def _mask_address_detail(detail: str, *, strict: bool) -> str | None:
+    """Keep the administrative prefix, hide the rest; None when it is no detailed address.
+
+    ``strict`` (no "地址：" before it) asks for a house number next to a road, an estate
+    or a unit (漕溪北路88号, 5栋301); otherwise an address word (阳光花园) is enough.
+    """
     admin = _ADMIN_PREFIX.match(detail).end()
     rest = detail[admin:]
-    if not rest or not _ADDR_KEYWORDS.search(rest):
-        return None
-    if needs_digit and not _HAS_DIGIT.search(rest):
+    if not rest or not (_ADDR_EVIDENCE if strict else _ADDR_KEYWORDS).search(rest):
         return None
     return detail[:admin] + ADDRESS_MASK
 
@@ -363,9 +368,8 @@ def _mask(text: str, pattern: re.Pattern = _MASTER) -> str:
             repl = m.group("wcue") + _mask_given(m.group("wname"))
         elif kind == "adetail":
             detail = m.group("adetail")
-            # "地址：…" needs an address word; "住在…" or "地址…" without a separator also a digit
             masked = _mask_address_detail(
-                detail, needs_digit=m.group("noun") is None or m.group("asep") is None)
+                detail, strict=m.group("noun") is None or m.group("asep") is None)
             repl = m.group("acue") + (_mask(detail) if masked is None else masked)
         else:  # place: walk left over the road / estate name
             name_start = start
