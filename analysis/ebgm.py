@@ -25,10 +25,12 @@ Frequentist measures (:func:`disproportionality`) use the 2×2 table of a pair::
 Empirical Bayes (:func:`fit_gps`, :func:`eb_scores`): each pair has a true ratio
 λ with ``N ~ Poisson(λ·E)`` and the prior
 ``λ ~ P·Gamma(α1, β1) + (1 − P)·Gamma(α2, β2)`` (rate parametrisation). The five
-hyperparameters are fitted by maximum likelihood on the observed cells (N ≥ 1) with
-each negative-binomial marginal truncated at N ≥ 1 separately,
-``L = P·f1/(1 − f1(0)) + (1 − P)·f2/(1 − f2(0))`` (openEBGM's ``negLL`` with
-``N_star = 1``). The posterior is again a gamma mixture with weight ``Qn``;
+hyperparameters are fitted by maximum likelihood, by default (as openEBGM) on the
+observed cells (N ≥ 1) with each negative-binomial marginal truncated at N ≥ 1
+separately, ``L = P·f1/(1 − f1(0)) + (1 − P)·f2/(1 − f2(0))`` (``negLL`` with
+``N_star = 1``); with ``truncated=False`` on every cell, zeros included, with the
+plain marginal ``P·f1 + (1 − P)·f2`` (what :mod:`analysis.sampling` uses: its
+unit × problem table is small enough once identical cells are pooled). The posterior is again a gamma mixture with weight ``Qn``;
 ``EBGM = exp(E[log λ | N])`` and ``EB05``/``EB95`` are its 5th/95th percentiles,
 solved to ~1e-10 relative accuracy (openEBGM bisects to ±0.005 and rounds to 2 dp).
 
@@ -37,9 +39,12 @@ truncates each component separately, so data simulated as "draw λ from the
 mixture, keep N ≥ 1" is not exactly this model (draw the component first, then
 N ≥ 1 from it; see the tests).
 
-When the mixture cannot be fitted (fewer than ``min_pairs`` cells, no convergence,
-or a degenerate estimate — a component collapsed to a point mass, or ``P`` at 0
-or 1), :func:`fit_gps` falls back to a single gamma prior fitted the same way and,
+When only a few cells stand out, maximum likelihood collapses the minority
+(signal) component to a point mass at their common ratio, whose posteriors would
+be falsely certain; :func:`fit_gps` then fixes that component's shape at 1
+(exponential) and fits the rest (``method = "gps-capped"``). When the mixture
+cannot be fitted at all (fewer than ``min_pairs`` cells, no convergence, ``P`` at
+0 or 1), :func:`fit_gps` falls back to a single gamma prior fitted the same way and,
 failing that, to a fixed Gamma(1, 1) prior (mean 1, weak shrinkage);
 ``GPSFit.method`` and ``GPSFit.note`` say which was used.
 """
@@ -52,6 +57,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 from scipy import optimize, special
+from threadpoolctl import threadpool_limits
 
 __all__ = [
     "GammaMixturePrior",
@@ -75,12 +81,15 @@ OPENEBGM_STARTS: tuple[tuple[float, float, float, float, float], ...] = (
     (0.2, 0.2, 5.0, 5.0, 0.4),
 )
 
-# Bounds of the search (natural scale). An estimate within 0.1 % (log scale) of a
-# bound is degenerate and not accepted as a fit (see _on_bound).
+# Bounds of the search (natural scale); see _degenerate for the estimates refused.
 _ALPHA_BOUNDS = (1e-4, 1e4)
 _BETA_BOUNDS = (1e-4, 1e4)
 _P_BOUNDS = (1e-6, 1 - 1e-6)
 _Z = 1.959963984540054  # standard normal 97.5 % quantile
+#: A minority (or single) gamma component with a larger shape (CV < 3 %) is a point mass: refused.
+MAX_SHAPE = 1e3
+#: Shape of the minority component when it has to be fixed (see ``_fit_capped``): exponential.
+CAPPED_SHAPE = 1.0
 
 
 # ---------------------------------------------------------------------------
@@ -237,11 +246,12 @@ class GPSFit:
     Attributes:
         prior: the hyperparameters.
         neg_log_likelihood: minimised −log L (truncated at N ≥ 1) on the fitted cells.
-        method: ``"gps"`` (two-component mixture, maximum likelihood), ``"gps-1"``
-            (single gamma, maximum likelihood) or ``"fixed"`` (Gamma(1, 1), no fit).
+        method: ``"gps"`` (two-component mixture, maximum likelihood), ``"gps-capped"``
+            (the same with the minority component's shape fixed at 1, when it collapsed),
+            ``"gps-1"`` (single gamma, maximum likelihood) or ``"fixed"`` (Gamma(1, 1), no fit).
         converged: the optimiser reported success.
-        n_pairs: cells used in the fit (N ≥ 1).
-        starts: one row per starting point: start, estimate, −log L, success.
+        n_pairs: cells used in the fit (with ``truncated=False`` zero cells included, by weight count).
+        starts: one row per starting point: start, estimate, −log L, success, degenerate.
         note: Chinese explanation when a fallback was used, else "".
     """
 
@@ -258,6 +268,7 @@ class GPSFit:
         """Chinese name of the method, for reports."""
         return {
             "gps": "经验贝叶斯 GPS（双伽马混合先验，极大似然）",
+            "gps-capped": "经验贝叶斯 GPS（双伽马混合先验；信号成分形状固定为 1，其余极大似然）",
             "gps-1": "经验贝叶斯（单伽马先验，极大似然；混合先验无法拟合）",
             "fixed": "经验贝叶斯（固定 Gamma(1,1) 先验；数据不足以拟合）",
         }[self.method]
@@ -376,26 +387,26 @@ def _search_bounds(single: bool) -> list[tuple[float, float]]:
     return [la, lb] if single else [la, lb, la, lb, lp]
 
 
-def _on_bound(x: np.ndarray, bounds: list[tuple[float, float]]) -> bool:
-    """A degenerate estimate: a shape or rate at its upper bound, or ``p`` at 0 or 1.
+def _degenerate(prior: GammaMixturePrior, single: bool) -> bool:
+    """A fit not to be used: ``p`` at 0 or 1, or a point-mass component that would feign certainty.
 
-    A shape and rate at their upper bounds collapse a component to a point mass (the
-    table shows no over-dispersion there), whose posteriors would be falsely certain;
-    ``p`` at a bound leaves a single component (the single-gamma fallback handles it).
-    A shape at its *lower* bound is not degenerate: with the N ≥ 1 truncation the
-    negative binomial tends to the log-series distribution, and every posterior
-    Gamma(α + N, β + E) with N ≥ 1 stays proper.
+    The minority component (and a single gamma) must keep a real spread: shape
+    below :data:`MAX_SHAPE`. The majority component may collapse to a point mass —
+    "most cells share one λ" is a legitimate estimate when the table shows no
+    over-dispersion outside a few signal cells. A shape at its *lower* bound is not
+    degenerate: with N ≥ 1 truncation the negative binomial tends to the log-series
+    distribution, and every posterior Gamma(α + N, β + E) with N ≥ 1 stays proper.
     """
-    for i, (v, (lo, hi)) in enumerate(zip(x, bounds, strict=True)):
-        if abs(v - hi) < 1e-3 * max(1, abs(hi)):
-            return True
-        if i == len(x) - 1 and len(x) == 5 and abs(v - lo) < 1e-3 * max(1, abs(lo)):
-            return True
-    return False
+    if single:
+        return prior.alpha1 >= MAX_SHAPE or prior.beta1 >= _BETA_BOUNDS[1] * 0.999
+    lo, hi = _P_BOUNDS
+    if prior.p <= lo * 1.01 or prior.p >= 1 - (1 - hi) * 1.01:
+        return True
+    return prior.alpha1 >= MAX_SHAPE or prior.beta1 >= _BETA_BOUNDS[1] * 0.999
 
 
-def _minimise(x0, n, e, w, truncated, single, polish=True):
-    bounds = _search_bounds(single)
+def _minimise(x0, n, e, w, truncated, single, polish=True, bounds=None):
+    bounds = bounds or _search_bounds(single)
     x0 = np.clip(x0, [b[0] for b in bounds], [b[1] for b in bounds])
     scale = max(float(np.sum(w)), 1.0)  # optimise the mean −log L: better conditioned
 
@@ -405,22 +416,34 @@ def _minimise(x0, n, e, w, truncated, single, polish=True):
             return 1e300, np.zeros_like(x)
         return f / scale, g / scale
 
+    # iteration caps as openEBGM's nlminb (iter.max = eval.max = 500 there)
     res = optimize.minimize(fun, x0, jac=True, method="L-BFGS-B", bounds=bounds,
-                            options={"maxiter": 3000, "maxfun": 6000, "ftol": 1e-15, "gtol": 1e-10})
+                            options={"maxiter": 500, "maxfun": 1000, "ftol": 1e-15, "gtol": 1e-10})
     if polish:
         # a second run from the optimum removes L-BFGS-B's early stops on flat ridges
         res2 = optimize.minimize(fun, res.x, jac=True, method="L-BFGS-B", bounds=bounds,
-                                 options={"maxiter": 3000, "maxfun": 6000, "ftol": 1e-16, "gtol": 1e-12})
+                                 options={"maxiter": 500, "maxfun": 1000, "ftol": 1e-16, "gtol": 1e-12})
         if np.isfinite(res2.fun) and res2.fun <= res.fun:
             res = res2
     nll = float(res.fun * scale)
-    ok = bool(np.isfinite(nll)) and nll < 1e299 and (res.success or _small_gradient(res))
-    return res.x, nll, ok, _on_bound(res.x, bounds)
+    ok = bool(np.isfinite(nll)) and nll < 1e299 and (res.success or _small_gradient(res, bounds))
+    return res.x, nll, ok, _degenerate(_prior_from_x(res.x, single), single)
 
 
-def _small_gradient(res) -> bool:
+def _small_gradient(res, bounds) -> bool:
+    """Converged in all but name: the projected gradient (bound-active parts removed) is ~0.
+
+    L-BFGS-B reports an abnormal line search on the flat ridges of a point-mass
+    component even at the optimum.
+    """
     jac = getattr(res, "jac", None)
-    return jac is not None and bool(np.all(np.abs(jac) < 1e-5))
+    if jac is None:
+        return False
+    g = np.array(jac, dtype=float)
+    for i, (v, (lo, hi)) in enumerate(zip(res.x, bounds, strict=True)):
+        if (v - lo <= 1e-8 and g[i] > 0) or (hi - v <= 1e-8 and g[i] < 0) or hi - lo <= 0:
+            g[i] = 0.0
+    return bool(np.all(np.abs(g) < 1e-5))
 
 
 def _prior_from_x(x: np.ndarray, single: bool) -> GammaMixturePrior:
@@ -444,11 +467,14 @@ def fit_gps(
 ) -> GPSFit:
     """Fit the two-component gamma-mixture prior by maximum likelihood.
 
-    Cells with ``N < 1`` or ``E ≤ 0`` are ignored (openEBGM's ``zeroes = FALSE``).
-    Identical ``(N, E)`` cells are collapsed with weights, which leaves the
+    With ``truncated=True`` (openEBGM's ``zeroes = FALSE, N_star = 1``) cells with
+    ``N < 1`` are ignored and each component is truncated at N ≥ 1; with
+    ``truncated=False`` every cell counts, zero cells included (pass them, e.g. with
+    weights), under the plain negative-binomial likelihood. Cells with ``E ≤ 0`` are
+    ignored. Identical ``(N, E)`` cells are collapsed with weights, which leaves the
     likelihood unchanged and makes large tables cheap. Every start runs bounded
     L-BFGS-B with the analytic gradient in log / logit coordinates; the smallest
-    −log L among converged estimates off the bounds wins.
+    −log L among converged, non-degenerate estimates wins (see ``_degenerate``).
 
     Args:
         n: observed counts per pair.
@@ -456,33 +482,41 @@ def fit_gps(
         weights: optional weights per pair (e.g. squashed data).
         starts: starting points ``[a1, b1, a2, b2, p]``; default :data:`OPENEBGM_STARTS`.
         n_random_starts: extra random starting points.
-        min_pairs: fewer usable cells than this → single gamma prior.
-        truncated: use the N ≥ 1 truncated likelihood (recommended without zero cells).
+        min_pairs: fewer cells with N ≥ 1 than this → single gamma prior.
+        truncated: N ≥ 1 cells and the truncated likelihood; ``False``: all cells, zeros included.
         random_state: seed or generator for the random starts.
 
     Returns:
         A :class:`GPSFit`; ``method`` tells whether a fallback was used.
     """
+    # L-BFGS-B calls BLAS on 5-vectors: OpenBLAS threads only add latency (30× on a busy machine)
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _fit_gps(n, e, weights=weights, starts=starts, n_random_starts=n_random_starts,
+                        min_pairs=min_pairs, truncated=truncated, random_state=random_state)
+
+
+def _fit_gps(n, e, *, weights, starts, n_random_starts, min_pairs, truncated, random_state) -> GPSFit:
     n_arr = np.asarray(n, dtype=float)
     e_arr = np.asarray(e, dtype=float)
     w_arr = None if weights is None else np.asarray(weights, dtype=float)
-    keep = (n_arr >= 1) & (e_arr > 0) & np.isfinite(e_arr)
+    keep = (n_arr >= (1 if truncated else 0)) & (e_arr > 0) & np.isfinite(e_arr)
     if w_arr is not None:
         keep &= w_arr > 0
     n_arr, e_arr = n_arr[keep], e_arr[keep]
     w_arr = None if w_arr is None else w_arr[keep]
     n_pairs = int(keep.sum())
+    n_observed = int((n_arr >= 1).sum())
     rng = np.random.default_rng(random_state)
-    cols = ["start", "alpha1", "beta1", "alpha2", "beta2", "p", "neg_log_likelihood", "converged", "on_bound"]
+    cols = ["start", "alpha1", "beta1", "alpha2", "beta2", "p", "neg_log_likelihood", "converged", "degenerate"]
 
-    if n_pairs == 0:
+    if n_observed == 0:
         return GPSFit(GammaMixturePrior(1.0, 1.0, 1.0, 1.0, 1.0), float("nan"), "fixed", False, 0,
                       pd.DataFrame(columns=cols), "没有可用于拟合的组合（计数均为 0），使用固定 Gamma(1,1) 先验。")
     un, ue, uw, _ = _unique_cells(n_arr, e_arr, w_arr)
 
     rows = []
     best = None
-    if n_pairs >= min_pairs and len(un) >= 2:
+    if n_observed >= min_pairs and len(un) >= 2:
         start_list = [np.asarray(s, float) for s in (starts if starts is not None else OPENEBGM_STARTS)]
         for _ in range(max(0, n_random_starts)):
             start_list.append(np.array([
@@ -492,38 +526,72 @@ def fit_gps(
             ]))
         best_x = None
         for i, s in enumerate(start_list):
-            x, nll, ok, on_bound = _minimise(_to_search(s), un, ue, uw, truncated, single=False, polish=False)
+            x, nll, ok, degenerate = _minimise(_to_search(s), un, ue, uw, truncated, single=False, polish=False)
             prior = _prior_from_x(x, single=False)
-            rows.append([i + 1, *prior.as_array(), nll, ok, on_bound])
-            if ok and not on_bound and (best is None or nll < best[1]):
+            rows.append([i + 1, *prior.as_array(), nll, ok, degenerate])
+            if ok and not degenerate and (best is None or nll < best[1]):
                 best, best_x = (prior, nll), x
         if best_x is not None:  # polish the winner only
-            x, nll, ok, on_bound = _minimise(best_x, un, ue, uw, truncated, single=False)
-            if ok and not on_bound and nll <= best[1]:
+            x, nll, ok, degenerate = _minimise(best_x, un, ue, uw, truncated, single=False)
+            if ok and not degenerate and nll <= best[1]:
                 best = (_prior_from_x(x, single=False), nll)
     starts_df = pd.DataFrame(rows, columns=cols)
     if best is not None:
         return GPSFit(best[0], best[1], "gps", True, n_pairs, starts_df)
+    capped = _fit_capped(rows, un, ue, uw, truncated)
+    if capped is not None:
+        prior, nll = capped
+        rows.append([len(rows) + 1, *prior.as_array(), nll, True, False])
+        return GPSFit(prior, nll, "gps-capped", True, n_pairs, pd.DataFrame(rows, columns=cols),
+                      f"少数（信号）成分只由少数几个组合支撑、极大似然估计塌缩为单点，已将其形状参数固定为 "
+                      f"{CAPPED_SHAPE:g}（指数分布），其余参数仍为极大似然估计。")
 
-    if n_pairs < min_pairs:
-        reason = f"可用组合仅 {n_pairs} 个（少于 {min_pairs}）"
+    if n_observed < min_pairs:
+        reason = f"有投诉的组合仅 {n_observed} 个（少于 {min_pairs}）"
     elif len(un) < 2:
         reason = "所有组合的计数与期望值完全相同"
     else:
-        reason = "双伽马混合先验未收敛或落在参数边界"
+        reason = "双伽马混合先验未收敛或退化（少数成分塌缩为单点，或只剩一个成分）"
     mean_rr = float(np.sum(uw * un) / np.sum(uw * ue))
     x0 = np.log([1.0, 1.0 / max(mean_rr, 1e-3)])
-    x, nll, ok, on_bound = _minimise(x0, un, ue, uw, truncated, single=True)
+    x, nll, ok, degenerate = _minimise(x0, un, ue, uw, truncated, single=True)
     prior = _prior_from_x(x, single=True)
-    rows.append([len(rows) + 1, *prior.as_array(), nll, ok, on_bound])
+    rows.append([len(rows) + 1, *prior.as_array(), nll, ok, degenerate])
     starts_df = pd.DataFrame(rows, columns=cols)
-    if ok and not on_bound:
+    if ok and not degenerate:
         return GPSFit(prior, nll, "gps-1", True, n_pairs, starts_df,
                       f"{reason}，改用单伽马先验（极大似然）。")
     fixed = GammaMixturePrior(1.0, 1.0, 1.0, 1.0, 1.0)
     return GPSFit(fixed, negative_log_likelihood(fixed, un, ue, weights=uw, truncated=truncated), "fixed",
                   False, n_pairs, starts_df,
-                  f"{reason}，单伽马先验也无法拟合（数据几乎没有离散），使用固定 Gamma(1,1) 先验。")
+                  f"{reason}，单伽马先验也退化为单点（数据几乎没有离散），使用固定 Gamma(1,1) 先验。")
+
+
+def _fit_capped(rows: list, un, ue, uw, truncated: bool) -> tuple[GammaMixturePrior, float] | None:
+    """Refit a mixture whose minority component collapsed, with that component's shape fixed.
+
+    When only a handful of cells stand out, the likelihood is maximised by a point
+    mass at their common ratio: the shape of the minority component is not
+    identified. Fixing it at :data:`CAPPED_SHAPE` (an exponential distribution, the
+    least informative positive law of a given mean) and keeping ``p ≤ 0.5`` leaves
+    the other four parameters to maximum likelihood and keeps honest spreads.
+    """
+    collapsed = [r for r in rows if r[7] and r[6] < 1e299 and _P_BOUNDS[0] * 1.01 < r[5] < 0.5
+                 and r[1] >= MAX_SHAPE]
+    if not collapsed:
+        return None
+    _, a1, b1, a2, b2, p = min(collapsed, key=lambda r: r[6])[:6]
+    x0 = _to_search(np.array([CAPPED_SHAPE, CAPPED_SHAPE * b1 / a1, a2, b2, p]))
+    bounds = _search_bounds(single=False)
+    cap = np.log(CAPPED_SHAPE)
+    bounds[0] = (cap, cap)
+    bounds[4] = (bounds[4][0], 0.0)  # p ≤ 0.5: component 1 stays the minority one
+    x, nll, ok, _ = _minimise(x0, un, ue, uw, truncated, single=False, bounds=bounds)
+    a1, b1, a2, b2 = np.exp(x[:4])
+    prior = GammaMixturePrior(float(a1), float(b1), float(a2), float(b2), float(special.expit(x[4])))
+    if not ok or prior.p <= _P_BOUNDS[0] * 1.01 or prior.p >= 0.5 - 1e-6:
+        return None
+    return prior, nll
 
 
 def _posterior_parts(n: np.ndarray, e: np.ndarray, prior: GammaMixturePrior):

@@ -8,8 +8,10 @@ unit gets
   complaints ``n_prev`` in the previous period of equal length and the growth;
 * disproportionality of every unit × problem-type cell against everything else in
   the period (:mod:`analysis.ebgm`): PRR, ROR (95 % intervals), Yates χ², and
-  DuMouchel's EBGM / EB05 / EB95 with the gamma-mixture prior fitted on the whole
-  unit × problem table;
+  DuMouchel's EBGM / EB05 / EB95 with the gamma-mixture prior fitted by maximum
+  likelihood on the whole unit × problem table, zero cells included (untruncated
+  likelihood; zero cells pooled by unit size and problem). The global filters
+  (categories, platforms, districts) define the population, i.e. "everything else";
 * signal flags on the quality/safety problem types (:class:`Thresholds`):
   ``flag_prr`` — PRR ≥ 2 with χ² ≥ 4 and n ≥ 3 (Evans et al. 2001);
   ``flag_eb05`` — EB05 ≥ 2 (FDA's MGPS convention);
@@ -346,7 +348,8 @@ def score_units(
     stats = ebgm.disproportionality(n_cell, cells["n_unit"], cells["n_problem"], n_total)
     for col in ("PRR", "PRR_lo", "PRR_hi", "ROR", "ROR_lo", "ROR_hi", "chi2"):
         cells[col] = stats[col].to_numpy()
-    fit = ebgm.fit_gps(n_cell, cells["E"].to_numpy(), random_state=random_state,
+    fit_n, fit_e, fit_w = _with_zero_cells(cells, n_unit, n_total)
+    fit = ebgm.fit_gps(fit_n, fit_e, weights=fit_w, truncated=False, random_state=random_state,
                        n_random_starts=0, starts=ebgm.OPENEBGM_STARTS[:3])
     if fit.method != "gps":
         notes.append(f"信号强度：{fit.label}。{fit.note}")
@@ -403,6 +406,25 @@ def score_units(
     cells = cells.drop(columns=[k for k in keys if k in cells.columns])
     return SamplingResult(units, cells, fit, grain, source, (start, end), (prev_start, prev_end),
                           n_total, notes, params_out)
+
+
+def _with_zero_cells(cells: pd.DataFrame, n_unit: np.ndarray, n_total: int):
+    """Counts, expected counts and weights of the whole unit × problem table, zeros included.
+
+    A unit without complaints of problem k is a zero cell with ``E = n_unit · n_k / N``;
+    zero cells are pooled by (unit total, problem), so the table stays small.
+    """
+    totals = cells.groupby("problem", sort=True)["n_problem"].first()
+    vals, counts = np.unique(n_unit[n_unit >= 1], return_counts=True)
+    grid = pd.MultiIndex.from_product([totals.index, vals], names=["problem", "n_unit"])
+    observed = cells.groupby(["problem", "n_unit"]).size().reindex(grid, fill_value=0).to_numpy()
+    missing = np.tile(counts, len(totals)) - observed
+    zero_e = np.repeat(totals.to_numpy(dtype=float), len(vals)) * np.tile(vals, len(totals)) / n_total
+    keep = missing > 0
+    n = np.concatenate([cells["n"].to_numpy(dtype=float), np.zeros(int(keep.sum()))])
+    e = np.concatenate([cells["E"].to_numpy(dtype=float), zero_e[keep]])
+    w = np.concatenate([np.ones(len(cells)), missing[keep].astype(float)])
+    return n, e, w
 
 
 def apply_weights(units: pd.DataFrame, weights: Weights = Weights()) -> pd.DataFrame:

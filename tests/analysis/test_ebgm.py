@@ -150,6 +150,42 @@ def test_fit_recovers_simulated_hyperparameters():
     assert fit.neg_log_likelihood <= ebgm.negative_log_likelihood(true, n, e) + 1e-6
 
 
+def _poisson_table(lam: np.ndarray, seed: int):
+    """All cells (zeros included) of a table with E log-uniform on [0.05, 5] and N ~ Poisson(λE)."""
+    rng = np.random.default_rng(seed)
+    e = np.exp(rng.uniform(np.log(0.05), np.log(5), len(lam)))
+    return rng.poisson(lam * e).astype(float), e
+
+
+def test_majority_point_mass_is_accepted_with_zero_cells():
+    # 95 % of cells exactly at λ = 1 (no over-dispersion), 5 % spread out: a legitimate mixture
+    rng = np.random.default_rng(11)
+    lam = np.where(rng.random(6000) < 0.05, rng.gamma(2.0, 1 / 0.2, 6000), 1.0)
+    n, e = _poisson_table(lam, seed=12)
+    fit = ebgm.fit_gps(n, e, truncated=False)
+    assert fit.method == "gps"
+    assert fit.prior.alpha2 >= ebgm.MAX_SHAPE                      # the null component is a point mass …
+    assert fit.prior.alpha2 / fit.prior.beta2 == pytest.approx(1.0, abs=0.05)
+    assert fit.prior.alpha1 < 10 and fit.prior.p == pytest.approx(0.05, abs=0.02)   # … the signal one is not
+    assert fit.n_pairs == 6000
+
+
+def test_collapsed_signal_component_gets_a_fixed_shape():
+    # a homogeneous table with three strong outliers: ML would put a point mass on them
+    lam = np.ones(3000)
+    lam[:3] = 30.0
+    n, e = _poisson_table(lam, seed=5)
+    n[:3], e[:3] = [14, 9, 6], [0.45, 0.3, 0.2]
+    fit = ebgm.fit_gps(n, e, truncated=False)
+    assert fit.method == "gps-capped" and fit.prior.alpha1 == pytest.approx(ebgm.CAPPED_SHAPE)
+    assert fit.prior.p < 0.5 and "形状参数固定" in fit.note
+    unconstrained = fit.starts.iloc[:-1]
+    assert unconstrained["degenerate"].all() and (unconstrained["alpha1"] >= ebgm.MAX_SHAPE).any()
+    s = ebgm.eb_scores(n[:3], e[:3], fit)
+    assert (s.EB05 > 2).all() and (s.EB95 / s.EB05 > 1.5).all()
+    assert fit.label.startswith("经验贝叶斯 GPS")
+
+
 @pytest.mark.skipif(not (REF_DIR / "caers.csv").exists(), reason="../shared/reference/openebgm not available")
 def test_full_caers_fit_and_count():
     raw = pd.read_csv(REF_DIR / "caers.csv")
