@@ -42,6 +42,7 @@ _MAX_TEXT = 20_000  # characters scanned per field: enough for any real complain
 _REPEAT_BONUS = 0.5  # each repeat of a keyword adds half its weight, at most twice
 CATEGORY_TAU = 2.5
 PROBLEM_TAU = 2.5
+PROBLEM_RUNNER_UP = 0.5
 PROBLEM_SEVERITY_BOOST = 0.15  # problem score × (1 + 0.15 × (severity − 1)) when deciding
 
 
@@ -84,11 +85,11 @@ class KeywordBanks:
         self._negations = tuple(negations)
         self._negatable = {self.banks.index(b) for b in negatable}
 
-    def hits(self, text: str, tokens: frozenset[str] | None = None) -> list[dict[str, int]]:
+    def hits(self, text: str, tokens: str | None = None) -> list[dict[str, int]]:
         """Keywords found in ``text`` with their counts, one dict per bank.
 
-        With ``tokens``, keywords of one or two Chinese characters only count when they
-        are whole tokens (so 手机 does not count inside an unlisted compound).
+        With ``tokens``, one-character keywords (书, 鞋, 药 …) only count when they are
+        whole tokens, not parts of longer words.
         """
         found: list[dict[str, int]] = [{} for _ in self.banks]
         table, negations, negatable = self._table, self._negations, self._negatable
@@ -96,7 +97,7 @@ class KeywordBanks:
             entries = table.get(word)
             if entries is None:
                 continue
-            if tokens is not None and len(word) <= 2 and not word.isascii() and word not in tokens:
+            if tokens is not None and len(word) == 1 and f" {word} " not in tokens:
                 continue
             negated = bool(negations) and text[max(0, start - 3):start].endswith(negations)
             for b in {e[0] for e in entries}:
@@ -105,12 +106,13 @@ class KeywordBanks:
                 found[b][word] = found[b].get(word, 0) + 1
         return found
 
-    def score(self, fields: Sequence[tuple[str, str]], tokens: frozenset[str] | None = None):
+    def score(self, fields: Sequence[tuple[str, str]], tokens: str | None = None):
         """Score one complaint.
 
         Args:
             fields: ``(field, text)`` pairs, field one of :data:`FIELD_WEIGHTS`.
-            tokens: the complaint's tokens (see :meth:`hits`); applied to the text field only.
+            tokens: the complaint's tokens, space-joined with a space at both ends
+                (see :meth:`hits`); applied to the text field only.
 
         Returns:
             Per bank: ``{label index: (score, [(contribution, keyword, field), …])}``.
@@ -137,17 +139,19 @@ class KeywordBanks:
         return out
 
 
-def decide(scores: dict[int, list], *, tau: float, boost: Sequence[float] | None = None
-           ) -> tuple[int, float]:
+def decide(scores: dict[int, list], *, tau: float, boost: Sequence[float] | None = None,
+           runner_up: float = 1.0) -> tuple[int, float]:
     """Pick the best label: ``(index or -1, confidence in [0, 1])``.
 
-    Confidence = share of the top score against the runner-up × saturation of the top
-    score (``1 - exp(-top / tau)``: a lone keyword of weight ``tau`` gives 0.63).
+    Confidence = ``top / (top + runner_up × second)`` × saturation of the top score
+    (``1 - exp(-top / tau)``: a lone keyword of weight ``tau`` gives 0.63).
 
     Args:
         scores: ``{label index: [score, evidence]}`` as returned by :meth:`KeywordBanks.score`.
         tau: saturation scale.
         boost: per-label multipliers applied before deciding (e.g. by severity).
+        runner_up: how much the second-best label lowers the confidence (problem types
+            often co-occur — a defect and a refused refund — so they use 0.5).
     """
     if not scores:
         return -1, 0.0
@@ -159,7 +163,7 @@ def decide(scores: dict[int, list], *, tau: float, boost: Sequence[float] | None
     if top <= 0:
         return -1, 0.0
     second = ranked[1][0] if len(ranked) > 1 else 0.0
-    return best, (top / (top + second)) * (1.0 - math.exp(-top / tau))
+    return best, (top / (top + runner_up * second)) * (1.0 - math.exp(-top / tau))
 
 
 def format_evidence(items: Sequence[tuple[float, str, str]], *, limit: int = 8) -> str:
@@ -192,7 +196,7 @@ class RuleClassifier:
         min_problem_confidence: below this the problem type is 未分类.
     """
 
-    def __init__(self, taxonomy: Taxonomy | None = None, *, min_confidence: float = 0.45,
+    def __init__(self, taxonomy: Taxonomy | None = None, *, min_confidence: float = 0.35,
                  min_problem_confidence: float = 0.45) -> None:
         self.taxonomy = taxonomy or load_taxonomy()
         self.min_confidence = min_confidence
@@ -222,7 +226,8 @@ class RuleClassifier:
 
         Args:
             texts: complaint texts.
-            tokens: space-joined tokens per text (optional; makes short keywords stricter).
+            tokens: space-joined tokens per text (optional; one-character keywords then
+                must be whole tokens).
             products: product names (keywords there weigh 3×).
             titles: complaint titles (2×).
             raw_labels: exported category / problem cells that did not map onto the
@@ -242,14 +247,15 @@ class RuleClassifier:
         for i in range(n):
             fields = (("product", _clean(products[i])), ("title", _clean(titles[i])),
                       ("raw", _clean(raw_labels[i])), ("text", _clean(texts[i])))
-            tok = frozenset(tokens[i].split()) if isinstance(tokens[i], str) else None
+            tok = f" {tokens[i]} " if isinstance(tokens[i], str) else None
             cat_scores, prob_scores = self._banks.score(fields, tok)
             best, conf = decide(cat_scores, tau=CATEGORY_TAU)
             sure = best >= 0 and conf >= self.min_confidence
             out["category"].append(self._categories[best] if sure else UNCLASSIFIED)
             out["category_confidence"].append(round(conf, 4))
             out["category_evidence"].append(format_evidence(cat_scores[best][1]) if best >= 0 else "")
-            best, conf = decide(prob_scores, tau=PROBLEM_TAU, boost=self._problem_boost)
+            best, conf = decide(prob_scores, tau=PROBLEM_TAU, boost=self._problem_boost,
+                                runner_up=PROBLEM_RUNNER_UP)
             sure = best >= 0 and conf >= self.min_problem_confidence
             problem = self._problems[best] if sure else UNCLASSIFIED
             out["problem"].append(problem)
@@ -485,9 +491,20 @@ class SupervisedClassifier:
         return None if row is None else SupervisedClassifier.from_bytes(bytes(row[0]))
 
     @staticmethod
+    def exists(store, *, name: str = "category", key: str | None = None) -> bool:
+        """Whether a model of that name (and key, if given) is saved in the store."""
+        if not _has_models_table(store):
+            return False
+        sql, params = "SELECT count(*) FROM classifier_models WHERE name = ?", [name]
+        if key is not None:
+            sql += " AND fingerprint = ?"
+            params.append(key)
+        return bool(store.scalar(sql, params))
+
+    @staticmethod
     def delete(store, *, name: str = "category") -> None:
         """Remove a saved model (nothing happens when there is none)."""
-        if _has_models_table(store):
+        if SupervisedClassifier.exists(store, name=name):
             with store.transaction() as cur:
                 cur.execute("DELETE FROM classifier_models WHERE name = ?", [name])
 

@@ -152,18 +152,21 @@ def ensure_enriched(store, *, tokenizer: Tokenizer | None = None,
             with store.transaction() as cur:
                 cur.execute("DELETE FROM enrichment WHERE complaint_id NOT IN (SELECT complaint_id FROM complaints)")
         model = None
-        if plan is not None:
-            saved = SupervisedClassifier.load(store, name=MODEL_NAME, key=plan["key"])
-            if saved is not None:
-                model, stats["model"] = saved, "loaded"
+        if plan is None:
+            SupervisedClassifier.delete(store, name=MODEL_NAME)
+        elif total or not SupervisedClassifier.exists(store, name=MODEL_NAME, key=plan["key"]):
+            model = SupervisedClassifier.load(store, name=MODEL_NAME, key=plan["key"])
+            if model is not None:
+                stats["model"] = "loaded"
             else:
                 model = _train(store, plan, tokenizer)
                 model.save(store, name=MODEL_NAME, key=plan["key"])
                 stats["model"] = "trained"
+        else:
+            stats["model"] = "unchanged"
+        if model is not None:
             stats["model_classes"] = [str(c) for c in model.classes_]
             stats["n_train"] = model.n_train_
-        else:
-            SupervisedClassifier.delete(store, name=MODEL_NAME)
         if total:
             stats["classified"] = _classify_stale(store, tokenizer=tokenizer, rules=rules, model=model,
                                                   fingerprint=fingerprint, total=total,
