@@ -36,6 +36,7 @@ __all__ = [
     "kpi_cards",
     "kpi_frame",
     "open_alarms",
+    "pending_enrichment",
     "quality_safety_problems",
     "resolve_period",
     "top_changes",
@@ -381,7 +382,8 @@ def _trend_phrase(new: int, old: int, *, word: str) -> str:
 
 
 def _biggest_move(frame: pd.DataFrame, column: str, *, rising: bool) -> pd.Series | None:
-    moves = frame[~frame[column].isin(_NOT_A_TOP)].assign(change=frame["current"] - frame["previous"])
+    moves = frame.assign(change=frame["current"] - frame["previous"])
+    moves = moves[~moves[column].isin(_NOT_A_TOP)]
     moves = moves[moves["change"] > 0] if rising else moves[moves["change"] < 0]
     if moves.empty:
         return None
@@ -446,6 +448,13 @@ def what_changed(store: Store, filters: Filters, *, kpis: pd.DataFrame | None = 
     if district is not None:
         sentences.append(f"分区看，{district['district']}增加最多（{_move_text(district)}）。")
     return sentences
+
+
+def pending_enrichment(store: Store) -> int:
+    """Complaints not classified yet (the view shows them as 未分类 / 其他平台)."""
+    return int(store.scalar(
+        "SELECT count(*) FROM complaints c WHERE NOT EXISTS "
+        "(SELECT 1 FROM enrichment e WHERE e.complaint_id = c.complaint_id)"))
 
 
 def open_alarms(store: Store, filters: Filters, *, lens: str = "category",

@@ -17,7 +17,7 @@ def summary(key: str, filters):
     store = get_store()
     kpis = overview.kpi_frame(store, filters)
     alarms = overview.open_alarms(store, filters, recent_days=RECENT_DAYS)
-    return {"kpis": kpis, "alarms": alarms,
+    return {"kpis": kpis, "alarms": alarms, "pending": overview.pending_enrichment(store),
             "cards": overview.kpi_cards(kpis, alarms=alarms, recent_days=RECENT_DAYS),
             "sentences": overview.what_changed(store, filters, kpis=kpis)}
 
@@ -59,6 +59,9 @@ if int(kpis.loc["current", "complaints"]) == 0:
             "请在左侧调整时间范围，或点击“重置筛选”查看全部数据。")
     st.stop()
 
+if data["pending"]:
+    st.warning(f"有 {data['pending']:,} 件投诉尚未完成分类，其类别、问题类型和平台暂按“未分类”“其他平台”统计。"
+               "请在命令行运行 `python -m analysis build` 补齐分词和分类（可中断后继续）。")
 cards = {card.key: card for card in data["cards"]}
 for row in (("complaints", "quality_share", "alarms"), ("top_category", "top_platform")):
     for column, name in zip(st.columns(len(row)), row):

@@ -54,6 +54,10 @@ def test_compare_counts_by_district_labels_missing_values(store):
         ov.compare_counts(store, NOV, by="text; DROP TABLE complaints")
 
 
+def test_pending_enrichment_counts_complaints_without_a_class(store):
+    assert ov.pending_enrichment(store) == 1        # C10
+
+
 def test_kpi_frame_hand_computed(store):
     k = ov.kpi_frame(store, NOV)
     assert k["complaints"].tolist() == [10, 6, 3]
@@ -167,3 +171,22 @@ def test_trend_series_granularity_and_promotions(store):
     assert "双十一" in set(promotions["name"])
     weekly, _ = ov.trend_series(store, Filters())           # 531 days
     assert weekly.attrs["freq"] == "W" and weekly["count"].sum() == 25
+
+
+def test_a_store_without_enrichment_has_no_top_category_but_still_sentences():
+    """Fresh from import: every complaint is 未分类 / 其他平台, so nothing is named as top or mover."""
+    rows = [{"complaint_id": f"U{i}", "received_at": f"2017-11-{i + 1:02d} 10:00:00", "text": f"投诉 {i}",
+             "district": "浦东新区" if i % 2 else None} for i in range(6)]
+    with Store(":memory:") as s:
+        insert(s, rows)
+        period = Filters(start=D(2017, 11, 4), end=D(2017, 11, 6))
+        kpis = ov.kpi_frame(s, period)
+        assert kpis.loc["current", "top_category"] is None and kpis.loc["current", "top_platform"] is None
+        assert ov.what_changed(s, period) == [
+            "本期（2017-11-04 至 2017-11-06，3 天）投诉 3 件，环比持平（上期 3 件），去年同期无投诉记录。",
+            "质量安全类问题占 0.0%（0 件），与上期持平。",
+            "分区看，浦东新区增加最多（+1 件，+100.0%）。",      # U3 U5 against U1
+        ]
+        cards = {c.key: c for c in ov.kpi_cards(kpis)}
+        assert cards["top_category"].value == "—"
+        assert ov.pending_enrichment(s) == 6

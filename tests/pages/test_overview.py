@@ -60,6 +60,7 @@ def test_kpis_and_sentences_for_november(filled):
     assert m["投诉最多的类别"] == ("家用电器（4 件）", "+3 件")
     assert m["投诉最多的平台"] == ("拼多多（3 件）", "+3 件")
     assert m["未关闭的激增预警"][0] == "无"
+    assert any("有 1 件投诉尚未完成分类" in w.value for w in at.warning)     # C10
     text = markdown(at)
     assert "家用电器增长最多（\\+3 件，\\+300\\.0%），主要在拼多多（\\+3 件）" in text
     assert len(at.get("plotly_chart")) == 1 + 4        # trend + four top-10 bars
