@@ -71,7 +71,7 @@ MIN_COMPLAINTS = 30
 MISC_ID = -1
 MISC_LABEL = "杂项"
 STOPWORDS_FILE = Path(__file__).resolve().parent.parent / "data" / "cluster" / "stopwords.txt"
-PIPELINE_VERSION = "cluster-v2"
+PIPELINE_VERSION = "cluster-v3"
 N_LABEL_TERMS = 10
 N_SCORED_TERMS = 30
 _METADATA_COLUMNS = ("complaint_id", "received_at", "category", "platform_norm", "product",
@@ -186,26 +186,29 @@ def _keep_term(token: str, stopwords: frozenset[str]) -> bool:
 
 def _count_matrix(docs: Sequence[str], weights: np.ndarray, stopwords: frozenset[str], *,
                   min_df: int, max_df: float,
-                  chunk_size: int = 50000) -> tuple[sp.csr_matrix, np.ndarray]:
+                  chunk_size: int = 100_000) -> tuple[sp.csr_matrix, np.ndarray]:
     """Term counts of unique docs, vocabulary pruned by (duplicate-weighted) document frequency.
 
-    Tokens are split and hashed in C (``str.split``, ``pd.factorize``) chunk by chunk; only
-    the vocabulary is looked at in Python.
+    Splitting and hashing run in Arrow's C++ kernels chunk by chunk; only the vocabulary
+    is looked at in Python.
     """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     vocabulary: dict[str, int] = {}
     rows, cols = [], []
     for lo in range(0, len(docs), chunk_size):
-        chunk = [" ".join(d.lower().split()) for d in docs[lo:lo + chunk_size]]
-        lengths = np.fromiter((d.count(" ") + 1 if d else 0 for d in chunk), dtype=np.int64,
-                              count=len(chunk))
+        chunk = pa.array(docs[lo:lo + chunk_size], type=pa.large_string())
+        lists = pc.utf8_split_whitespace(pc.utf8_lower(chunk))
+        lengths = pc.list_value_length(lists).fill_null(0).to_numpy(zero_copy_only=False)
         if not lengths.sum():
             continue
-        tokens = np.array(" ".join(d for d in chunk if d).split(" "), dtype=object)
-        codes, uniques = pd.factorize(tokens)
-        lookup = np.fromiter((vocabulary.setdefault(t, len(vocabulary)) for t in uniques),
-                             dtype=np.int64, count=len(uniques))
+        encoded = pc.dictionary_encode(pc.list_flatten(lists))
+        lookup = np.fromiter((vocabulary.setdefault(t, len(vocabulary))
+                              for t in encoded.dictionary.to_pylist()),
+                             dtype=np.int64, count=len(encoded.dictionary))
         rows.append(np.repeat(np.arange(lo, lo + len(chunk)), lengths))
-        cols.append(lookup[codes])
+        cols.append(lookup[encoded.indices.to_numpy(zero_copy_only=False)])
     if not vocabulary:
         return sp.csr_matrix((len(docs), 0), dtype=np.float32), np.array([], dtype=object)
     terms = np.array(list(vocabulary), dtype=object)
@@ -230,8 +233,7 @@ def _count_matrix(docs: Sequence[str], weights: np.ndarray, stopwords: frozenset
 
 
 def _tfidf(counts: sp.csr_matrix, weights: np.ndarray) -> tuple[sp.csr_matrix, np.ndarray]:
-    from sklearn.preprocessing import normalize
-
+    """Sublinear TF-IDF with smooth idf (duplicate-weighted), rows scaled to unit length."""
     presence = counts.copy()
     presence.data[:] = 1.0
     df = np.asarray(presence.T @ weights).ravel()
@@ -239,22 +241,61 @@ def _tfidf(counts: sp.csr_matrix, weights: np.ndarray) -> tuple[sp.csr_matrix, n
     idf = (np.log((1.0 + n) / (1.0 + df)) + 1.0).astype(np.float32)
     tf = counts.copy()
     tf.data = np.log1p(tf.data) * idf[tf.indices]
-    return normalize(tf, copy=False), idf
+    norms = np.sqrt(np.asarray(tf.multiply(tf).sum(axis=1)).ravel())
+    tf.data /= np.repeat(np.where(norms == 0, 1.0, norms), np.diff(tf.indptr)).astype(np.float32)
+    return tf, idf
 
 
 def _lsa(x: sp.csr_matrix, *, n_components: int, sample: np.ndarray,
-         random_state: int) -> np.ndarray:
-    from sklearn.decomposition import TruncatedSVD
-    from sklearn.preprocessing import normalize
+         random_state: int, n_iter: int = 4, oversample: int = 10) -> np.ndarray:
+    """LSA: unit-length projections on the top singular directions of a sample of rows.
 
+    An SVD of ``x[sample]`` — exact from the Gram matrix for up to 3000 rows, else
+    randomized (Halko et al.: range finder with ``n_iter`` power iterations) — then
+    every row projected, as ``TruncatedSVD`` does.
+    """
     n_comp = min(n_components, x.shape[1] - 1, len(sample) - 1)
     if n_comp < 2:
         dense = x.toarray() if x.shape[1] <= 2000 else x[:, :2000].toarray()
-        return normalize(dense.astype(np.float32))
-    svd = TruncatedSVD(n_comp, algorithm="randomized", n_iter=5, random_state=random_state)
-    svd.fit(x[sample])
-    z = svd.transform(x).astype(np.float32)
-    return normalize(z)
+        return _normalize_rows(dense.astype(np.float32))
+    a = x[sample]
+    if a.shape[0] <= 3000:  # small scopes: exact, from the Gram matrix (no randomness)
+        values, vectors = np.linalg.eigh(np.asarray((a @ a.T).todense(), dtype=np.float64))
+        top = np.argsort(values)[::-1][:n_comp]
+        top = top[values[top] > 1e-10]
+        components = (np.asarray(a.T @ vectors[:, top]) / np.sqrt(values[top])).T
+        components *= np.sign(components[np.arange(len(top)), np.abs(components).argmax(axis=1)])[:, None]
+        return _normalize_rows(np.asarray(x @ components.T.astype(np.float32), dtype=np.float32))
+    rng = np.random.default_rng(random_state)
+    width = min(n_comp + oversample, min(a.shape))
+    q = _orthonormal(a @ rng.standard_normal((a.shape[1], width)).astype(np.float32))
+    for _ in range(n_iter):
+        q = _orthonormal(a @ _orthonormal(a.T @ q))
+    b = np.asarray((a.T @ q).T, dtype=np.float64)  # width × terms
+    values, vectors = np.linalg.eigh(b @ b.T)
+    top = np.argsort(values)[::-1][:n_comp]
+    top = top[values[top] > 1e-10]
+    components = (vectors[:, top].T @ b) / np.sqrt(values[top])[:, None]
+    return _normalize_rows(np.asarray(x @ components.T.astype(np.float32), dtype=np.float32))
+
+
+def _orthonormal(y: np.ndarray) -> np.ndarray:
+    """Orthonormal basis of the columns of ``y`` (Cholesky-QR twice; Householder QR if singular)."""
+    from scipy.linalg import LinAlgError, cholesky, solve_triangular
+
+    q = np.asarray(y, dtype=np.float64)
+    try:
+        for _ in range(2):
+            upper = cholesky(q.T @ q, lower=False)
+            q = q @ solve_triangular(upper, np.eye(len(upper)), lower=False)
+    except LinAlgError:
+        q = np.linalg.qr(np.asarray(y, dtype=np.float64))[0]
+    return q.astype(np.float32)
+
+
+def _normalize_rows(z: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(z, axis=1, keepdims=True)
+    return z / np.where(norms == 0, 1.0, norms)
 
 
 # --------------------------------------------------------------------------- clustering
@@ -331,8 +372,16 @@ def _silhouette(distances: np.ndarray, labels: np.ndarray) -> float:
     return float(s.mean())
 
 
+def _k_grid(k_max: int) -> list[int]:
+    """Candidate k: every value up to 12, then steps of about 15 %."""
+    grid = list(range(2, min(k_max, 12) + 1))
+    while grid[-1] < k_max:
+        grid.append(min(k_max, max(grid[-1] + 2, round(grid[-1] * 1.15))))
+    return grid
+
+
 def _choose_k(z: np.ndarray, weights: np.ndarray, *, k_max: int, random_state: int,
-              sample_size: int = 2500) -> tuple[int, pd.DataFrame]:
+              sample_size: int = 2000) -> tuple[int, pd.DataFrame]:
     """Pick k by the (cosine) silhouette of spherical k-means on a weighted sample."""
     rng = np.random.default_rng(random_state)
     idx = _weighted_sample(weights, sample_size, rng)
@@ -340,12 +389,15 @@ def _choose_k(z: np.ndarray, weights: np.ndarray, *, k_max: int, random_state: i
     distances = np.clip(1.0 - sample @ sample.T, 0.0, 2.0)
     np.fill_diagonal(distances, 0.0)
     ones = np.ones(len(sample))
-    n_init = 5 if len(sample) < 1000 else 2
+    small = len(sample) < 1000
+    repeats, n_init = (3, 3) if small else (1, 2)  # small samples: best of more restarts
     rows = []
-    for k in range(2, k_max + 1):
-        labels, _ = _spherical_kmeans(sample, ones, k, rng=np.random.default_rng(random_state + k),
-                                      n_init=n_init)
-        rows.append({"k": k, "silhouette": _silhouette(distances, _relabel_compact(labels))})
+    for k in _k_grid(k_max):
+        rng_k = np.random.default_rng([random_state, k])
+        values = [_silhouette(distances, _relabel_compact(
+                      _spherical_kmeans(sample, ones, k, rng=rng_k, n_init=n_init)[0]))
+                  for _ in range(repeats)]
+        rows.append({"k": k, "silhouette": float(np.max(values))})
     scores = pd.DataFrame(rows)
     return _knee(scores["k"].to_numpy(), scores["silhouette"].to_numpy()), scores
 
@@ -409,6 +461,15 @@ def _refine(counts: sp.csr_matrix, weights: np.ndarray, labels: np.ndarray, *,
     return labels
 
 
+def _loose(sizes: np.ndarray, coherence: np.ndarray, relative: float) -> np.ndarray:
+    """Small loose clusters among tight ones: leftovers, not a topic.
+
+    Loose: coherence below ``relative`` × the median coherence; small: below the median
+    size. A large loose cluster stays — it is still a topic an analyst should read.
+    """
+    return (coherence < relative * np.median(coherence)) & (sizes < np.median(sizes))
+
+
 def _class_tfidf(counts: sp.csr_matrix, weights: np.ndarray, labels: np.ndarray,
                  k: int) -> np.ndarray:
     """BERTopic's c-TF-IDF: tf(t, c) / |c| · log(1 + A / f(t)); A = mean words per class."""
@@ -467,10 +528,9 @@ def _projection(z: np.ndarray, labels: np.ndarray, weights: np.ndarray, *,
     rng = np.random.default_rng(random_state)
     sample = np.unique(_weighted_sample(weights, 20000, rng))
     if z.shape[1] >= 2 and len(sample) >= 2:
-        axes = np.linalg.svd(residual[sample] - residual[sample].mean(axis=0),
-                             full_matrices=False)[2][:2].T
-        if axes.shape[1] < 2:
-            axes = np.pad(axes, ((0, 0), (0, 2 - axes.shape[1])))
+        spread = residual[sample] - residual[sample].mean(axis=0)
+        values, vectors = np.linalg.eigh(spread.T.astype(np.float64) @ spread)
+        axes = vectors[:, np.argsort(values)[::-1][:2]]
     else:
         axes = np.eye(z.shape[1], 2)
     offsets = residual @ axes
@@ -526,8 +586,9 @@ def cluster_complaints(
         min_cluster_size: clusters smaller than this go to 杂项
             (default ``max(3, 0.5 %`` of the complaints``)``).
         min_coherence: clusters whose mean cosine to the centre is lower go to 杂项.
-        min_relative_coherence: with four clusters or more, clusters less coherent than
-            this fraction of the median cluster's coherence also go to 杂项.
+        min_relative_coherence: with four clusters or more, clusters smaller than the
+            median cluster and less coherent than this fraction of the median coherence
+            also go to 杂项 (large loose clusters stay: they are still a topic to read).
         n_components: LSA dimensions.
         refine_iter: iterations of mixture-model refinement (0 disables it).
         random_state: seed for sampling, SVD and k-means.
@@ -628,8 +689,8 @@ def _cluster(docs, ids, meta, codes, uniques, weights, counts, terms, nonempty, 
     coherence = np.bincount(labels, weights=sims * c_weights, minlength=k) / np.maximum(sizes, 1)
     small = max(3, math.ceil(0.005 * n)) if min_cluster_size is None else int(min_cluster_size)
     keep = (sizes >= small) & (coherence >= min_coherence)
-    if keep.sum() >= 4:  # loose clusters among tight ones hold leftovers, not a topic
-        keep &= coherence >= min_relative_coherence * np.median(coherence[keep])
+    if keep.sum() >= 4:
+        keep[keep] &= ~_loose(sizes[keep], coherence[keep], min_relative_coherence)
     if k == 1:
         keep[:] = sizes >= 1
     order = [c for c in np.argsort(-sizes, kind="stable") if keep[c]]

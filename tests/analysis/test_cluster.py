@@ -455,17 +455,28 @@ def test_plots_mask_and_shape(planted, planted_result):
 
 
 def test_incoherent_complaints_are_gathered_as_misc(planted):
-    """30 complaints of random words from a shared pool: a loose group, filed under 杂项."""
-    rng = np.random.default_rng(0)
-    pool = [f"词{i}{chr(0x4E00 + 37 * i)}" for i in range(60)]
-    noise = [" ".join(rng.choice(pool, 6, replace=False)) for _ in range(30)]
-    frame = pd.DataFrame({"complaint_id": [*planted["complaint_id"], *[f"Z{i}" for i in range(30)]],
-                          "tokens": [*planted["tokens"], *noise]})
-    for k in (None, 6):
-        result = cluster_complaints(frame["tokens"], metadata=frame[["complaint_id"]], n_clusters=k)
-        assert result.n_clusters == 5
-        misc = result.clusters.set_index("cluster_id").loc[MISC_ID]
-        assert misc["size"] == 30 and misc["label"] == "杂项" and misc["representative_ids"] == []
-        by_id = result.assignments.set_index("complaint_id")["cluster_id"]
-        assert (by_id.loc[[f"Z{i}" for i in range(30)]] == MISC_ID).all()
-        assert (by_id.loc[planted["complaint_id"]] >= 0).all()
+    """25 complaints of random words from a pool of 75: a small loose group, filed under 杂项."""
+    pool = [f"词{i}{chr(0x4E00 + 37 * i)}" for i in range(75)]
+    for seed in (0, 1):
+        rng = np.random.default_rng(seed)
+        noise = [" ".join(rng.choice(pool, 6, replace=False)) for _ in range(25)]
+        frame = pd.DataFrame({"complaint_id": [*planted["complaint_id"], *[f"Z{i}" for i in range(25)]],
+                              "tokens": [*planted["tokens"], *noise]})
+        for k in (None, 6):
+            result = cluster_complaints(frame["tokens"], metadata=frame[["complaint_id"]], n_clusters=k,
+                                        random_state=seed)
+            assert result.n_clusters == 5
+            misc = result.clusters.set_index("cluster_id").loc[MISC_ID]
+            assert misc["size"] == 25 and misc["label"] == "杂项" and misc["representative_ids"] == []
+            by_id = result.assignments.set_index("complaint_id")["cluster_id"]
+            assert (by_id.loc[[f"Z{i}" for i in range(25)]] == MISC_ID).all()
+            assert (by_id.loc[planted["complaint_id"]] >= 0).all()
+
+
+def test_large_loose_clusters_stay():
+    """A big heterogeneous cluster is still a topic: the looseness rule only takes small ones."""
+    sizes = np.array([500.0, 100.0, 100.0, 100.0, 100.0])
+    coherence = np.array([0.2, 0.6, 0.6, 0.6, 0.6])
+    assert cluster._loose(sizes, coherence, 0.6).tolist() == [False] * 5
+    small = np.array([100.0, 100.0, 100.0, 100.0, 20.0])
+    assert cluster._loose(small, coherence[::-1], 0.6).tolist() == [False] * 4 + [True]
