@@ -821,7 +821,8 @@ class Evidence:
         problems: the unit's cells: ``problem, n, E, PRR, chi2, EBGM, EB05, EB95``.
         platforms: the same product on every platform in the period: ``platform, n, n_qs``.
         merchants: merchants of the unit in the period: ``merchant, n, n_qs``.
-        terms: most frequent problem terms: ``term, n`` (complaints mentioning it).
+        terms: problem terms: ``term, n`` (complaints mentioning it), ``source`` (关键词 = matched by
+            the classifier, 分词 = distinctive against the category).
     """
 
     examples: pd.DataFrame
@@ -895,12 +896,19 @@ def target_evidence(store: Store, result: SamplingResult, uid: int, *, n_example
             WHERE {period} AND {fwhere}
             GROUP BY 1 ORDER BY n DESC, merchant LIMIT 20
         """, [*pp, *fparams]).df()
-        tokens = cur.execute(f"""
-            SELECT tk.fingerprint, tk.tokens
+        texts = cur.execute(f"""
+            SELECT c.problem_evidence AS evidence, tk.fingerprint, tk.tokens
             FROM complaints_enriched c JOIN _targets t ON {cond}
-            JOIN tokens tk ON tk.text_hash = c.text_hash
+            LEFT JOIN tokens tk ON tk.text_hash = c.text_hash
             WHERE {period} AND {fwhere}
         """, [*pp, *fparams]).df()
+        background = cur.execute(f"""
+            SELECT tk.fingerprint, tk.tokens
+            FROM complaints_enriched c JOIN tokens tk ON tk.text_hash = c.text_hash
+            LEFT JOIN _targets t ON {cond}
+            WHERE t.uid IS NULL AND c.category = ? AND {period} AND {fwhere}
+            ORDER BY hash(c.complaint_id) LIMIT {_BACKGROUND_DOCS}
+        """, [unit["category"], *pp, *fparams]).df()
     finally:
         cur.unregister("_targets")
         cur.close()
@@ -910,27 +918,68 @@ def target_evidence(store: Store, result: SamplingResult, uid: int, *, n_example
     problems = result.cells.loc[result.cells["uid"] == uid,
                                 ["problem", "n", "E", "PRR", "chi2", "EBGM", "EB05", "EB95"]]
     problems = problems.sort_values(["n", "problem"], ascending=[False, True]).reset_index(drop=True)
+    names = [str(unit["product"]), str(unit["platform"]), *merchants["merchant"].astype(str)]
     return Evidence(examples, monthly, problems, platforms, merchants,
-                    _top_terms(tokens, str(unit["product"]), n_terms))
+                    _top_terms(texts, background, exclude=names, n_terms=n_terms))
 
 
 _TERM_OK = re.compile(r"[\u4e00-\u9fffA-Za-z]")
+_BACKGROUND_DOCS = 3000  # the category's other complaints sampled as the terms' background
 
 
-def _top_terms(tokens: pd.DataFrame, product: str, n_terms: int) -> pd.DataFrame:
-    """Most frequent content terms (document frequency) of the unit's complaints."""
-    if tokens.empty:
-        return pd.DataFrame({"term": pd.Series(dtype=str), "n": pd.Series(dtype="int64")})
-    fp = tokens["fingerprint"].value_counts().index[0]
-    docs = tokens.loc[tokens["fingerprint"] == fp, "tokens"]
-    stop = _stopwords()
-    product_n = _norm(product)
-    counts: collections.Counter = collections.Counter()
-    for doc in docs:
-        counts.update({t for t in str(doc).split()
-                       if len(t) >= 2 and _TERM_OK.search(t) and t not in stop and t.casefold() not in product_n})
-    top = counts.most_common(n_terms)
-    return pd.DataFrame(top, columns=["term", "n"]).astype({"n": "int64"})
+def _evidence_keywords(evidence: str | None) -> set[str]:
+    """Problem keywords the classifier matched (``漏电[标题]、漏电、触电`` → {漏电, 触电}).
+
+    Evidence taken from an exported column (``导出列:…``) or a model (``模型:…``) names
+    no keyword of the text and is skipped.
+    """
+    if not isinstance(evidence, str) or not evidence or evidence.startswith(("导出列", "模型")):
+        return set()
+    return {re.sub(r"\[[^\]]*\]$", "", part).strip() for part in evidence.split("、")} - {""}
+
+
+def _top_terms(texts: pd.DataFrame, background: pd.DataFrame, *, exclude: Sequence[str],
+               n_terms: int) -> pd.DataFrame:
+    """The unit's problem terms: frequent in its complaints, rare in its category.
+
+    Candidates are the classifier's problem keywords (``problem_evidence``) and the
+    cached tokens (no stop words, one-character tokens or parts of the product,
+    platform and merchant names). Each is scored
+    ``n · (log((n_bg + 1) / (df_bg + 1)) + 1) · (2 if a keyword)``, with ``n`` the
+    unit's complaints mentioning it and ``df_bg`` its document frequency in a sample
+    of the category's other complaints of the period.
+
+    Returns:
+        ``term, n``, ``source`` (关键词 = matched by the classifier, 分词 = from the text), best first.
+    """
+    keywords: collections.Counter = collections.Counter()
+    for evidence in texts["evidence"]:
+        keywords.update(_evidence_keywords(evidence))
+    unit_df: collections.Counter = collections.Counter()
+    bg_df: collections.Counter = collections.Counter()
+    n_bg = 0
+    tokens = texts.dropna(subset=["tokens"])
+    if not tokens.empty:
+        fp = tokens["fingerprint"].value_counts().index[0]
+        stop = _stopwords()
+        names = [_norm(x) for x in exclude if x]
+        for doc in tokens.loc[tokens["fingerprint"] == fp, "tokens"]:
+            unit_df.update({t for t in str(doc).split()
+                            if len(t) >= 2 and _TERM_OK.search(t) and t not in stop
+                            and not any(t.casefold() in name for name in names)})
+        bg_docs = background.loc[background["fingerprint"] == fp, "tokens"]
+        n_bg = len(bg_docs)
+        for doc in bg_docs:
+            bg_df.update(set(str(doc).split()))
+    rows = []
+    for term in set(unit_df) | set(keywords):
+        n = max(unit_df[term], keywords[term])
+        score = n * (math.log((n_bg + 1) / (bg_df[term] + 1)) + 1) * (2 if term in keywords else 1)
+        rows.append((term, n, "关键词" if term in keywords else "分词", score))
+    rows.sort(key=lambda r: (-r[3], r[0]))
+    if sum(r[1] >= 2 for r in rows) >= n_terms:
+        rows = [r for r in rows if r[1] >= 2]
+    return pd.DataFrame([r[:3] for r in rows[:n_terms]], columns=["term", "n", "source"]).astype({"n": "int64"})
 
 
 _STOPWORDS: frozenset[str] | None = None

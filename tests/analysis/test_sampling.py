@@ -272,6 +272,8 @@ def test_target_details_and_evidence(hand_store):
     hand_store.con.execute(
         "INSERT INTO tokens SELECT text_hash, 'fp1', '烧水 时 壶底 漏电 手 电麻 电热水壶a' FROM complaints_enriched "
         "WHERE problem = '安全隐患'")
+    hand_store.con.execute("UPDATE enrichment SET problem_evidence = CASE WHEN complaint_id = 'T0001' "
+                           "THEN '导出列:安全' ELSE '漏电[标题]、漏电、触电' END WHERE problem = '安全隐患'")
     r = sampling.score_units(hand_store, filters=NOV)
     plan = sampling.select_targets(r)
     det = sampling.target_details(hand_store, r, plan).set_index("uid")
@@ -289,7 +291,11 @@ def test_target_details_and_evidence(hand_store):
     assert ev.platforms[["platform", "n", "n_qs"]].values.tolist() == [["淘宝", 6, 5]]
     assert ev.problems["problem"].tolist() == ["安全隐患", "售后服务"]
     terms = dict(zip(ev.terms["term"], ev.terms["n"], strict=True))
-    assert terms["漏电"] == 5 and terms["电麻"] == 5
+    sources = dict(zip(ev.terms["term"], ev.terms["source"], strict=True))
+    assert terms["漏电"] == 5 and sources["漏电"] == "关键词"          # in the tokens and the evidence
+    assert terms["触电"] == 4 and sources["触电"] == "关键词"          # evidence only; 导出列 skipped
+    assert terms["电麻"] == 5 and sources["电麻"] == "分词"
+    assert ev.terms["term"].tolist()[:2] == ["漏电", "触电"]           # keywords count double
     assert "电热水壶a" not in terms and "时" not in terms       # product name and 1-character tokens dropped
     with pytest.raises(UserError):
         sampling.target_evidence(hand_store, r, 999)
