@@ -59,6 +59,9 @@ for note in result.notes:
 if exclusions is not None:
     st.caption(f"已按排除清单排除 {len(exclusions)} 条已抽检商品。")
 if plan.empty:
+    if len(result.units) and (result.units["category"] == "未分类").all():
+        st.warning("投诉尚未完成分类（类别均为“未分类”）。请在「数据导入」页导入后完成分类，"
+                   "或运行 `python -m analysis build`。")
     st.info("当前条件下没有符合要求的抽检对象。可放宽最少投诉量、选择更多类别，或在左侧调整时间范围。")
     st.stop()
 

@@ -126,3 +126,11 @@ def test_nothing_to_plan_and_empty_store(db):
     Store(db).close()
     at = _app()
     assert any("还没有投诉数据" in i.value for i in at.info)
+
+
+def test_unclassified_store_says_so(db):
+    rows = builders.hand_rows()
+    rows["category"] = "未分类"
+    _fill(db, rows)
+    at = _app(NOV)
+    assert any("尚未完成分类" in w.value for w in at.warning)
