@@ -38,6 +38,7 @@ __all__ = [
     "open_alarms",
     "pending_enrichment",
     "quality_safety_problems",
+    "relative_change",
     "resolve_period",
     "top_changes",
     "trend_series",
@@ -199,7 +200,8 @@ def compare_counts(store: Store, filters: Filters, *, by: str | None = None) -> 
     return frame[columns]
 
 
-def _pct(new: float, old: float) -> float:
+def relative_change(new: float, old: float) -> float:
+    """``(new - old) / old`` in percent; NaN when ``old`` is 0."""
     return (new - old) / old * 100.0 if old else float("nan")
 
 
@@ -223,9 +225,9 @@ def top_changes(store: Store, filters: Filters, *, by: str, n: int = 10) -> pd.D
     frame = frame[frame["current"] > 0].head(n).reset_index(drop=True)
     frame["share"] = frame["current"] / total * 100.0 if total else 0.0
     frame["change"] = frame["current"] - frame["previous"]
-    frame["change_pct"] = [_pct(c, p) for c, p in zip(frame["current"], frame["previous"])]
+    frame["change_pct"] = [relative_change(c, p) for c, p in zip(frame["current"], frame["previous"])]
     frame["yoy_change"] = frame["current"] - frame["last_year"]
-    frame["yoy_pct"] = [_pct(c, p) for c, p in zip(frame["current"], frame["last_year"])]
+    frame["yoy_pct"] = [relative_change(c, p) for c, p in zip(frame["current"], frame["last_year"])]
     return frame[["name", "current", "share", "previous", "change", "change_pct",
                   "last_year", "yoy_change", "yoy_pct"]]
 

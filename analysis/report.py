@@ -366,10 +366,7 @@ def typical_complaints(store: Store, filters: Filters, *, n: int = 5) -> pd.Data
 
 def _kpi_table(kpis: pd.DataFrame) -> pd.DataFrame:
     cur, prev, ly = (kpis.loc[p] for p in overview.PERIODS)
-
-    def pct(new, old):
-        return (new - old) / old * 100 if old else float("nan")
-
+    pct = overview.relative_change
     rows = [
         ["投诉量（件）", _num(cur.complaints), _num(prev.complaints), pct(cur.complaints, prev.complaints),
          _num(ly.complaints), pct(cur.complaints, ly.complaints)],
