@@ -497,7 +497,7 @@ def open_alarms(store: Store, filters: Filters, *, lens: str = "category",
 def trend_series(store: Store, filters: Filters) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The period's complaint counts for the trend chart, and the promotions it overlaps.
 
-    Days for periods up to 92 days, weeks up to two years, months beyond.
+    Days for periods up to 92 days, weeks up to a year, months beyond.
 
     Returns:
         ``(series, promotions)``: :func:`analysis.trends.count_series` output and
@@ -508,6 +508,6 @@ def trend_series(store: Store, filters: Filters) -> tuple[pd.DataFrame, pd.DataF
     if filters.start is None:
         return trends.count_series(store, filters), calendar.overlapping(dt.date.min, dt.date.min)
     days = (filters.end - filters.start).days + 1
-    freq = "D" if days <= 92 else "W" if days <= 731 else "M"
+    freq = "D" if days <= 92 else "W" if days <= 366 else "M"
     return (trends.count_series(store, filters, freq=freq),
             calendar.overlapping(filters.start, filters.end))

@@ -169,8 +169,10 @@ def test_trend_series_granularity_and_promotions(store):
     series, promotions = ov.trend_series(store, NOV)
     assert series.attrs["freq"] == "D" and len(series) == 30 and series["count"].sum() == 10
     assert "双十一" in set(promotions["name"])
-    weekly, _ = ov.trend_series(store, Filters())           # 531 days
-    assert weekly.attrs["freq"] == "W" and weekly["count"].sum() == 25
+    monthly, _ = ov.trend_series(store, Filters())          # 531 days
+    assert monthly.attrs["freq"] == "M" and len(monthly) == 18 and monthly["count"].sum() == 25
+    weekly, _ = ov.trend_series(store, Filters(start=D(2017, 6, 1), end=D(2017, 11, 30)))
+    assert weekly.attrs["freq"] == "W" and weekly["count"].sum() == 20     # E01 E02 E04, O01 P01–P06, C01–C10
 
 
 def test_a_store_without_enrichment_has_no_top_category_but_still_sentences():
