@@ -648,17 +648,18 @@ def classify_complaints(frame: pd.DataFrame, *, tokens: Sequence[str | None] | N
                 out[col] = values
             source[use] = "model"
 
-    for i, mapped in enumerate(cat_map):
-        if mapped is not None:
-            out.iat[i, out.columns.get_loc("category")] = mapped
-            out.iat[i, out.columns.get_loc("category_confidence")] = 1.0
-            out.iat[i, out.columns.get_loc("category_evidence")] = f"导出列:{cat_raw[i].strip()}"
-            source[i] = "export"
-    for i, mapped in enumerate(prob_map):
-        if mapped is not None:
-            out.iat[i, out.columns.get_loc("problem")] = mapped
-            out.iat[i, out.columns.get_loc("problem_confidence")] = 1.0
-            out.iat[i, out.columns.get_loc("problem_evidence")] = f"导出列:{prob_raw[i].strip()}"
+    # Whole columns at once: setting cells one by one copies an Arrow-backed column each time.
+    for prefix, mapped, raw in (("category", cat_map, cat_raw), ("problem", prob_map, prob_raw)):
+        rows = [i for i, m in enumerate(mapped) if m is not None]
+        if not rows:
+            continue
+        for col, values in ((prefix, [mapped[i] for i in rows]), (f"{prefix}_confidence", 1.0),
+                            (f"{prefix}_evidence", [f"导出列:{raw[i].strip()}" for i in rows])):
+            column_values = out[col].to_numpy(copy=True)
+            column_values[rows] = values
+            out[col] = column_values
+        if prefix == "category":
+            source[rows] = "export"
     out["severity"] = [taxonomy.severity_of(p) for p in out["problem"]]
     out["category_source"] = source
     out["platform_norm"] = normalize_platforms(frame, taxonomy=taxonomy).to_numpy()
