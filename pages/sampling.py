@@ -111,9 +111,9 @@ stamp = ui.stamp(filters, result)
 dl_left, dl_right = st.columns(2)
 dl_left.download_button(
     "下载抽检计划（Excel）", data=lambda: ui.export_files(store, key, filters, grain, plan, extra)[0],
-    file_name=f"抽检计划_{stamp}.xlsx", icon="📥", key="smp_xlsx", on_click="ignore",
+    file_name=f"抽检计划_{stamp}.xlsx", icon=":material/download:", key="smp_xlsx", on_click="ignore",
     mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 dl_right.download_button(
     "下载抽检计划（CSV）", data=lambda: ui.export_files(store, key, filters, grain, plan, extra)[1],
-    file_name=f"抽检计划_{stamp}.csv", mime="text/csv", icon="📄", key="smp_csv", on_click="ignore")
+    file_name=f"抽检计划_{stamp}.csv", mime="text/csv", icon=":material/description:", key="smp_csv", on_click="ignore")
 st.caption("导出文件含「说明」页（数据指纹、参数、时间）；投诉人个人信息已脱敏，单元格不会被当作公式执行。")
