@@ -1,0 +1,288 @@
+"""Rule classifier, supervised model, platform normalisation and their combination."""
+
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.classify import (
+    RULE_OVERRIDE, RuleClassifier, SupervisedClassifier, classify_complaints, evidence_terms,
+    normalize_platform, normalize_platforms,
+)
+from analysis.segment import Tokenizer
+from analysis.store import Store
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "text" / "classify_labelled.csv"
+
+
+@pytest.fixture(scope="module")
+def rules():
+    return RuleClassifier()
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return Tokenizer()
+
+
+@pytest.fixture(scope="module")
+def labelled(tokenizer):
+    frame = pd.read_csv(FIXTURE, keep_default_na=False, dtype=str).replace("", None)
+    tokens = list(tokenizer.cut_many(frame["text"].tolist()))
+    return frame, tokens
+
+
+def sat(score: float, tau: float = 2.5) -> float:
+    return 1 - math.exp(-score / tau)
+
+
+# -- the hand-labelled fixture -------------------------------------------------------------------
+def test_fixture_accuracy(labelled, rules):
+    frame, tokens = labelled
+    assert len(frame) == 80
+    out = classify_complaints(frame, tokens=tokens, rules=rules)
+    for column, predicted, floor in (("category", "category", 0.9), ("problem", "problem", 0.8),
+                                     ("platform", "platform_norm", 1.0)):
+        scored = frame[column].notna()
+        accuracy = (frame.loc[scored, column] == out.loc[scored, predicted]).mean()
+        assert accuracy >= floor, (column, accuracy)
+    # categories of the car complaints come from the product field (brand + model)
+    cars = frame["source"] == "car12365"
+    assert (out.loc[cars, "category"] == "汽车及配件").all()
+    # positive reviews carry no problem
+    reviews = frame["source"] == "jd_phone"
+    assert (out.loc[reviews, "problem"] == "未分类").mean() >= 0.8
+
+
+def test_a_safety_complaint_end_to_end(labelled, rules):
+    frame, tokens = labelled
+    row = frame.index[frame["text"].str.startswith("在某宝买的电热水壶")][0]
+    out = classify_complaints(frame.loc[[row]], tokens=[tokens[row]], rules=rules).iloc[0]
+    assert (out["category"], out["problem"], out["severity"], out["platform_norm"]) == ("家用电器", "安全隐患", 4, "淘宝")
+    assert out["category_source"] == "rule"
+    assert evidence_terms(out["category_evidence"]) == ["电热水壶", "烧水"]
+    assert set(evidence_terms(out["problem_evidence"])) >= {"漏电", "冒烟", "烫伤"}
+
+
+# -- scoring, hand-computed ------------------------------------------------------------------------
+def test_confidence_of_a_lone_product_word(rules):
+    out = rules.predict(["电热水壶"]).iloc[0]
+    assert out["category"] == "家用电器"
+    assert out["category_confidence"] == pytest.approx(sat(3), abs=1e-4)  # weight 3, text field ×1
+    assert out["problem"] == "未分类" and out["severity"] == 0
+
+
+def test_fields_weigh_more_than_text(rules):
+    # product 洗发水 (3 × 3 = 9) against 手机 in the text (2): 9 / 11 × (1 − e^(−9/2.5))
+    out = rules.predict(["用手机下单，收到就这样"], products=["洗发水"]).iloc[0]
+    assert out["category"] == "化妆品"
+    assert out["category_evidence"] == "洗发水[商品]"
+    out = rules.predict(["电热水壶"], titles=["电热水壶"]).iloc[0]
+    assert out["category_confidence"] == pytest.approx(sat(9), abs=1e-4)  # title ×2 plus text ×1
+    out = rules.predict(["买了台手机"], products=["洗发水"]).iloc[0]
+    assert out["category_confidence"] == pytest.approx(9 / 11 * sat(9), abs=1e-4)
+
+
+def test_ignored_phrases_and_negations(rules):
+    out = rules.predict(["我的手机号被泄露了，天天接到骚扰电话"]).iloc[0]
+    assert out["category"] == "未分类"  # 手机 inside 手机号 does not count
+    assert out["problem"] == "个人信息泄露"
+    out = rules.predict(["收到了，没有质量问题，无异味，质量很好，物流很快"]).iloc[0]
+    assert out["problem"] == "未分类"
+
+
+def test_safety_outranks_refunds(rules):
+    # 漏电 (safety, 3 × 1.45) against 要求退款 (after-sales, 1): severity decides
+    out = rules.predict(["热水壶漏电，要求退款"]).iloc[0]
+    assert out["problem"] == "安全隐患"
+    assert out["problem_confidence"] == pytest.approx(4.35 / (4.35 + 0.5 * 1) * sat(4.35), abs=1e-4)
+
+
+def test_repeats_add_half_a_weight_at_most_twice(rules):
+    once = rules.predict(["假货"]).iloc[0]["problem_confidence"]
+    thrice = rules.predict(["假货假货假货假货假货"]).iloc[0]["problem_confidence"]
+    assert once == pytest.approx(sat(3 * 1.3), abs=1e-4)
+    assert thrice == pytest.approx(sat(3 * 1.3 * 2), abs=1e-4)
+
+
+def test_single_character_keywords_need_a_whole_token(rules):
+    assert rules.predict(["书"], tokens=["书"]).iloc[0]["category"] == "图书文娱"
+    assert rules.predict(["书"], tokens=["书法"]).iloc[0]["category"] == "未分类"
+
+
+def test_ties_are_unsure(rules):
+    out = rules.predict(["冰箱和手机"]).iloc[0]  # 3 against 2: 0.6 × (1 − e^(−1.2)) = 0.42 ≥ 0.35
+    assert out["category"] == "家用电器"
+    out = rules.predict(["冰箱和洗发水"]).iloc[0]  # 3 against 3: 0.5 × 0.699 = 0.349 < 0.35
+    assert out["category_confidence"] == pytest.approx(0.5 * sat(3), abs=1e-4)
+    assert out["category"] == "未分类"
+
+
+@pytest.mark.parametrize("text", [
+    "", None, float("nan"), "hello world, this is not Chinese", "😀😀😀🔥", "\x00\x07\x1b[31m\x7f",
+    "1234567890", "，。！？", "a" * 100_000, "漏" * 100_000,
+])
+def test_bad_input_is_unclassified(rules, text):
+    out = rules.predict([text], tokens=[None], products=[None], titles=[text]).iloc[0]
+    assert out["category"] == "未分类"
+    assert out["problem"] == "未分类"
+    assert out["severity"] == 0
+
+
+def test_long_text_is_handled_quickly(rules):
+    text = ("热水壶漏电" + "很多字" * 20) * 2000  # ≈ 130k characters
+    start = time.perf_counter()
+    out = rules.predict([text]).iloc[0]
+    assert time.perf_counter() - start < 5
+    assert (out["category"], out["problem"]) == ("家用电器", "安全隐患")
+
+
+def test_emoji_and_control_characters_around_keywords(rules):
+    out = rules.predict(["😡\x00电热水壶\u200b漏电🔥"]).iloc[0]
+    assert (out["category"], out["problem"]) == ("家用电器", "安全隐患")
+
+
+def test_length_mismatch_is_an_error(rules):
+    with pytest.raises(ValueError):
+        rules.predict(["a", "b"], products=["x"])
+
+
+def test_evidence_terms():
+    assert evidence_terms("电热水壶[商品]、漏电、热水壶") == ["电热水壶", "漏电", "热水壶"]
+    assert evidence_terms("模型:热水器、安装") == ["热水器", "安装"]
+    assert evidence_terms("导出列:家用电器类") == ["家用电器类"]
+    assert evidence_terms("") == [] and evidence_terms(None) == []
+
+
+# -- platforms ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("platform, merchant, text, expected", [
+    ("拼夕夕", None, None, "拼多多"), ("TMALL", None, None, "天猫"), ("京东商城", None, "在淘宝买的", "京东"),
+    (None, "京东自营旗舰店", None, "京东"), (None, "阿里客服", None, "淘宝"), (None, "拼多多客户服务", None, "拼多多"),
+    (None, None, "在某宝买的热水壶", "淘宝"), (None, "某某公司", "抖音直播间下单", "抖音"),
+    ("转转", None, "在淘宝上看到的", "其他平台"),  # a named platform outside the list: not the text's
+    (None, None, "加我微信聊", "其他平台"),  # 微信 alone in a text is a contact, not a platform
+    (None, None, "微信小程序下单的", "微信"), (None, None, None, "其他平台"), ("", "", "", "其他平台"),
+])
+def test_normalize_platform(platform, merchant, text, expected):
+    assert normalize_platform(platform, merchant, text) == expected
+
+
+def test_normalize_platforms_matches_the_scalar_version(labelled):
+    frame, _ = labelled
+    frame = frame.assign(platform=[None, "pdd", "天猫超市", "其他"] * 20)
+    vector = normalize_platforms(frame)
+    scalar = [normalize_platform(p, m, t) for p, m, t in zip(frame["platform"], frame["merchant"], frame["text"])]
+    assert vector.tolist() == scalar
+    assert normalize_platforms(pd.DataFrame({"text": ["在京东买的"]})).tolist() == ["京东"]
+    assert normalize_platforms(pd.DataFrame({"text": []})).tolist() == []
+
+
+# -- supervised model -------------------------------------------------------------------------------
+TRAIN = {
+    "家用电器": ["热水器 安装 师傅 加热 很快", "热水器 漏水 安装费 贵", "冰箱 制冷 效果 好", "洗衣机 噪音 大",
+              "空调 不 制冷 师傅 上门", "热水器 加热 慢 保温 差"],
+    "化妆品": ["洗发水 味道 香 头发 顺滑", "面膜 补水 效果 好", "洗发水 去屑 头皮 痒", "口红 颜色 好看 滋润",
+            "洗发水 假货 头发 干", "乳液 过敏 脸 红"],
+    "图书文娱": ["这本书 作者 写 得 好", "书 印刷 质量 差 纸张 薄", "小说 情节 精彩", "书 内容 空洞 作者 水平",
+             "绘本 孩子 喜欢 图画", "教材 印刷 模糊"],
+}
+
+
+def _training_data(copies: int = 3):
+    tokens, labels = [], []
+    for label, docs in TRAIN.items():
+        for _ in range(copies):
+            tokens.extend(docs)
+            labels.extend([label] * len(docs))
+    return tokens, labels
+
+
+@pytest.fixture(scope="module")
+def model():
+    tokens, labels = _training_data()
+    return SupervisedClassifier(min_df=1, random_state=0).fit(tokens, labels)
+
+
+def test_model_predicts_with_probabilities_and_evidence(model):
+    out = model.predict(["热水器 安装 师傅", "洗发水 头发", "作者 写 得 精彩"])
+    assert out["category"].tolist() == ["家用电器", "化妆品", "图书文娱"]
+    proba = model.predict_proba(["热水器 安装 师傅"])
+    assert proba.sum() == pytest.approx(1.0)
+    assert out["category_confidence"].iloc[0] == pytest.approx(proba.max(), abs=1e-4)
+    assert out["category_evidence"].iloc[0].startswith("模型:")
+    assert "热水器" in evidence_terms(out["category_evidence"].iloc[0])
+    assert list(model.classes_) == ["化妆品", "图书文娱", "家用电器"]
+
+
+def test_model_is_deterministic_and_round_trips(model):
+    tokens, labels = _training_data()
+    again = SupervisedClassifier(min_df=1, random_state=0).fit(tokens, labels)
+    docs = ["热水器 漏水", "头发 干", "印刷 差", "", None]
+    assert np.allclose(model.predict_proba(docs), again.predict_proba(docs))
+    assert model.fingerprint == again.fingerprint
+    copy = SupervisedClassifier.from_bytes(model.to_bytes())
+    assert np.allclose(copy.predict_proba(docs), model.predict_proba(docs))
+    unsure = model.predict([""]).iloc[0]
+    assert unsure["category"] == "未分类"  # no words: every class equally likely, below 0.6
+
+
+def test_model_saved_in_the_store(model):
+    with Store(":memory:") as store:
+        assert SupervisedClassifier.load(store) is None
+        assert not SupervisedClassifier.exists(store)
+        model.save(store, key="k1")
+        assert SupervisedClassifier.exists(store, key="k1")
+        assert not SupervisedClassifier.exists(store, key="k2")
+        assert SupervisedClassifier.load(store, key="k2") is None
+        loaded = SupervisedClassifier.load(store, key="k1")
+        assert np.allclose(loaded.predict_proba(["热水器"]), model.predict_proba(["热水器"]))
+        SupervisedClassifier.delete(store)
+        assert SupervisedClassifier.load(store) is None
+
+
+def test_model_refuses_unusable_labels():
+    with pytest.raises(ValueError):
+        SupervisedClassifier().fit(["a b", "c d", "e f"], ["x", "x", "x"])
+    with pytest.raises(ValueError):
+        SupervisedClassifier().fit(["a", "b", "c", "d"], ["x", "x", "x", "y"])  # y has 1 < 3 folds
+    with pytest.raises(RuntimeError):
+        SupervisedClassifier().predict(["a"])
+
+
+# -- everything together ---------------------------------------------------------------------------
+def test_export_columns_take_precedence(rules, tokenizer):
+    frame = pd.DataFrame({
+        "text": ["手机屏幕碎了", "热水壶漏电", "淘宝省钱卡在我不知情的情况下开通了"],
+        "category_raw": ["通讯器材类", "莫名其妙的类别", None],
+        "problem_raw": ["质量", None, "淘宝省钱卡强制开通"],
+        "platform": ["京东", None, None],
+    })
+    tokens = list(tokenizer.cut_many(frame["text"]))
+    out = classify_complaints(frame, tokens=tokens, rules=rules)
+    first = out.iloc[0]
+    assert (first["category"], first["category_source"], first["category_confidence"]) == ("消费类电子产品", "export", 1.0)
+    assert first["category_evidence"] == "导出列:通讯器材类"
+    assert (first["problem"], first["severity"]) == ("商品质量", 3)
+    assert out.iloc[1]["category"] == "家用电器" and out.iloc[1]["category_source"] == "rule"
+    # an unmapped export cell still votes with its words (强制开通, weight 3 × 2)
+    assert out.iloc[2]["problem"] == "合同与格式条款"
+    assert "强制开通[导出列]" in out.iloc[2]["problem_evidence"]
+    assert out["platform_norm"].tolist() == ["京东", "其他平台", "淘宝"]
+
+
+def test_model_where_confident_rules_otherwise(rules, model, tokenizer):
+    frame = pd.DataFrame({"text": ["热水器安装师傅很专业，加热很快", "这个口红颜色好看", "买的电热水壶漏电了",
+                                   "给孩子买的儿童玩具有尖锐的小零件", "好"]})
+    tokens = list(tokenizer.cut_many(frame["text"]))
+    out = classify_complaints(frame, tokens=tokens, rules=rules, model=model)
+    assert out.loc[0, "category_source"] == "model" and out.loc[0, "category"] == "家用电器"
+    assert out.loc[1, "category"] == "化妆品"
+    # the model never saw 儿童用品; the rules are sure of it, so they win
+    rule = rules.predict([frame.loc[3, "text"]], tokens=[tokens[3]]).iloc[0]
+    assert rule["category"] == "儿童用品" and rule["category_confidence"] >= RULE_OVERRIDE
+    assert (out.loc[3, "category"], out.loc[3, "category_source"]) == ("儿童用品", "rule")
+    assert out.loc[4, "category"] == "未分类" and out.loc[4, "category_source"] == "none"
+    assert out["problem"].tolist()[2:4] == ["安全隐患", "安全隐患"]
