@@ -113,7 +113,7 @@ def _stale_where(alias_c: str = "c", alias_e: str = "e") -> str:
 
 def ensure_enriched(store, *, tokenizer: Tokenizer | None = None,
                     progress: Callable[[int, int], None] | None = None, chunk_size: int = 100_000,
-                    taxonomy: Taxonomy | None = None) -> dict:
+                    taxonomy: Taxonomy | None = None, classify: Callable | None = None) -> dict:
     """Tokens, category, problem, severity and platform for every complaint lacking them.
 
     Args:
@@ -123,6 +123,9 @@ def ensure_enriched(store, *, tokenizer: Tokenizer | None = None,
             during classification.
         chunk_size: complaints classified and written per transaction.
         taxonomy: default :func:`analysis.taxonomy.load_taxonomy`.
+        classify: stands in for :func:`analysis.classify.classify_complaints` (same
+            signature and result), e.g. one sharing each chunk with a worker process
+            (:mod:`analysis.pipeline`).
 
     Returns:
         ``{"tokenized", "classified", "model" ("trained" | "loaded" | "none" | "unchanged"),
@@ -170,12 +173,13 @@ def ensure_enriched(store, *, tokenizer: Tokenizer | None = None,
         if total:
             stats["classified"] = _classify_stale(store, tokenizer=tokenizer, rules=rules, model=model,
                                                   fingerprint=fingerprint, total=total,
-                                                  chunk_size=chunk_size, progress=progress)
+                                                  chunk_size=chunk_size, progress=progress, classify=classify)
     stats["seconds"] = round(time.perf_counter() - start, 3)
     return stats
 
 
-def _classify_stale(store, *, tokenizer, rules, model, fingerprint, total, chunk_size, progress) -> int:
+def _classify_stale(store, *, tokenizer, rules, model, fingerprint, total, chunk_size, progress,
+                    classify=None) -> int:
     if progress is not None:
         progress(0, total)
     done = 0
@@ -199,7 +203,7 @@ def _classify_stale(store, *, tokenizer, rules, model, fingerprint, total, chunk
             if missing:  # a text added since ensure_tokens ran: segment it here
                 for i, tok in zip(missing, tokenizer.cut_many(frame["text"].iloc[missing].tolist())):
                     tokens[i] = tok
-            result = classify_complaints(frame, tokens=tokens, rules=rules, model=model)
+            result = (classify or classify_complaints)(frame, tokens=tokens, rules=rules, model=model)
             result.insert(0, "complaint_id", frame["complaint_id"].to_numpy())
             result.insert(1, "text_hash", frame["text_hash"].to_numpy())
             result["model_fingerprint"] = fingerprint
