@@ -54,6 +54,8 @@ PRESEGMENT_CHUNK = 20_000
 #: Clustering is shared with a worker process when the categories to compute hold at
 #: least this many complaints in all (below it the worker's start-up is not repaid).
 PARALLEL_CLUSTER_MIN = 40_000
+#: Chunks of at least this many complaints are classified half here, half in the worker.
+SHARE_MIN_ROWS = 5_000
 
 Progress = Callable[[str, int, int], None]
 
@@ -182,6 +184,13 @@ def _notify(progress: Progress | None, stage: str, done: int, total: int) -> Non
         progress(stage, int(done), int(total))
 
 
+def _accepts(fn, name: str) -> bool:
+    """Whether ``fn`` takes a keyword argument ``name``."""
+    import inspect
+
+    return name in inspect.signature(fn).parameters
+
+
 def _tokenizer_args(tokenizer) -> dict | None:
     """Arguments that rebuild ``tokenizer`` in another process, or ``None`` when that is not possible."""
     from analysis.segment import Tokenizer
@@ -192,15 +201,124 @@ def _tokenizer_args(tokenizer) -> dict | None:
             "stopwords": None, "hmm": tokenizer.hmm}
 
 
-# --------------------------------------------------------------------------- the worker
-def _presegment(path: str, remembered: dict[str, dict], tokenizer_args: dict, fingerprint: str,
-                out_path: str, chunk_size: int) -> None:
-    """Worker process: segment the complaint texts of an export file into a Parquet file.
+# --------------------------------------------------------------------------- the worker process
+class WorkerFailed(RuntimeError):
+    """The worker process stopped or a job in it failed (the message holds its traceback)."""
+
+
+class _Worker:
+    """A helper process for one build: ``python -m analysis.pipeline --serve``.
+
+    Jobs are JSON objects, one per line on the worker's stdin; they run one
+    after another and each answers one JSON line on its stdout (``{"ok": true,
+    …}`` or ``{"ok": false, "error": traceback}``). Data travel through files
+    in the build's temporary folder. A fresh interpreter never depends on how
+    the calling program's main module is written (as ``multiprocessing``'s
+    spawn would) and shares no threads or locks with this process (as fork
+    would); it runs BLAS on one thread, since this process uses the other core.
+    """
+
+    def __init__(self, workdir: str) -> None:
+        self.workdir = workdir
+        root = str(Path(__file__).resolve().parent.parent)
+        env = dict(os.environ)
+        env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            env[name] = "1"
+        self.log = open(os.path.join(workdir, "worker.log"), "w+b")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "analysis.pipeline", "--serve"], cwd=root, env=env, stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=self.log, text=True, encoding="utf-8", bufsize=1)
+        self.pending = 0
+        self._names = 0
+
+    def path(self, suffix: str) -> str:
+        """A fresh file name in the build's temporary folder."""
+        self._names += 1
+        return os.path.join(self.workdir, f"job-{self._names}{suffix}")
+
+    def submit(self, kind: str, **job) -> None:
+        """Queue a job; its answer is read with :meth:`result`, in submission order."""
+        try:
+            self.process.stdin.write(json.dumps({"kind": kind, **job}, ensure_ascii=False) + "\n")
+            self.process.stdin.flush()
+        except (BrokenPipeError, OSError) as exc:
+            raise WorkerFailed(f"worker process is gone:\n{self._log_tail()}") from exc
+        self.pending += 1
+
+    def result(self) -> dict:
+        """The answer of the oldest pending job.
+
+        Raises:
+            WorkerFailed: the job raised or the process died.
+        """
+        line = self.process.stdout.readline()
+        if not line:
+            raise WorkerFailed(f"worker process stopped:\n{self._log_tail()}")
+        self.pending -= 1
+        reply = json.loads(line)
+        if not reply.get("ok"):
+            raise WorkerFailed(reply.get("error", "unknown error"))
+        return reply
+
+    def _log_tail(self) -> str:
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read()[-3000:].decode("utf-8", "replace")
+
+    def close(self) -> None:
+        """Stop the process (ending the jobs still running) and close its log."""
+        if self.process.poll() is None:
+            try:
+                self.process.stdin.close()
+            except OSError:
+                pass
+            if self.pending:
+                self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        for stream in (self.process.stdin, self.process.stdout):
+            try:
+                stream.close()
+            except (OSError, ValueError):
+                pass
+        self.log.close()
+
+
+class _Workers:
+    """The build's worker process, started on first use; a failed one is not restarted."""
+
+    def __init__(self, workdir: str, *, enabled: bool) -> None:
+        self.workdir, self.enabled = workdir, enabled
+        self.worker: _Worker | None = None
+
+    def get(self) -> _Worker | None:
+        """The worker (started now if needed), or ``None`` when working alone."""
+        if self.enabled and self.worker is None:
+            self.worker = _Worker(self.workdir)
+        return self.worker
+
+    def discard(self) -> None:
+        """Stop the worker and work alone from now on (after a failure or an abandoned job)."""
+        if self.worker is not None:
+            self.worker.close()
+        self.worker, self.enabled = None, False
+
+    def close(self) -> None:
+        if self.worker is not None:
+            self.worker.close()
+            self.worker = None
+
+
+# -- jobs, run inside the worker ---------------------------------------------------------------
+def _job_presegment(job: dict, cache: dict) -> dict:
+    """Segment the complaint texts of an export file into a Parquet file of ``text_hash, tokens``.
 
     Reproduces the import's text (normalised text, else title, else exported
     problem) and its hash, so that the tokens land on the complaints' keys.
-    Writes ``out_path`` (columns ``text_hash``, ``tokens``) and ``out_path + ".json"``
-    (``{"texts": n}``) when done.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -210,23 +328,20 @@ def _presegment(path: str, remembered: dict[str, dict], tokenizer_args: dict, fi
     from analysis.io import TableReader, normalize_values
     from analysis.segment import Tokenizer
 
-    started = time.perf_counter()
-    tokenizer = Tokenizer(**tokenizer_args)
-    if tokenizer.fingerprint != fingerprint:
-        Path(out_path + ".json").write_text(json.dumps({"texts": 0, "skipped": "fingerprint"}))
-        return
+    tokenizer = Tokenizer(**job["tokenizer"])
+    if tokenizer.fingerprint != job["fingerprint"]:
+        return {"texts": 0, "skipped": "fingerprint"}
     blake2b = hashlib.blake2b
     seen: set[str] = set()
     n = 0
     schema_out = pa.schema([("text_hash", pa.string()), ("tokens", pa.string())])
-    with TableReader(path, chunk_size=chunk_size) as reader, \
-            pq.ParquetWriter(out_path, schema_out, compression="zstd") as writer:
+    with TableReader(job["path"], chunk_size=job["chunk_size"]) as reader, \
+            pq.ParquetWriter(job["out"], schema_out, compression="zstd") as writer:
         headers = reader.info.headers
-        mapping = schema.resolve_mapping(headers, remembered=remembered.get(schema.header_signature(headers)))
-        source = {field: column for column, field in mapping.items()}
+        remembered = job["remembered"].get(schema.header_signature(headers))
+        source = {field: column for column, field in schema.resolve_mapping(headers, remembered=remembered).items()}
         if "text" not in source:
-            Path(out_path + ".json").write_text(json.dumps({"texts": 0, "skipped": "no text column"}))
-            return
+            return {"texts": 0, "skipped": "no text column"}
         for chunk in reader.chunks():
             if not len(chunk):
                 continue
@@ -244,119 +359,158 @@ def _presegment(path: str, remembered: dict[str, dict], tokenizer_args: dict, fi
                     seen.add(h)
                     hashes.append(h)
                     texts.append(t)
-            if not texts:
-                continue
-            tokens = list(tokenizer.cut_many(texts, chunk_size=len(texts)))
-            writer.write_table(pa.table({"text_hash": hashes, "tokens": tokens}, schema=schema_out))
-            n += len(texts)
-    Path(out_path + ".json").write_text(json.dumps({"texts": n, "seconds": time.perf_counter() - started}))
+            if texts:
+                tokens = list(tokenizer.cut_many(texts, chunk_size=len(texts)))
+                writer.write_table(pa.table({"text_hash": hashes, "tokens": tokens}, schema=schema_out))
+                n += len(texts)
+    return {"texts": n}
 
 
-def _start_worker(job: dict, stem: str) -> tuple[subprocess.Popen, object]:
-    """Start ``python -m analysis.pipeline JOB.json`` (a fresh interpreter, one BLAS thread).
-
-    A fresh interpreter never depends on how the calling program's main module
-    is written (as ``multiprocessing``'s spawn would) and shares no threads or
-    locks with this process (as fork would).
-    """
-    job_path = stem + ".job.json"
-    Path(job_path).write_text(json.dumps(job, ensure_ascii=False), encoding="utf-8")
-    root = str(Path(__file__).resolve().parent.parent)
-    env = dict(os.environ)
-    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        env[name] = "1"
-    log = open(stem + ".log", "w+b")
-    process = subprocess.Popen([sys.executable, "-m", "analysis.pipeline", job_path], cwd=root, env=env,
-                               stdin=subprocess.DEVNULL, stdout=log, stderr=log)
-    return process, log
-
-
-def _stop_worker(process: subprocess.Popen, log) -> None:
-    """End a worker if it still runs (after an error or an interruption) and close its log."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    log.close()
-
-
-def _worker_error(log) -> str:
-    log.flush()
-    log.seek(0)
-    return log.read()[-2000:].decode("utf-8", "replace")
-
-
-class _Presegmenter:
-    """A worker process segmenting one file while the main process imports it."""
-
-    def __init__(self, path: Path, store: Store, tokenizer, workdir: str) -> None:
-        stem = os.path.join(workdir, f"tokens-{time.monotonic_ns()}")
-        self.out = stem + ".parquet"
-        self.fingerprint = tokenizer.fingerprint
-        self.seconds = 0.0
-        remembered = {sig: json.loads(m) for sig, m in store.cursor().execute(
-            "SELECT header_signature, mapping_json FROM column_mappings").fetchall()}
-        self.process, self.log = _start_worker(
-            {"kind": "presegment", "path": str(Path(path).resolve()), "remembered": remembered,
-             "tokenizer": _tokenizer_args(tokenizer), "fingerprint": self.fingerprint, "out": self.out,
-             "chunk_size": PRESEGMENT_CHUNK}, stem)
-
-    def finish(self, store: Store) -> int:
-        """Wait for the worker and merge its tokens into the cache; returns the texts merged.
-
-        A failed worker costs nothing but time: its texts are segmented by the tokens stage.
-        """
-        self.process.wait()
-        status_path = Path(self.out + ".json")
-        if self.process.returncode != 0 or not status_path.exists():
-            return 0
-        status = json.loads(status_path.read_text())
-        self.seconds = float(status.get("seconds", 0.0))
-        if not status.get("texts"):
-            return 0
-        with store.transaction() as cur:
-            before = int(cur.execute("SELECT count(*) FROM tokens").fetchone()[0])
-            cur.execute(
-                "INSERT INTO tokens SELECT p.text_hash, ?, p.tokens FROM read_parquet(?) p "
-                "WHERE p.text_hash IN (SELECT text_hash FROM complaints) "
-                "AND NOT EXISTS (SELECT 1 FROM tokens t WHERE t.text_hash = p.text_hash AND t.fingerprint = ?)",
-                [self.fingerprint, self.out, self.fingerprint])
-            after = int(cur.execute("SELECT count(*) FROM tokens").fetchone()[0])
-        return after - before
-
-    def stop(self) -> None:
-        """End the worker if it still runs."""
-        _stop_worker(self.process, self.log)
-
-
-def _cluster_inputs(job: dict) -> None:
-    """Worker process: cluster each category of ``job["inputs"]`` and pickle the results."""
+def _job_cluster(job: dict, cache: dict) -> dict:
+    """Cluster one scope's documents (a Parquet file of metadata + ``_tokens``); pickle the result."""
     import pickle
 
     import pandas as pd
 
     from analysis import cluster
 
-    stopwords = frozenset(job["stopwords"])
-    for item in job["inputs"]:
-        frame = pd.read_parquet(item["path"])
-        docs = frame.pop("_tokens").tolist()
+    frame = pd.read_parquet(job["path"])
+    docs = frame.pop("_tokens").tolist()
+    result = cluster.cluster_complaints(docs, metadata=frame, n_clusters=None, stopwords=frozenset(job["stopwords"]),
+                                        random_state=job["random_state"])
+    with open(job["out"], "wb") as fh:
+        pickle.dump(result, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    return {}
+
+
+def _job_classify(job: dict, cache: dict) -> dict:
+    """Classify a chunk of complaints (Arrow file) with pickled rules and model; write the result."""
+    import pickle
+
+    import pyarrow as pa
+    import pyarrow.feather as feather
+
+    from analysis.classify import classify_complaints
+
+    objects = []
+    for key in ("rules", "model"):
+        path = job[key]
+        if path is not None and path not in cache:
+            with open(path, "rb") as fh:
+                cache[path] = pickle.load(fh)
+        objects.append(None if path is None else cache[path])
+    frame = feather.read_table(job["path"]).to_pandas()
+    tokens = frame.pop("_tokens").tolist()
+    result = classify_complaints(frame, tokens=tokens, rules=objects[0], model=objects[1])
+    feather.write_feather(pa.Table.from_pandas(result, preserve_index=False), job["out"], compression="uncompressed")
+    return {}
+
+
+_JOBS = {"presegment": _job_presegment, "cluster": _job_cluster, "classify": _job_classify}
+
+
+def _serve() -> int:
+    """The worker's loop: run the jobs read from stdin, answer each on stdout."""
+    import traceback
+
+    replies = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
+    os.dup2(2, 1)  # whatever a library prints goes to the log, not into the answers
+    sys.stdout = sys.stderr
+    cache: dict = {}
+    for line in sys.stdin:
+        if not line.strip():
+            continue
         started = time.perf_counter()
-        result = cluster.cluster_complaints(docs, metadata=frame, n_clusters=None, stopwords=stopwords,
-                                            random_state=job["random_state"])
-        tmp = item["out"] + ".part"
-        with open(tmp, "wb") as fh:
-            pickle.dump((result, time.perf_counter() - started), fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, item["out"])
+        try:
+            job = json.loads(line)
+            reply = {"ok": True, **_JOBS[job["kind"]](job, cache)}
+        except Exception:  # reported to the main process, which decides
+            reply = {"ok": False, "error": traceback.format_exc()}
+        reply["seconds"] = time.perf_counter() - started
+        replies.write(json.dumps(reply, ensure_ascii=False) + "\n")
+        replies.flush()
+    return 0
+
+
+# -- the main process's side ---------------------------------------------------------------------
+class _SharedClassify:
+    """``classify_complaints`` with each chunk shared with the worker (it takes the first part).
+
+    Classification is row by row, so the halves joined back are exactly what one
+    process would give. Used as the ``classify`` hook of ``enrich.ensure_enriched``.
+    """
+
+    def __init__(self, workers: _Workers, *, share: float = 0.5) -> None:
+        self.workers, self.share = workers, share
+        self._pickled: dict[int, tuple[object, str]] = {}
+
+    def _pickle(self, obj, worker: _Worker) -> str | None:
+        import pickle
+
+        if obj is None:
+            return None
+        known = self._pickled.get(id(obj))
+        if known is not None and known[0] is obj:
+            return known[1]
+        path = worker.path(".pickle")
+        with open(path, "wb") as fh:
+            pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        self._pickled[id(obj)] = (obj, path)
+        return path
+
+    def __call__(self, frame, *, tokens=None, rules=None, model=None, **kwargs):
+        import pandas as pd
+        import pyarrow as pa
+        import pyarrow.feather as feather
+
+        from analysis.classify import classify_complaints
+
+        worker = self.workers.get()
+        n = len(frame)
+        if worker is None or n < SHARE_MIN_ROWS or rules is None or tokens is None or kwargs:
+            return classify_complaints(frame, tokens=tokens, rules=rules, model=model, **kwargs)
+        cut = int(n * self.share)
+        try:
+            job_in, job_out = worker.path(".arrow"), worker.path(".arrow")
+            part = frame.iloc[:cut].assign(_tokens=pd.Series(list(tokens[:cut]), index=frame.index[:cut],
+                                                             dtype="str"))
+            feather.write_feather(pa.Table.from_pandas(part, preserve_index=False), job_in,
+                                  compression="uncompressed")
+            worker.submit("classify", path=job_in, out=job_out, rules=self._pickle(rules, worker),
+                          model=self._pickle(model, worker))
+        except WorkerFailed:
+            self.workers.discard()
+            return classify_complaints(frame, tokens=tokens, rules=rules, model=model)
+        try:
+            local = classify_complaints(frame.iloc[cut:], tokens=list(tokens[cut:]), rules=rules, model=model)
+        except BaseException:
+            self.workers.discard()
+            raise
+        try:
+            worker.result()
+            remote = feather.read_table(job_out).to_pandas()
+        except WorkerFailed:
+            self.workers.discard()
+            remote = classify_complaints(frame.iloc[:cut], tokens=list(tokens[:cut]), rules=rules, model=model)
+        remote.index = frame.index[:cut]
+        return pd.concat([remote, local[remote.columns]])
 
 
 # --------------------------------------------------------------------------- stages
-def _import_stage(store: Store, paths: Sequence[Path], report: BuildReport, *, tokenizer, presegment: bool,
-                  progress: Progress | None, workdir: str) -> None:
+def _merge_tokens(store: Store, path: str, fingerprint: str) -> int:
+    """Add the worker's tokens of stored texts to the cache; returns the texts added."""
+    with store.transaction() as cur:
+        before = int(cur.execute("SELECT count(*) FROM tokens").fetchone()[0])
+        cur.execute(
+            "INSERT INTO tokens SELECT p.text_hash, ?, p.tokens FROM read_parquet(?) p "
+            "WHERE p.text_hash IN (SELECT text_hash FROM complaints) "
+            "AND NOT EXISTS (SELECT 1 FROM tokens t WHERE t.text_hash = p.text_hash AND t.fingerprint = ?)",
+            [fingerprint, path, fingerprint])
+        return int(cur.execute("SELECT count(*) FROM tokens").fetchone()[0]) - before
+
+
+def _import_stage(store: Store, paths: Sequence[Path], report: BuildReport, *, tokenizer, workers: _Workers,
+                  progress: Progress | None) -> None:
     from analysis.ingest import import_file
 
     for path in paths:
@@ -378,29 +532,43 @@ def _import_stage(store: Store, paths: Sequence[Path], report: BuildReport, *, t
                 seconds=round(time.perf_counter() - started, 3)))
             continue
         size = path.stat().st_size
-        worker = None
-        if presegment and size >= PRESEGMENT_MIN_BYTES and _tokenizer_args(tokenizer) is not None:
-            worker = _Presegmenter(path, store, tokenizer, workdir)
+        tokens_out = None
+        args = _tokenizer_args(tokenizer)
+        worker = workers.get() if size >= PRESEGMENT_MIN_BYTES and args is not None else None
+        if worker is not None:
+            tokens_out = worker.path(".parquet")
+            remembered = {sig: json.loads(m) for sig, m in store.cursor().execute(
+                "SELECT header_signature, mapping_json FROM column_mappings").fetchall()}
+            try:
+                worker.submit("presegment", path=str(path.resolve()), remembered=remembered, tokenizer=args,
+                              fingerprint=tokenizer.fingerprint, out=tokens_out, chunk_size=PRESEGMENT_CHUNK)
+            except WorkerFailed:
+                workers.discard()
+                worker = None
         try:
             result = import_file(store, path, progress=lambda fraction, _msg: _notify(
                 progress, "import", fraction * size, size))
         except UserError as exc:
             if worker is not None:
-                worker.stop()
+                workers.discard()  # its segmentation is of no use now
             report.files.append(FileOutcome(file=str(path), sha256=sha, status="rejected", error=str(exc),
                                             seconds=round(time.perf_counter() - started, 3)))
             continue
         except BaseException:
             if worker is not None:
-                worker.stop()
+                workers.discard()
             raise
         merged, worker_seconds = 0, 0.0
         if worker is not None:
             try:
-                merged = worker.finish(store)
-                worker_seconds = worker.seconds
-            finally:
-                worker.stop()
+                reply = worker.result()
+            except WorkerFailed:  # costs only time: the tokens stage segments what is missing
+                workers.discard()
+            else:
+                worker_seconds = float(reply.get("seconds", 0.0))
+                if reply.get("texts"):
+                    merged = _merge_tokens(store, tokens_out, tokenizer.fingerprint)
+                os.unlink(tokens_out)
         report.presegmented += merged
         report.files.append(FileOutcome(
             file=str(path), sha256=sha, status="imported", import_id=result.import_id, rows_read=result.rows_read,
@@ -414,6 +582,9 @@ def _split_work(sizes: dict[str, int], *, head_start: float) -> tuple[list[str],
 
     ``head_start`` is extra load counted on the main process (it also prepares the
     worker's inputs and saves its results).
+
+    Returns:
+        ``(main, worker)``: the categories of each, biggest first.
     """
     main_load, worker_load = head_start, 0.0
     main, worker = [], []
@@ -428,7 +599,7 @@ def _split_work(sizes: dict[str, int], *, head_start: float) -> tuple[list[str],
 
 
 def _cluster_stage(store: Store, categories: Iterable[str], report: BuildReport, *, tokenizer, random_state: int,
-                   progress: Progress | None, workdir: str, parallel: bool) -> None:
+                   progress: Progress | None, workers: _Workers) -> None:
     import pickle
 
     import pandas as pd
@@ -444,66 +615,71 @@ def _cluster_stage(store: Store, categories: Iterable[str], report: BuildReport,
     known = {r[0] for r in store.cursor().execute("SELECT run_id FROM cluster_runs").fetchall()}
     fresh = {c: int(counts[c]) for c in todo if keys[c][0] not in known}
     offload: list[str] = []
-    if parallel and len(fresh) >= 2 and sum(fresh.values()) >= PARALLEL_CLUSTER_MIN:
+    if workers.enabled and len(fresh) >= 2 and sum(fresh.values()) >= PARALLEL_CLUSTER_MIN:
         _, offload = _split_work(fresh, head_start=0.1 * sum(fresh.values()))
     done = 0
     _notify(progress, "clusters", done, len(todo))
     outcomes: dict[str, ClusterOutcome] = {}
-    worker = None
-    try:
-        if offload:
-            inputs = []
+    sent: list[tuple[str, str]] = []
+    worker = workers.get() if offload else None
+    if worker is not None:
+        try:
             for c in offload:
                 metadata, docs = cluster.scope_documents(store, cluster.ClusterScope(category=c), tokenizer=tokenizer)
-                frame = metadata.assign(_tokens=pd.Series(docs, index=metadata.index, dtype="str"))
-                path = os.path.join(workdir, f"cluster-{len(inputs)}.parquet")
-                frame.to_parquet(path, index=False)
-                inputs.append({"category": c, "path": path, "out": path + ".pickle"})
-            del metadata, docs, frame
-            worker = _start_worker({"kind": "cluster", "inputs": inputs, "random_state": int(random_state),
-                                    "stopwords": sorted(getattr(tokenizer, "stopwords", ()))},
-                                   os.path.join(workdir, "cluster"))
+                path = worker.path(".parquet")
+                metadata.assign(_tokens=pd.Series(docs, index=metadata.index, dtype="str")).to_parquet(
+                    path, index=False)
+                del metadata, docs
+                out = path + ".pickle"
+                worker.submit("cluster", path=path, out=out, stopwords=sorted(getattr(tokenizer, "stopwords", ())),
+                              random_state=int(random_state))
+                sent.append((c, out))
+        except WorkerFailed:
+            workers.discard()
+            worker, sent = None, []
+    mine = [c for c in todo if c not in {c for c, _ in sent}]
+    try:
         with threadpool_limits(1 if worker is not None else None):
-            for c in todo:
-                if c in offload:
-                    continue
+            for c in mine:
                 started = time.perf_counter()
                 result = cluster.run_clustering(store, category=c, tokenizer=tokenizer, random_state=random_state)
-                outcomes[c] = _cluster_outcome(store, c, counts[c], result, result.run_id in known, started)
+                outcomes[c] = _cluster_outcome(store, c, counts[c], result, result.run_id in known,
+                                               time.perf_counter() - started)
                 done += 1
                 _notify(progress, "clusters", done, len(todo))
-        if worker is not None:
-            process, log = worker
-            for item in inputs:
-                while not os.path.exists(item["out"]):
-                    if process.poll() is not None and not os.path.exists(item["out"]):
-                        raise RuntimeError(f"clustering worker failed:\n{_worker_error(log)}")
-                    time.sleep(0.05)
+        for c, out in sent:
+            try:
+                reply = worker.result()
+                with open(out, "rb") as fh:
+                    result = pickle.load(fh)
+            except WorkerFailed:  # do the rest here
+                workers.discard()
                 started = time.perf_counter()
-                with open(item["out"], "rb") as fh:
-                    result, worker_seconds = pickle.load(fh)
-                started -= worker_seconds
-                run_id, cache_key = keys[item["category"]]
+                result = cluster.run_clustering(store, category=c, tokenizer=tokenizer, random_state=random_state)
+                seconds = time.perf_counter() - started
+            else:
+                started = time.perf_counter()
+                run_id, cache_key = keys[c]
                 if not result.too_few:
                     cluster.save_run(store, result, run_id=run_id, cache_key=cache_key)
                 result.run_id = run_id
-                outcomes[item["category"]] = _cluster_outcome(store, item["category"], counts[item["category"]],
-                                                              result, False, started)
-                done += 1
-                _notify(progress, "clusters", done, len(todo))
-            process.wait()
-    finally:
-        if worker is not None:
-            _stop_worker(*worker)
+                seconds = float(reply["seconds"]) + time.perf_counter() - started
+            outcomes[c] = _cluster_outcome(store, c, counts[c], result, False, seconds)
+            done += 1
+            _notify(progress, "clusters", done, len(todo))
+    except BaseException:
+        if worker is not None and worker.pending:
+            workers.discard()
+        raise
     report.clusters.extend(outcomes[c] for c in todo)
 
 
 def _cluster_outcome(store: Store, category: str, complaints: int, result, cached: bool,
-                     started: float) -> ClusterOutcome:
+                     seconds: float) -> ClusterOutcome:
     saved = bool(store.scalar("SELECT count(*) FROM cluster_runs WHERE run_id = ?", [result.run_id]))
     return ClusterOutcome(category=category, complaints=int(complaints), clusters=int(result.n_clusters),
                           run_id=result.run_id if saved else None, cached=cached, message=result.message,
-                          seconds=round(time.perf_counter() - started, 3))
+                          seconds=round(seconds, 3))
 
 
 # --------------------------------------------------------------------------- build
@@ -557,47 +733,41 @@ def build(
     report = BuildReport(store=store.path)
 
     with tempfile.TemporaryDirectory(prefix="complaint-radar-build-") as workdir:
-        clock = time.perf_counter()
-        _import_stage(store, paths, report, tokenizer=tokenizer, presegment=parallel, progress=progress,
-                      workdir=workdir)
-        report.stage_seconds["import"] = round(time.perf_counter() - clock, 3)
+        workers = _Workers(workdir, enabled=parallel)
+        try:
+            clock = time.perf_counter()
+            _import_stage(store, paths, report, tokenizer=tokenizer, workers=workers, progress=progress)
+            report.stage_seconds["import"] = round(time.perf_counter() - clock, 3)
 
-        clock = time.perf_counter()
-        chunks = {} if chunk_size is None else {"chunk_size": int(chunk_size)}
-        report.segmented = segment.ensure_tokens(
-            store, tokenizer, progress=lambda done, total: _notify(progress, "tokens", done, total), **chunks)
-        report.stage_seconds["tokens"] = round(time.perf_counter() - clock, 3)
+            clock = time.perf_counter()
+            chunks = {} if chunk_size is None else {"chunk_size": int(chunk_size)}
+            report.segmented = segment.ensure_tokens(
+                store, tokenizer, progress=lambda done, total: _notify(progress, "tokens", done, total), **chunks)
+            report.stage_seconds["tokens"] = round(time.perf_counter() - clock, 3)
 
-        clock = time.perf_counter()
-        stats = enrich.ensure_enriched(store, tokenizer=tokenizer,
-                                       progress=lambda done, total: _notify(progress, "enrich", done, total),
-                                       **chunks)
-        report.enrichment = dict(stats) if isinstance(stats, dict) else {"enriched": int(stats or 0)}
-        report.stage_seconds["enrich"] = round(time.perf_counter() - clock, 3)
+            clock = time.perf_counter()
+            hook = {"classify": _SharedClassify(workers)} if parallel and _accepts(enrich.ensure_enriched,
+                                                                                    "classify") else {}
+            stats = enrich.ensure_enriched(
+                store, tokenizer=tokenizer, progress=lambda done, total: _notify(progress, "enrich", done, total),
+                **chunks, **hook)
+            report.enrichment = dict(stats) if isinstance(stats, dict) else {"enriched": int(stats or 0)}
+            report.stage_seconds["enrich"] = round(time.perf_counter() - clock, 3)
 
-        clock = time.perf_counter()
-        if categories:
-            _cluster_stage(store, categories, report, tokenizer=tokenizer, random_state=random_state,
-                           progress=progress, workdir=workdir, parallel=parallel)
-        report.stage_seconds["clusters"] = round(time.perf_counter() - clock, 3)
+            clock = time.perf_counter()
+            if categories:
+                _cluster_stage(store, categories, report, tokenizer=tokenizer, random_state=random_state,
+                               progress=progress, workers=workers)
+            report.stage_seconds["clusters"] = round(time.perf_counter() - clock, 3)
+        finally:
+            workers.close()
 
     report.complaints = store.count("complaints")
     report.seconds = round(time.perf_counter() - started, 3)
     return report
 
 
-def _worker_main(argv: Sequence[str]) -> int:
-    """Entry point of a worker process: ``python -m analysis.pipeline JOB.json``."""
-    job = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
-    if job["kind"] == "presegment":
-        _presegment(job["path"], job["remembered"], job["tokenizer"], job["fingerprint"], job["out"],
-                    job["chunk_size"])
-    elif job["kind"] == "cluster":
-        _cluster_inputs(job)
-    else:
-        raise ValueError(f"unknown job kind {job['kind']!r}")
-    return 0
-
-
 if __name__ == "__main__":
-    raise SystemExit(_worker_main(sys.argv[1:]))
+    if sys.argv[1:] != ["--serve"]:
+        raise SystemExit("usage: python -m analysis.pipeline --serve  (the build's worker process)")
+    raise SystemExit(_serve())

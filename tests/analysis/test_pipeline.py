@@ -202,8 +202,19 @@ def test_interrupted_build_resumes_to_the_same_state(reference, export, tokenize
 def test_worker_processes_give_the_same_result(reference, export, tokenizer, tmp_path, monkeypatch):
     monkeypatch.setattr(pipeline, "PRESEGMENT_MIN_BYTES", 0)
     monkeypatch.setattr(pipeline, "PARALLEL_CLUSTER_MIN", 0)
+    monkeypatch.setattr(pipeline, "SHARE_MIN_ROWS", 0)
+    shared = []
+    real_job = pipeline._SharedClassify.__call__
+
+    def spy(self, frame, **kwargs):
+        shared.append(len(frame))
+        return real_job(self, frame, **kwargs)
+
+    monkeypatch.setattr(pipeline._SharedClassify, "__call__", spy)
     with Store(tmp_path / "parallel.duckdb") as store:
-        report = pipeline.build(store, [export], tokenizer=tokenizer, n_jobs=2, cluster_categories=FOCUS_SAMPLE)
+        report = pipeline.build(store, [export], tokenizer=tokenizer, n_jobs=2, cluster_categories=FOCUS_SAMPLE,
+                                chunk_size=600)
+        assert shared == [600, 600, ROWS - 1200]  # every chunk shared with the worker
         distinct = store.scalar("SELECT count(DISTINCT text_hash) FROM complaints")
         # the worker segmented every text while the file was imported: nothing was left to do
         assert report.presegmented == distinct and report.segmented == 0
@@ -211,7 +222,7 @@ def test_worker_processes_give_the_same_result(reference, export, tokenizer, tmp
         state = _state(store)
     ref = reference["state"]
     assert state["tokens"] == ref["tokens"]
-    assert state["enrichment"] == ref["enrichment"]
+    assert state["enrichment"] == ref["enrichment"]  # half of each chunk classified by the worker
     # one category was clustered by the worker, one here: both identical to the single-process runs
     ref_ids = {c.category: c.run_id for c in reference["report"].clusters}
     assert [c.run_id for c in report.clusters] == [ref_ids[c] for c in FOCUS_SAMPLE]
@@ -281,3 +292,26 @@ def test_stage_progress_lines():
     assert len(tokens) == 11  # one line per 10 % when not a terminal
     assert "100.0% 1,000/1,000 条" in tokens[-1] and "条/秒" in tokens[-1]
     assert lines[-1].startswith("聚类") and "2/2 类" in lines[-1]
+
+
+def test_a_failing_worker_costs_only_time(reference, export, tokenizer, tmp_path, monkeypatch):
+    monkeypatch.setattr(pipeline, "PRESEGMENT_MIN_BYTES", 0)
+    monkeypatch.setattr(pipeline, "PARALLEL_CLUSTER_MIN", 0)
+    monkeypatch.setattr(pipeline, "SHARE_MIN_ROWS", 0)
+    real_result = pipeline._Worker.result
+
+    def broken_result(self):
+        self.process.kill()  # the worker dies while segmenting the file
+        self.process.wait()
+        return real_result(self)
+
+    monkeypatch.setattr(pipeline._Worker, "result", broken_result)
+    with Store(tmp_path / "broken.duckdb") as store:
+        report = pipeline.build(store, [export], tokenizer=tokenizer, n_jobs=2, cluster_categories=FOCUS_SAMPLE)
+        state = _state(store)
+    # the main process did everything itself
+    assert report.presegmented == 0 and report.segmented == len({r[0] for r in state["tokens"]})
+    ref = reference["state"]
+    assert state["tokens"] == ref["tokens"] and state["enrichment"] == ref["enrichment"]
+    wanted = {c.run_id for c in reference["report"].clusters if c.category in FOCUS_SAMPLE}
+    assert state["assignments"] == [r for r in ref["assignments"] if r[0] in wanted]
