@@ -5,11 +5,11 @@ Query language (operators in any letter case):
 * words next to each other must all occur (``漏电 热水壶`` = ``漏电 AND 热水壶``);
 * ``OR`` between alternatives, ``NOT`` or a leading ``-`` to exclude, parentheses to group;
   ``NOT`` binds tightest, then ``AND``, then ``OR``;
-* a bare word matches whole tokens of the segmented text (``手机`` does not match 手机号),
-  segmented with the same tokenizer as the complaints; a word the tokenizer splits
-  matches its tokens in a row;
-* ``"…"`` (or Chinese quotes) matches a literal substring of the original text
-  (``"热水壶"`` also finds 电热水壶).
+* a bare word is looked up in the cached tokens, segmented and normalised (lower case,
+  half-width) by the same tokenizer as the complaints: it matches inside a token
+  (``热水壶`` finds 电热水壶) and a word the tokenizer splits matches its tokens in a
+  row, but never across a dropped punctuation mark or line break;
+* ``"…"`` (or Chinese quotes) matches a literal substring of the original text.
 
 :func:`search` returns one page of matching complaints with the global filters applied.
 """
@@ -201,8 +201,11 @@ def query_sql(node, *, tokenizer, tokens_col: str = "tk.tokens", text_col: str =
     if isinstance(node, Term):
         if not node.phrase:
             words = tokenizer.cut(node.text)
-            if words:
-                return (f"contains(' ' || coalesce({tokens_col}, '') || ' ', ?)", [" " + " ".join(words) + " "])
+            if len(words) == 1:
+                return f"contains(coalesce({tokens_col}, ''), ?)", words
+            if words:  # split here, but maybe one token in a complaint (热水壶 → 热水 壶 / 电热水壶)
+                return (f"(contains(coalesce({tokens_col}, ''), ?) OR contains(coalesce({tokens_col}, ''), ?))",
+                        ["".join(words), " ".join(words)])
         return f"contains(lower({text_col}), ?)", [node.text.lower()]
     if isinstance(node, Not):
         sql, params = query_sql(node.child, tokenizer=tokenizer, tokens_col=tokens_col, text_col=text_col)

@@ -1,0 +1,84 @@
+"""投诉明细: search and read complaints, and see why each got its category and problem type."""
+
+import math
+
+import streamlit as st
+
+from analysis.errors import UserError
+from analysis.privacy import escape_markdown
+from analysis.taxonomy import load_taxonomy
+from ui import browse as ui
+from ui.state import empty_store_notice, get_store, global_filters, store_key
+
+PAGE_SIZES = (20, 50, 100)
+
+store = get_store()
+st.title("🔎 投诉明细")
+if store.is_empty():
+    empty_store_notice()
+    st.stop()
+try:
+    ui.ensure_enriched_once(store)
+except UserError as exc:
+    st.error(str(exc))
+    st.stop()
+filters = global_filters(store)
+key = store_key(store)
+
+c1, c2 = st.columns([3, 2])
+query = c1.text_input(
+    "关键词", key="br_query", placeholder="例如：漏电 AND 热水壶 NOT 退款",
+    help="空格或 AND 表示同时包含，OR 表示任一，NOT 或 -词 表示排除，可用括号分组。"
+         "关键词在分词结果中查找（不分大小写和全角半角，“热水壶”也能找到“电热水壶”）；"
+         "加引号 \"…\" 则按原文逐字查找。",
+)
+problem_opts = ui.problem_options(store, key)
+problems = c2.multiselect("问题类型", problem_opts, key="br_problems", placeholder="全部问题类型")
+c3, c4, c5 = st.columns([2, 1, 1])
+quality_only = c3.toggle("只看质量安全类问题", key="br_quality",
+                         help="安全隐患、商品质量、假冒伪劣与商标侵权、标识不符")
+if quality_only:
+    quality = set(load_taxonomy().quality_safety_problems)
+    problems = [p for p in problems if p in quality] or sorted(quality)
+page_size = c4.selectbox("每页条数", PAGE_SIZES, index=1, key="br_page_size")
+
+try:
+    first = ui.run_search(store, key, query, filters, tuple(problems), 1, page_size)
+except UserError as exc:
+    st.error(str(exc))
+    st.stop()
+total = first["total"]
+pages = max(1, math.ceil(total / page_size))
+if st.session_state.get("br_page", 1) > pages:
+    st.session_state["br_page"] = pages  # fewer pages after a narrower search
+page = int(c5.number_input(f"页码（共 {pages} 页）", min_value=1, max_value=pages, value=1, step=1,
+                           key="br_page"))
+result = first if page == 1 else ui.run_search(store, key, query, filters, tuple(problems), page, page_size)
+rows = result["rows"]
+
+st.caption(f"共 {total:,} 条投诉符合条件" + (f"，当前第 {page}/{pages} 页。" if total else "。")
+           + "文本中的电话、证件号、姓名和详细地址已脱敏。")
+if rows.empty:
+    st.info("没有符合条件的投诉。可以放宽关键词、问题类型或左侧的全局筛选。")
+    st.stop()
+
+st.dataframe(ui.display_table(rows), column_config=ui.TABLE_COLUMNS, hide_index=True,
+             width="stretch", key="br_table")
+
+st.subheader("投诉详情")
+labels = {i: ui.choice_label(row) for i, row in rows.iterrows()}
+picked = st.selectbox("选择一条投诉", list(labels), format_func=labels.get, key="br_selected")
+if picked is None or picked not in rows.index:
+    picked = rows.index[0]
+row = rows.loc[picked]
+left, right = st.columns([3, 2])
+with left:
+    if isinstance(row.get("title"), str) and row["title"].strip():
+        st.markdown(f"**标题：** {escape_markdown(row['title'])}")
+    st.markdown(ui.highlight_markdown(row["text"], ui.highlight_terms(row, result["terms"])))
+    st.caption(ui.meta_line(row))
+with right:
+    with st.container(border=True):
+        st.markdown("#### 为什么这样分类")
+        for line in ui.explanation(row):
+            st.markdown(line)
