@@ -1,0 +1,131 @@
+"""投诉明细 page through app.py's navigation, on a small store the page enriches itself."""
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from analysis.store import Store, text_hash
+
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+
+ROWS = [
+    # id, day, text, platform, district
+    ("T1", 1, "在天猫买的电热水壶用了三天就漏电，联系电话13812345678，要求退款", "天猫", "黄浦区"),
+    ("T2", 2, "电热水壶漏电，差点触电，孩子被烫伤", "京东", "徐汇区"),
+    ("T3", 3, "洗发水是假货，用完头皮痒", "拼多多", "黄浦区"),
+    ("T4", 4, "衣服尺码偏大，面料起球", "淘宝", "静安区"),
+    ("T5", 5, "<script>alert('x')</script> 这个**冰箱**不制冷 [点我](http://evil.example)", "京东", "徐汇区"),
+]
+
+
+def _clear_caches():
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+@pytest.fixture
+def db(tmp_path, monkeypatch):
+    path = tmp_path / "store.duckdb"
+    monkeypatch.setenv("COMPLAINT_RADAR_DB", str(path))
+    _clear_caches()
+    yield path
+    _clear_caches()
+
+
+@pytest.fixture
+def filled(db):
+    with Store(db) as store, store.transaction() as cur:
+        for i, (cid, day, text, platform, district) in enumerate(ROWS):
+            cur.execute(
+                "INSERT INTO complaints (complaint_id, received_at, text, platform, district, content_hash, "
+                "text_hash, import_id, source_row) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?)",
+                [cid, dt.datetime(2024, 11, day, 10, 30), text, platform, district, text_hash(cid + text),
+                 text_hash(text), i + 2])
+    return db
+
+
+def open_page() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.switch_page("pages/browse.py")
+    return at.run()
+
+
+def markdown(at: AppTest) -> str:
+    return "\n".join(m.value for m in at.markdown)
+
+
+def test_empty_store_shows_the_welcome(db):
+    at = open_page()
+    assert not at.exception
+    assert at.title[0].value == "🔎 投诉明细"
+    assert "还没有投诉数据" in at.info[0].value
+    assert not at.dataframe
+
+
+def test_table_is_masked_and_newest_first(filled):
+    at = open_page()
+    assert not at.exception
+    assert "共 5 条投诉符合条件" in at.caption[0].value
+    table = at.dataframe[0].value
+    assert table["category"].tolist() == ["家用电器", "服装鞋帽", "化妆品", "家用电器", "家用电器"]
+    assert table["problem"].tolist()[2:] == ["假冒伪劣与商标侵权", "安全隐患", "安全隐患"]
+    assert table["platform_norm"].tolist() == ["京东", "淘宝", "拼多多", "京东", "天猫"]
+    snippets = " ".join(table["snippet"])
+    assert "138****5678" in snippets and "13812345678" not in snippets
+    with Store(filled) as store:  # the page wrote the enrichment
+        assert store.count("enrichment") == 5
+
+
+def test_search_filters_and_explains(filled):
+    at = open_page()
+    at.text_input(key="br_query").input("漏电 AND 热水壶 NOT 退款").run()
+    assert not at.exception
+    assert "共 1 条投诉符合条件" in at.caption[0].value
+    assert at.dataframe[0].value["snippet"].tolist() == ["电热水壶漏电，差点触电，孩子被烫伤"]
+    body = markdown(at)
+    assert "**漏电**" in body and "**电热水壶**" in body  # search word and evidence in bold
+    assert "**类别：** 家用电器（来源：规则" in body
+    assert "**问题类型：** 安全隐患（严重度 4" in body
+    assert "依据：" in body and "触电" in body
+
+
+def test_problem_filter_and_quality_toggle(filled):
+    at = open_page()
+    at.multiselect(key="br_problems").select("假冒伪劣与商标侵权").run()
+    assert at.dataframe[0].value["category"].tolist() == ["化妆品"]
+    at.multiselect(key="br_problems").unselect("假冒伪劣与商标侵权").run()
+    at.toggle(key="br_quality").set_value(True).run()
+    assert not at.exception
+    assert "共 5 条投诉符合条件" in at.caption[0].value  # all five are quality/safety problems
+
+
+def test_complaint_text_is_never_markup(filled):
+    at = open_page()
+    at.text_input(key="br_query").input("冰箱").run()
+    assert not at.exception
+    assert len(at.dataframe[0].value) == 1
+    body = markdown(at)
+    assert "<script>" not in body
+    assert "\\<script\\>" in body  # escaped: shown literally, never run
+    assert "](http" not in body  # the link is escaped too
+    assert "\\*\\*" in body  # the complaint's own ** stay literal
+
+
+def test_bad_query_shows_a_message(filled):
+    at = open_page()
+    at.text_input(key="br_query").input("(漏电 OR").run()
+    assert not at.exception
+    assert "搜索条件" in at.error[0].value
+
+
+def test_no_result_and_paging(filled):
+    at = open_page()
+    at.text_input(key="br_query").input("不存在的词").run()
+    assert "没有符合条件的投诉" in at.info[0].value
+    at.text_input(key="br_query").input("").run()
+    at.selectbox(key="br_page_size").select(20).run()
+    assert at.number_input(key="br_page").value == 1
+    assert len(at.dataframe[0].value) == 5
