@@ -23,7 +23,6 @@ import hashlib
 import io
 import math
 import pickle
-import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -278,21 +277,26 @@ CREATE TABLE IF NOT EXISTS classifier_models (
     payload       BLOB NOT NULL
 );
 """
-_WORD = re.compile(r"\w")
 
 
 def _model_tokens(tokens: str | None, stopwords: frozenset[str]) -> list[str]:
     if not isinstance(tokens, str):
         return []
-    return [t for t in tokens.split() if t not in stopwords and _WORD.search(t)]
+    words = tokens.split()
+    return [t for t in words if t not in stopwords] if stopwords else words
 
 
 class SupervisedClassifier:
     """TF-IDF + linear SVM over cached tokens, with calibrated probabilities.
 
-    Features: word 1–2-grams of the tokens (stop words and punctuation removed) and
-    character 1–3-grams of the same text, both with sublinear tf. The SVM is calibrated
-    by cross-validation (sigmoid), so ``category_confidence`` is a probability.
+    Features: word 1–2-grams of the tokens and character 1–3-grams of the same text
+    (the tokens joined without spaces: lower-case, half-width), both with sublinear tf.
+    The SVM is calibrated by cross-validation (sigmoid), so ``category_confidence`` is a
+    probability.
+
+    Training can use finer labels than the taxonomy (an export's own category values,
+    e.g. 通讯器材类 and 电子计算机类): with ``label_map`` the model learns the fine labels
+    and reports the taxonomy category, summing the probabilities of its fine labels.
 
     Args:
         C: SVM regularisation.
@@ -303,14 +307,17 @@ class SupervisedClassifier:
         class_weight_power: weight classes by ``(n_max / n_class) ** power`` (0: unweighted).
         calibration_folds: folds of the probability calibration.
         min_confidence: probability below which :meth:`predict` answers 未分类.
-        stopwords: tokens ignored (e.g. :attr:`analysis.segment.Tokenizer.stopwords`).
+        min_fine_examples: a fine label with fewer examples is trained as the most frequent
+            fine label of its category.
+        stopwords: tokens ignored (default none: punctuation and function words carry
+            signal about where a text comes from).
         random_state: seed of the SVM's coordinate descent and of the calibration folds.
     """
 
     def __init__(self, *, C: float = 0.3, word_ngrams: tuple[int, int] = (1, 2),
                  char_ngrams: tuple[int, int] | None = (1, 3), min_df: int = 2,
-                 max_features: int | None = 400_000, class_weight_power: float = 0.25,
-                 calibration_folds: int = 3, min_confidence: float = 0.6,
+                 max_features: int | None = 500_000, class_weight_power: float = 0.0,
+                 calibration_folds: int = 3, min_confidence: float = 0.6, min_fine_examples: int = 10,
                  stopwords: frozenset[str] | Sequence[str] = frozenset(), random_state: int | None = 0) -> None:
         self.C = C
         self.word_ngrams = tuple(word_ngrams)
@@ -320,9 +327,11 @@ class SupervisedClassifier:
         self.class_weight_power = class_weight_power
         self.calibration_folds = calibration_folds
         self.min_confidence = min_confidence
+        self.min_fine_examples = min_fine_examples
         self.stopwords = frozenset(stopwords)
         self.random_state = random_state
         self.classes_: np.ndarray | None = None
+        self.fine_classes_: np.ndarray | None = None
         self.fingerprint: str | None = None
         self.n_train_ = 0
 
@@ -348,62 +357,90 @@ class SupervisedClassifier:
         return hstack(blocks, format="csr") if len(blocks) > 1 else blocks[0].tocsr()
 
     # -- training and prediction ----------------------------------------------------------
-    def fit(self, tokens: Sequence[str | None], labels: Sequence[str]) -> SupervisedClassifier:
-        """Train on space-joined tokens and their category labels.
+    def fit(self, tokens: Sequence[str | None], labels: Sequence[str], *,
+            label_map: dict[str, str] | None = None) -> SupervisedClassifier:
+        """Train on space-joined tokens and their labels.
+
+        Args:
+            tokens: space-joined tokens per text.
+            labels: a label per text (taxonomy categories, or fine labels with ``label_map``).
+            label_map: fine label → category (labels missing from it are categories).
 
         Raises:
-            ValueError: fewer than two classes, or a class with fewer examples than
+            ValueError: fewer than two categories, or a category with fewer examples than
                 calibration folds.
         """
         from sklearn.calibration import CalibratedClassifierCV
+        from sklearn.model_selection import StratifiedKFold
         from sklearn.svm import LinearSVC
 
-        labels = np.asarray([str(v) for v in labels], dtype=object)
+        fine = np.asarray([str(v) for v in labels], dtype=object)
         tokens = list(tokens)
-        if len(tokens) != len(labels):
+        if len(tokens) != len(fine):
             raise ValueError("tokens and labels differ in length")
-        classes, counts = np.unique(labels, return_counts=True)
-        if len(classes) < 2:
+        label_map = dict(label_map or {})
+        target = np.asarray([label_map.get(v, v) for v in fine], dtype=object)
+        # A fine label with too few examples joins the most frequent fine label of its category.
+        names, counts = np.unique(fine, return_counts=True)
+        size = dict(zip(names, counts))
+        biggest: dict[str, str] = {}
+        for name in sorted(names, key=lambda n: (-size[n], n)):
+            biggest.setdefault(label_map.get(name, name), name)
+        floor = max(self.min_fine_examples, self.calibration_folds)
+        fine = np.asarray([f if size[f] >= floor else biggest[label_map.get(f, f)] for f in fine], dtype=object)
+        categories, cat_counts = np.unique(target, return_counts=True)
+        if len(categories) < 2:
             raise ValueError("need at least two classes")
-        if counts.min() < self.calibration_folds:
+        if cat_counts.min() < self.calibration_folds:
             raise ValueError(f"every class needs at least {self.calibration_folds} examples")
+        names, counts = np.unique(fine, return_counts=True)
         weights = (counts.max() / counts) ** self.class_weight_power
         X = self._features(tokens, fit=True)
-        svm = LinearSVC(C=self.C, class_weight=dict(zip(classes, weights)), random_state=self.random_state)
-        from sklearn.model_selection import StratifiedKFold
-
+        svm = LinearSVC(C=self.C, class_weight=dict(zip(names, weights)), random_state=self.random_state)
         folds = StratifiedKFold(self.calibration_folds, shuffle=True, random_state=self.random_state)
-        self._model = CalibratedClassifierCV(svm, method="sigmoid", cv=folds).fit(X, labels)
-        self.classes_ = self._model.classes_
-        self.n_train_ = len(labels)
+        self._model = CalibratedClassifierCV(svm, method="sigmoid", cv=folds).fit(X, fine)
+        self.fine_classes_ = self._model.classes_
+        fine_to_cat = {f: label_map.get(f, f) for f in self.fine_classes_}
+        self.classes_ = np.asarray(sorted(set(fine_to_cat.values())), dtype=object)
+        index = {c: i for i, c in enumerate(self.classes_)}
+        self._fold = np.zeros((len(self.fine_classes_), len(self.classes_)), dtype=np.float64)
+        for i, f in enumerate(self.fine_classes_):
+            self._fold[i, index[fine_to_cat[f]]] = 1.0
+        self.n_train_ = len(fine)
         digest = hashlib.blake2b(digest_size=8)
         digest.update(repr((self.C, self.word_ngrams, self.char_ngrams, self.min_df, self.max_features,
-                            self.class_weight_power, self.calibration_folds, self.random_state,
-                            sorted(self.stopwords))).encode())
-        for tok, lab in zip(tokens, labels):
+                            self.class_weight_power, self.calibration_folds, self.min_fine_examples,
+                            self.random_state, sorted(self.stopwords), sorted(fine_to_cat.items()))).encode())
+        for tok, lab in zip(tokens, fine):
             digest.update(f"{tok}\x1f{lab}\n".encode())
         self.fingerprint = digest.hexdigest()
-        coefs = [c.estimator.coef_ for c in self._model.calibrated_classifiers_]
-        self._coef = np.mean(coefs, axis=0).astype(np.float32)  # for evidence only
+        coefs = np.mean([c.estimator.coef_ for c in self._model.calibrated_classifiers_], axis=0)
+        if coefs.shape[0] == 1:  # binary: one weight vector, pointing at the second class
+            coefs = np.vstack([-coefs[0], coefs[0]])
+        self._coef = coefs.astype(np.float32)  # for evidence only
         return self
 
     def _check_fitted(self) -> None:
         if self.classes_ is None:
             raise RuntimeError("SupervisedClassifier is not fitted")
 
+    def _fine_proba(self, X) -> np.ndarray:
+        return self._model.predict_proba(X)
+
     def predict_proba(self, tokens: Sequence[str | None]) -> np.ndarray:
-        """Class probabilities, columns in the order of :attr:`classes_`."""
+        """Category probabilities, columns in the order of :attr:`classes_`."""
         self._check_fitted()
-        if len(tokens) == 0:
+        tokens = list(tokens)
+        if not tokens:
             return np.zeros((0, len(self.classes_)))
-        return self._model.predict_proba(self._features(list(tokens), fit=False))
+        return self._fine_proba(self._features(tokens, fit=False)) @ self._fold
 
     def predict(self, tokens: Sequence[str | None], *, evidence: bool = True) -> pd.DataFrame:
         """Predict categories.
 
         Returns:
             ``category`` (未分类 below :attr:`min_confidence`), ``category_confidence`` (the
-            probability of the best class) and ``category_evidence`` (the words that
+            probability of the best category) and ``category_evidence`` (the words that
             pushed most towards it, e.g. ``模型:热水器、安装``).
         """
         self._check_fitted()
@@ -413,12 +450,17 @@ class SupervisedClassifier:
                                  "category_confidence": pd.Series(dtype=float),
                                  "category_evidence": pd.Series(dtype=object)})
         X = self._features(tokens, fit=False)
-        proba = self._model.predict_proba(X)
+        fine = self._fine_proba(X)
+        proba = fine @ self._fold
         best = proba.argmax(axis=1)
         conf = proba[np.arange(len(best)), best]
         category = np.where(conf >= self.min_confidence, self.classes_[best], UNCLASSIFIED)
         out = pd.DataFrame({"category": category.astype(object), "category_confidence": conf.round(4)})
-        out["category_evidence"] = self._evidence(X, best) if evidence else ""
+        if evidence:
+            best_fine = (fine * self._fold[:, best].T).argmax(axis=1)  # the best fine label inside it
+            out["category_evidence"] = self._evidence(X, best_fine)
+        else:
+            out["category_evidence"] = ""
         return out
 
     def _evidence(self, X, best: np.ndarray, *, top: int = 4) -> list[str]:
@@ -426,17 +468,14 @@ class SupervisedClassifier:
         names = self._word_vec.get_feature_names_out()
         out = []
         for i in range(X.shape[0]):
-            row = X.getrow(i)
-            cols, vals = row.indices, row.data
+            start, end = X.indptr[i], X.indptr[i + 1]
+            cols, vals = X.indices[start:end], X.data[start:end]
             mask = cols < n_words
             cols, vals = cols[mask], vals[mask]
-            if not len(cols):
-                out.append("模型:")
-                continue
             contrib = vals * self._coef[best[i], cols]
             order = np.argsort(-contrib)[:top]
-            terms = [names[cols[j]] for j in order if contrib[j] > 0]
-            out.append("模型:" + EVIDENCE_SEP.join(t.replace(" ", "") for t in terms))
+            terms = [names[cols[j]].replace(" ", "") for j in order if contrib[j] > 0]
+            out.append("模型:" + EVIDENCE_SEP.join(dict.fromkeys(terms)))
         return out
 
     # -- persistence -------------------------------------------------------------------

@@ -25,7 +25,7 @@ from analysis.segment import Tokenizer, ensure_tokens
 from analysis.taxonomy import Taxonomy, load_taxonomy
 
 MODEL_NAME = "category"
-MODEL_VERSION = "svm-wc-1"
+MODEL_VERSION = "svm-wc-2"
 MIN_LABELLED = 200  # labelled complaints needed before a model is trained
 MIN_PER_CLASS = 20  # a category needs this many labelled complaints to be learnt
 MAX_TRAIN = 60_000  # training rows at most (classes under FULL_CLASS are always kept whole)
@@ -89,7 +89,7 @@ def _train(store, plan: dict, tokenizer: Tokenizer) -> SupervisedClassifier:
         cur.register("_label_n", counts)
         table = cur.sql(
             """
-            SELECT t.tokens, m.label
+            SELECT t.tokens, c.category_raw AS raw, m.label
             FROM complaints c
             JOIN _raw_map m ON m.raw = c.category_raw
             JOIN _label_n n ON n.label = m.label
@@ -102,8 +102,10 @@ def _train(store, plan: dict, tokenizer: Tokenizer) -> SupervisedClassifier:
         ).to_arrow_table()
     finally:
         cur.close()
-    model = SupervisedClassifier(stopwords=tokenizer.stopwords, random_state=0)
-    return model.fit(table.column("tokens").to_pylist(), table.column("label").to_pylist())
+    # Learn the export's own values (通讯器材类, 电子计算机类 …) and report taxonomy categories.
+    model = SupervisedClassifier(random_state=0)
+    return model.fit(table.column("tokens").to_pylist(), table.column("raw").to_pylist(),
+                     label_map=plan["mapping"])
 
 
 def _stale_where(alias_c: str = "c", alias_e: str = "e") -> str:

@@ -286,3 +286,23 @@ def test_model_where_confident_rules_otherwise(rules, model, tokenizer):
     assert (out.loc[3, "category"], out.loc[3, "category_source"]) == ("儿童用品", "rule")
     assert out.loc[4, "category"] == "未分类" and out.loc[4, "category_source"] == "none"
     assert out["problem"].tolist()[2:4] == ["安全隐患", "安全隐患"]
+
+
+def test_model_learns_fine_labels_and_reports_categories():
+    docs = {
+        "通讯器材类": ["手机 屏幕 碎 了", "手机 信号 差", "手机 电池 不 耐用", "手机 充电 慢"] * 3,
+        "电子计算机类": ["电脑 蓝屏 死机", "笔记本 键盘 失灵", "电脑 风扇 响", "笔记本 开机 慢"] * 3,
+        "家电类": ["冰箱 不 制冷", "洗衣机 漏水", "空调 噪音", "热水器 漏电"] * 3,
+        "小家电": ["电饭煲 坏"] * 2,  # too few to learn on its own: trained as 家电类
+    }
+    tokens = [d for docs_ in docs.values() for d in docs_]
+    labels = [label for label, docs_ in docs.items() for _ in docs_]
+    mapping = {"通讯器材类": "消费类电子产品", "电子计算机类": "消费类电子产品", "家电类": "家用电器", "小家电": "家用电器"}
+    model = SupervisedClassifier(min_df=1, random_state=0).fit(tokens, labels, label_map=mapping)
+    assert list(model.classes_) == ["家用电器", "消费类电子产品"]
+    assert list(model.fine_classes_) == ["家电类", "电子计算机类", "通讯器材类"]
+    proba = model.predict_proba(["电脑 死机", "手机 屏幕"])
+    assert np.allclose(proba.sum(axis=1), 1.0)
+    out = model.predict(["电脑 蓝屏", "冰箱 制冷"])
+    assert out["category"].tolist() == ["消费类电子产品", "家用电器"]
+    assert "电脑" in evidence_terms(out["category_evidence"].iloc[0])
