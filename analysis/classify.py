@@ -84,25 +84,34 @@ class KeywordBanks:
         self._negations = tuple(negations)
         self._negatable = {self.banks.index(b) for b in negatable}
 
-    def hits(self, text: str, tokens: str | None = None) -> list[dict[str, int]]:
-        """Keywords found in ``text`` with their counts, one dict per bank.
-
-        With ``tokens``, one-character keywords (书, 鞋, 药 …) only count when they are
-        whole tokens, not parts of longer words.
-        """
-        found: list[dict[str, int]] = [{} for _ in self.banks]
-        table, negations, negatable = self._table, self._negations, self._negatable
+    def _count(self, text: str, tokens: str | None) -> tuple[dict[str, int], dict[str, int]]:
+        """Counts of each keyword: all occurrences, and those not right after a negation."""
+        counts: dict[str, int] = {}
+        plain: dict[str, int] = {}
+        table, negations = self._table, self._negations
         for word, start in self._index.finditer(text):
-            entries = table.get(word)
-            if entries is None:
+            if word not in table:
                 continue
             if tokens is not None and len(word) == 1 and f" {word} " not in tokens:
                 continue
-            negated = bool(negations) and text[max(0, start - 3):start].endswith(negations)
-            for b in {e[0] for e in entries}:
-                if negated and b in negatable:
-                    continue
-                found[b][word] = found[b].get(word, 0) + 1
+            counts[word] = counts.get(word, 0) + 1
+            if not (negations and text[max(0, start - 3):start].endswith(negations)):
+                plain[word] = plain.get(word, 0) + 1
+        return counts, plain
+
+    def hits(self, text: str, tokens: str | None = None) -> list[dict[str, int]]:
+        """Keywords found in ``text`` with their counts, one dict per bank.
+
+        With ``tokens`` (space-joined, a space at both ends), one-character keywords
+        (书, 鞋, 药 …) only count when they are whole tokens, not parts of longer words.
+        """
+        counts, plain = self._count(text, tokens)
+        found: list[dict[str, int]] = [{} for _ in self.banks]
+        for word, count in counts.items():
+            for bank, _, _ in self._table[word]:
+                n = plain.get(word, 0) if bank in self._negatable else count
+                if n:
+                    found[bank][word] = n
         return found
 
     def score(self, fields: Sequence[tuple[str, str]], tokens: str | None = None):
@@ -117,24 +126,24 @@ class KeywordBanks:
             Per bank: ``{label index: (score, [(contribution, keyword, field), …])}``.
         """
         out: list[dict[int, list]] = [{} for _ in self.banks]
-        table = self._table
+        table, negatable = self._table, self._negatable
         for field, text in fields:
             if not text:
                 continue
             mult = FIELD_WEIGHTS[field]
-            for b, words in enumerate(self.hits(text, tokens if field == "text" else None)):
-                acc = out[b]
-                for word, count in words.items():
-                    factor = mult * (1.0 + _REPEAT_BONUS * min(count - 1, 2))
-                    for bank, idx, weight in table[word]:
-                        if bank == b:
-                            value = weight * factor
-                            slot = acc.get(idx)
-                            if slot is None:
-                                acc[idx] = [value, [(value, word, field)]]
-                            else:
-                                slot[0] += value
-                                slot[1].append((value, word, field))
+            counts, plain = self._count(text, tokens if field == "text" else None)
+            for word, count in counts.items():
+                for bank, idx, weight in table[word]:
+                    n = plain.get(word, 0) if bank in negatable else count
+                    if not n:
+                        continue
+                    value = weight * mult * (1.0 + _REPEAT_BONUS * min(n - 1, 2))
+                    slot = out[bank].get(idx)
+                    if slot is None:
+                        out[bank][idx] = [value, [(value, word, field)]]
+                    else:
+                        slot[0] += value
+                        slot[1].append((value, word, field))
         return out
 
 

@@ -187,6 +187,7 @@ def _lookup_raw(value: str, table: Mapping[str, str], names: Iterable[str]) -> s
 
 # -- phrase matching shared with analysis.classify -----------------------------------------
 _ASCII_RUN = re.compile(r"[a-z0-9][a-z0-9.&_-]*")
+_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
 
 
 def _is_ascii_alnum(ch: str) -> bool:
@@ -219,6 +220,7 @@ class PhraseIndex:
                 self._by_bigram.setdefault(phrase[:2], []).append(phrase)
         for candidates in self._by_bigram.values():
             candidates.sort(key=len, reverse=True)
+        self._firsts = frozenset(k[0] for k in self._by_bigram) | self._single | _ALNUM
 
     def _ascii_word(self, run: str) -> str | None:
         if run in self._ascii:
@@ -231,34 +233,31 @@ class PhraseIndex:
 
     def finditer(self, text: str):
         """Yield ``(phrase, start)`` for the leftmost-longest, non-overlapping matches."""
-        i, n = 0, len(text)
-        get, single, startswith = self._by_bigram.get, self._single, text.startswith
-        while i < n:
+        get, single, firsts, startswith = self._by_bigram.get, self._single, self._firsts, text.startswith
+        n, skip = len(text), 0
+        for i, ch in enumerate(text):
+            if i < skip or ch not in firsts:
+                continue
             candidates = get(text[i:i + 2])
             if candidates:
                 for phrase in candidates:
                     end = i + len(phrase)
                     if startswith(phrase, i) and not (
-                        end < n and _is_ascii_alnum(phrase[-1]) and _is_ascii_alnum(text[end])
+                        end < n and phrase[-1] in _ALNUM and text[end] in _ALNUM
                     ):
                         yield phrase, i
-                        i = end
+                        skip = end
                         break
-                else:
-                    candidates = None
-                if candidates:
+                if skip > i:
                     continue
-            ch = text[i]
-            if ch.isascii() and ch.isalnum():
+            if ch in _ALNUM:  # a run of ASCII letters/digits is one word
                 run = _ASCII_RUN.match(text, i).group()
                 word = self._ascii_word(run) if self._ascii else None
                 if word is not None:
                     yield word, i
-                i += len(run)
-                continue
-            if ch in single:
+                skip = i + len(run)
+            elif ch in single:
                 yield ch, i
-            i += 1
 
     def search(self, text: str) -> str | None:
         """The first phrase found in ``text``, or None."""
