@@ -302,6 +302,11 @@ def _yoy_comparable(kpis: pd.DataFrame) -> bool:
     return kpis.loc["last_year", "end"] < kpis.loc["current", "start"]
 
 
+def _label(value) -> str | None:
+    """A category/platform name from a KPI frame cell; None for missing (None or NaN)."""
+    return value if isinstance(value, str) and value else None
+
+
 def kpi_cards(kpis: pd.DataFrame, *, alarms: pd.DataFrame | None = None,
               recent_days: int = 7) -> list[KpiCard]:
     """The 总览 KPI cards: value, change against the previous period and the same period last year.
@@ -347,12 +352,12 @@ def kpi_cards(kpis: pd.DataFrame, *, alarms: pd.DataFrame | None = None,
              f"本期 {int(cur.quality_safety):,} 件",
     ))
     for key, label in (("category", "投诉最多的类别"), ("platform", "投诉最多的平台")):
-        name, count = cur[f"top_{key}"], int(cur[f"top_{key}_count"])
+        name, count = _label(cur[f"top_{key}"]), int(cur[f"top_{key}_count"])
         if name is None:
             cards.append(KpiCard(key=f"top_{key}", label=label, value="—",
                                  help="本期投诉均为未分类或其他平台"))
             continue
-        prev_name, before = prev[f"top_{key}"], int(cur[f"top_{key}_previous"])
+        prev_name, before = _label(prev[f"top_{key}"]), int(cur[f"top_{key}_previous"])
         leader = ("上期同为第一" if prev_name == name
                   else f"上期第一：{prev_name}" if prev_name else "上期无数据")
         cards.append(KpiCard(

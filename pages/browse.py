@@ -13,7 +13,7 @@ from ui.state import empty_store_notice, get_store, global_filters, store_key
 PAGE_SIZES = (20, 50, 100)
 
 store = get_store()
-st.title("🔎 投诉明细")
+st.title("投诉明细")
 if store.is_empty():
     empty_store_notice()
     st.stop()

@@ -11,7 +11,7 @@ from ui.state import empty_store_notice, get_store, global_filters, store_key
 ALL_CATEGORIES, ALL_PLATFORMS, AUTO = "全部类别", "全部平台", "自动"
 
 store = get_store()
-st.title("🧩 聚类探索")
+st.title("聚类探索")
 if store.is_empty():
     empty_store_notice()
     st.stop()

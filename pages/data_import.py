@@ -7,7 +7,7 @@ from analysis.errors import UserError
 from ui import importing
 from ui.state import get_store
 
-st.title("📥 数据导入")
+st.title("数据导入")
 st.caption(
     "上传 12315 或平台导出的投诉文件（CSV、TSV、TXT、XLSX、XLS；GBK/GB18030、UTF-8、UTF-16 均可），"
     f"单个文件不超过 {importing.upload_limit_mb()} MB，更大的文件请用命令行 "

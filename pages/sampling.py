@@ -8,7 +8,7 @@ from ui import sampling as ui
 from ui.state import empty_store_notice, get_store, global_filters, store_key
 
 store = get_store()
-st.title("🎯 抽检清单")
+st.title("抽检清单")
 if store.is_empty():
     empty_store_notice()
     st.stop()

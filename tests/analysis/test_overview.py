@@ -192,3 +192,19 @@ def test_a_store_without_enrichment_has_no_top_category_but_still_sentences():
         cards = {c.key: c for c in ov.kpi_cards(kpis)}
         assert cards["top_category"].value == "—"
         assert ov.pending_enrichment(s) == 6
+
+
+def test_cards_say_no_previous_data_instead_of_nan():
+    """A first period with nothing before it: the leader text must not read 'nan'."""
+    rows = [{"complaint_id": f"F{i}", "received_at": f"2017-11-{i + 1:02d} 10:00:00", "text": f"投诉 {i}"}
+            for i in range(4)]
+    with Store(":memory:") as s:
+        insert(s, rows)
+        s.con.execute(
+            "INSERT INTO enrichment SELECT complaint_id, text_hash, '家用电器', 1, 'rule', '', '商品质量', 1, '', 3, "
+            "'京东', 'fixture' FROM complaints")
+        cards = {c.key: c for c in ov.kpi_cards(ov.kpi_frame(s, Filters(start=D(2017, 11, 1),
+                                                                          end=D(2017, 11, 30))))}
+    for key in ("top_category", "top_platform"):
+        assert "nan" not in cards[key].delta_description
+        assert cards[key].delta_description.endswith("上期无数据")
