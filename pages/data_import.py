@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from analysis import ingest
+from analysis import enrich, ingest
 from analysis.errors import UserError
 from ui import importing
 from ui.state import get_store
@@ -68,9 +68,15 @@ if uploaded is not None:
                     status.update(label="导入失败，数据库未作任何改动", state="error")
                     st.error(f"导入失败（{type(exc).__name__}：{exc}）。数据库未作任何改动，请检查文件后重试。")
                 else:
-                    status.update(label=f"导入完成：{uploaded.name}", state="complete", expanded=False)
                     st.session_state["imp_last_result"] = result.to_dict()
                     st.cache_data.clear()  # every page sees the new data
+                    try:  # categories, problem types and platforms for the new complaints
+                        enrich.ensure_enriched(store, progress=lambda done, total: bar.progress(
+                            min(1.0, done / max(total, 1)), text=f"分词与分类：{done:,} / {total:,}"))
+                    except UserError as exc:
+                        st.warning(f"已导入，但分类未完成：{exc}")
+                    st.cache_data.clear()
+                    status.update(label=f"导入并分类完成：{uploaded.name}", state="complete", expanded=False)
 
 last = st.session_state.get("imp_last_result")
 if last:

@@ -60,7 +60,7 @@ def markdown(at: AppTest) -> str:
 def test_empty_store_shows_the_welcome(db):
     at = open_page()
     assert not at.exception
-    assert at.title[0].value == "🔎 投诉明细"
+    assert at.title[0].value == "投诉明细"
     assert "还没有投诉数据" in at.info[0].value
     assert not at.dataframe
 

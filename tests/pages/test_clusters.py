@@ -70,7 +70,7 @@ def test_empty_store_shows_the_welcome(db):
 def test_clusters_table_map_and_drill_down(filled):
     at = open_page()
     assert not at.exception
-    assert at.title[0].value == "🧩 聚类探索"
+    assert at.title[0].value == "聚类探索"
     assert metrics(at) == {"投诉数": "150", "聚类数": "5", "杂项": "0.0%", "隐藏的聚类": "0"}
     table = at.dataframe[0].value
     assert table["size"].tolist() == [30] * 5

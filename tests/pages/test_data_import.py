@@ -59,7 +59,7 @@ def metrics(at: AppTest) -> dict[str, str]:
 def test_empty_store_shows_the_uploader_limit_and_no_history(db):
     at = open_page()
     assert not at.exception
-    assert at.title[0].value == "📥 数据导入"
+    assert at.title[0].value == "数据导入"
     assert "不超过 400 MB" in texts(at.caption)
     assert at.file_uploader(key="imp_upload").allowed_type == [".csv", ".tsv", ".txt", ".xlsx", ".xlsm", ".xls"]
     assert "还没有导入记录" in texts(at.info)
@@ -90,6 +90,7 @@ def test_upload_preview_map_and_import(db):
     assert list(history["文件"]) == ["gbk_titles.csv"] and list(history["导入"]) == [3]
     with Store(db) as store:  # same process: DuckDB shares the open database
         assert store.count() == 3 and store.count("quarantine") == 2
+        assert store.count("enrichment") == 3  # classified right after the import
 
 
 def test_preview_masks_personal_data(db):

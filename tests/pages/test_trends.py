@@ -63,7 +63,7 @@ def test_default_view_trend_alarms_event_study_and_overlay(db):
         fx.fill_double_eleven(store, product="电热水壶 客服13812345678")
     at = open_page()
     assert not at.exception and not at.error
-    assert texts(at.title) == ["📈 趋势与促销"]
+    assert texts(at.title) == ["趋势与促销"]
     sentence = next(t for t in texts(at.markdown) if t.startswith("2023年双十一"))
     assert sentence.startswith("2023年双十一期间（11月1日—11月20日）投诉 60 件，较去年同期增长 200%")
     assert "增量主要来自 家用电器（\\+40件）、拼多多（\\+40件）" in sentence
