@@ -325,7 +325,7 @@ class SupervisedClassifier:
 
     def __init__(self, *, C: float = 0.3, word_ngrams: tuple[int, int] = (1, 2),
                  char_ngrams: tuple[int, int] | None = (1, 3), min_df: int = 2,
-                 max_features: int | None = 500_000, class_weight_power: float = 0.0,
+                 max_features: int | None = 500_000, class_weight_power: float = 0.3,
                  calibration_folds: int = 3, min_confidence: float = 0.6, min_fine_examples: int = 10,
                  stopwords: frozenset[str] | Sequence[str] = frozenset(), random_state: int | None = 0) -> None:
         self.C = C

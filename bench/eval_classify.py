@@ -128,12 +128,17 @@ def main(argv=None) -> int:
     model_f1 = report(f"(b) 监督模型，{args.folds} 折分层交叉验证（取最可能类别）", truth, model_pred, labels)
     sure = ~unsure
     print(f"置信度 ≥ {SupervisedClassifier().min_confidence:.0%} 的比例 {sure.mean():.1%}，"
-          f"其中准确率 {np.mean(truth[sure] == model_pred[sure]):.4f}（其余在应用中交给规则或标为未分类）")
+          f"其中准确率 {np.mean(truth[sure] == model_pred[sure]):.4f}")
+    # What the app does (analysis.classify.classify_complaints): the model where it is sure,
+    # else the rules (which may say 未分类, counted as wrong here).
+    app_pred = np.where(sure, model_pred, pred)
+    app_f1 = report("(b') 应用中的组合：模型有把握时用模型，否则用规则（未分类计为错误）", truth, app_pred, labels)
     base_f1 = report("基线：jieba + TF-IDF + LinearSVC（同样的折）", truth, base_pred, labels)
 
     print("\n=== 汇总 ===")
     print(f"(a) 规则 macro-F1      {rules_f1:.4f}   目标 ≥ 0.75")
     print(f"(b) 监督模型 macro-F1  {model_f1:.4f}   目标 ≥ 0.90")
+    print(f"(b') 模型 + 规则       {app_f1:.4f}")
     print(f"    基线 macro-F1      {base_f1:.4f}   (b) − 基线 = {model_f1 - base_f1:+.4f}")
     return 0
 
