@@ -609,25 +609,31 @@ def normalize_platforms(frame: pd.DataFrame, *, taxonomy: Taxonomy | None = None
     ``merchant`` and ``text`` (any may be missing). Returns a Series aligned with ``frame``."""
     taxonomy = taxonomy or load_taxonomy()
     n = len(frame)
-    empty = pd.Series([None] * n, index=frame.index, dtype=object)
 
-    def by_name(column: str) -> pd.Series:
-        values = frame[column] if column in frame else empty
-        uniques = pd.unique(values.dropna())
-        lookup = {v: taxonomy.platform_of_name(v) for v in uniques}
-        mapped = values.map(lookup).astype(object)
-        return mapped.where(mapped != OTHER_PLATFORM, None)
+    def column(name: str) -> np.ndarray:
+        if name not in frame:
+            return np.full(n, None, dtype=object)
+        return frame[name].to_numpy(dtype=object, na_value=None)
 
-    result = by_name("platform")
-    result = result.where(result.notna(), by_name("merchant")).astype(object)
-    platform_col = frame["platform"] if "platform" in frame else empty
-    todo = result.isna() & platform_col.map(_blank).astype(bool)
-    if "text" in frame and todo.any():
-        index, cues = _text_cue_index(taxonomy), taxonomy.platform_text_cues
-        texts = frame.loc[todo, "text"]
-        found = [index.search(t[:_MAX_TEXT].lower()) if isinstance(t, str) else None for t in texts]
-        result.loc[todo] = [cues[h] if h else None for h in found]
-    return result.fillna(OTHER_PLATFORM).astype(object)
+    names: dict[str, str | None] = {}  # platform / merchant cells repeat a lot: look each up once
+
+    def by_name(value) -> str | None:
+        if not isinstance(value, str):
+            return None
+        if value not in names:
+            hit = taxonomy.platform_of_name(value)
+            names[value] = None if hit == OTHER_PLATFORM else hit
+        return names[value]
+
+    index, cues = _text_cue_index(taxonomy), taxonomy.platform_text_cues
+    out = []
+    for platform, merchant, text in zip(column("platform"), column("merchant"), column("text")):
+        hit = by_name(platform) or by_name(merchant)
+        if hit is None and _blank(platform) and isinstance(text, str) and text:
+            cue = index.search(text[:_MAX_TEXT].lower())
+            hit = cues[cue] if cue is not None else None
+        out.append(hit or OTHER_PLATFORM)
+    return pd.Series(out, index=frame.index, dtype=object)
 
 
 # -- everything together -----------------------------------------------------------------------
