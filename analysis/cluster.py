@@ -29,7 +29,7 @@ import datetime as dt
 import hashlib
 import json
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -41,9 +41,11 @@ from analysis.errors import ConfigError, UserError
 from analysis.store import Filters, Store
 
 __all__ = [
+    "LABEL_TAG_BOOST",
     "MIN_COMPLAINTS",
     "MISC_ID",
     "MISC_LABEL",
+    "LABEL_STOPWORDS_FILE",
     "STOPWORDS_FILE",
     "ClusterResult",
     "ClusterScope",
@@ -52,6 +54,7 @@ __all__ = [
     "clear_edits",
     "cluster_complaints",
     "cluster_growth",
+    "domain_terms_of",
     "cluster_members",
     "hide_cluster",
     "load_edits",
@@ -71,9 +74,20 @@ MIN_COMPLAINTS = 30
 MISC_ID = -1
 MISC_LABEL = "杂项"
 STOPWORDS_FILE = Path(__file__).resolve().parent.parent / "data" / "cluster" / "stopwords.txt"
-PIPELINE_VERSION = "cluster-v3"
+#: Words that never label a cluster but still count for clustering.
+LABEL_STOPWORDS_FILE = STOPWORDS_FILE.with_name("label_stopwords.txt")
+PIPELINE_VERSION = "cluster-v4"
 N_LABEL_TERMS = 10
 N_SCORED_TERMS = 30
+#: Label boost per tag of the regulator's dictionary (``data/dict/userdict.txt``): a
+#: cluster's c-TF-IDF score of a dictionary word is multiplied by this factor, so that
+#: products, defects and violations name a cluster rather than generic complaint words.
+LABEL_TAG_BOOST = {"product": 3.0, "defect": 3.0, "violation": 3.0, "brand": 2.0,
+                   "promotion": 1.5}
+#: Dictionary tags that never label a cluster (the scope picker selects platforms).
+LABEL_EXCLUDED_TAGS = frozenset({"platform"})
+#: A label term must occur in at least this share of the cluster's complaints (and in two).
+MIN_LABEL_DOC_SHARE = 0.03
 _METADATA_COLUMNS = ("complaint_id", "received_at", "category", "platform_norm", "product",
                      "brand", "merchant")
 _CLUSTER_COLUMNS = ["cluster_id", "label", "label_terms", "size", "share", "coherence",
@@ -101,6 +115,7 @@ def load_stopwords(path: str | Path = STOPWORDS_FILE) -> frozenset[str]:
 
 
 _DEFAULT_STOPWORDS: frozenset[str] | None = None
+_LABEL_STOPWORDS: frozenset[str] | None = None
 
 
 def _default_stopwords() -> frozenset[str]:
@@ -108,6 +123,13 @@ def _default_stopwords() -> frozenset[str]:
     if _DEFAULT_STOPWORDS is None:
         _DEFAULT_STOPWORDS = load_stopwords()
     return _DEFAULT_STOPWORDS
+
+
+def _label_stopwords() -> frozenset[str]:
+    global _LABEL_STOPWORDS
+    if _LABEL_STOPWORDS is None:
+        _LABEL_STOPWORDS = load_stopwords(LABEL_STOPWORDS_FILE)
+    return _LABEL_STOPWORDS
 
 
 # --------------------------------------------------------------------------- result
@@ -480,6 +502,70 @@ def _class_tfidf(counts: sp.csr_matrix, weights: np.ndarray, labels: np.ndarray,
     return tf / np.maximum(words, 1.0) * np.log1p(average / freq)
 
 
+_DEFAULT_DOMAIN_TERMS: dict[str, str] | None = None
+
+
+def _default_domain_terms() -> dict[str, str]:
+    """Word → tag of the default regulator's dictionary (read once)."""
+    global _DEFAULT_DOMAIN_TERMS
+    if _DEFAULT_DOMAIN_TERMS is None:
+        from analysis import segment
+
+        _DEFAULT_DOMAIN_TERMS = domain_terms_of(segment.load_userdict(segment.DEFAULT_USERDICT))
+    return _DEFAULT_DOMAIN_TERMS
+
+
+def domain_terms_of(user_words: Iterable) -> dict[str, str]:
+    """Word → tag from user-dictionary entries (``segment.UserWord``); untagged words get ``""``."""
+    return {str(w.word).lower(): (w.tag or "") for w in user_words}
+
+
+def _label_weights(terms: np.ndarray, domain_terms: dict[str, str]) -> np.ndarray:
+    """Label weight of each vocabulary term: its tag's boost, 1, or 0 when it may not label.
+
+    Excluded: the label stop words (:data:`LABEL_STOPWORDS_FILE`); words tagged as
+    platforms; outside the dictionary, single Chinese characters (量, 吃, 寄 …) and
+    terms with digits (750g, m52, model numbers).
+    """
+    weights = np.ones(len(terms))
+    never = _label_stopwords()
+    for j, term in enumerate(terms):
+        tag = domain_terms.get(term)
+        if term in never:
+            weights[j] = 0.0
+        elif tag is not None:
+            weights[j] = 0.0 if tag in LABEL_EXCLUDED_TAGS else LABEL_TAG_BOOST.get(tag, 1.0)
+        elif any(ch.isdigit() for ch in term) or (len(term) == 1 and "\u4e00" <= term <= "\u9fff"):
+            weights[j] = 0.0
+    return weights
+
+
+def _label_terms(scores: np.ndarray, doc_share: np.ndarray, docs_in_class: float,
+                 weights: np.ndarray, terms: np.ndarray) -> list[list]:
+    """Ranked ``[term, score]`` of one class: boosted c-TF-IDF of the terms allowed to label it.
+
+    Falls back to the plain c-TF-IDF ranking when no term qualifies.
+    """
+    boosted = scores * weights
+    boosted[doc_share * docs_in_class < 2] = 0.0
+    boosted[doc_share < MIN_LABEL_DOC_SHARE] = 0.0
+    if not (boosted > 0).any():
+        boosted = scores
+    ranked = np.argsort(-boosted, kind="stable")[:N_SCORED_TERMS]
+    return [[str(terms[j]), round(float(boosted[j]), 6)] for j in ranked if boosted[j] > 0]
+
+
+def _display_label(label_terms: Sequence[str], n: int = 3) -> str:
+    """The first ``n`` label terms, skipping any inside or around a term already shown."""
+    shown: list[str] = []
+    for term in label_terms:
+        if not any(term in other or other in term for other in shown):
+            shown.append(term)
+        if len(shown) == n:
+            break
+    return "·".join(shown)
+
+
 def _top_values(meta: pd.DataFrame, column: str, groups: np.ndarray, top: int = 3) -> dict:
     if column not in meta.columns:
         return {}
@@ -564,6 +650,7 @@ def cluster_complaints(
     metadata: pd.DataFrame | None = None,
     n_clusters: int | None = None,
     stopwords: Iterable[str] | None = None,
+    domain_terms: Mapping[str, str] | None = None,
     min_complaints: int = MIN_COMPLAINTS,
     max_clusters: int = 30,
     min_cluster_size: int | None = None,
@@ -581,6 +668,9 @@ def cluster_complaints(
             and any of ``product``, ``brand``, ``merchant``.
         n_clusters: number of clusters; ``None`` chooses it by silhouette.
         stopwords: extra stop words (the clustering stop words are always used).
+        domain_terms: word → tag of the regulator's dictionary, for labels
+            (:data:`LABEL_TAG_BOOST`; default: ``data/dict/userdict.txt``, see
+            :func:`domain_terms_of`).
         min_complaints: fewer complaints than this are not clustered.
         max_clusters: upper bound of the automatic choice of k.
         min_cluster_size: clusters smaller than this go to 杂项
@@ -634,15 +724,18 @@ def cluster_complaints(
     # One BLAS/OpenMP thread: the heavy steps are memory-bound or small, and threads spinning
     # against other work on a shared 2-core server made runs 3x slower, never faster.
     with threadpool_limits(1):
+        domain = (_default_domain_terms() if domain_terms is None
+                  else {str(k).lower(): str(v or "") for k, v in domain_terms.items()})
         return _cluster(docs, ids, meta, codes, uniques, weights, counts, terms, nonempty,
-                        n_text=n_text, n_clusters=n_clusters, max_clusters=max_clusters,
+                        domain_terms=domain, n_text=n_text, n_clusters=n_clusters, max_clusters=max_clusters,
                         min_cluster_size=min_cluster_size, min_coherence=min_coherence,
                         min_relative_coherence=min_relative_coherence,
                         n_components=n_components, refine_iter=refine_iter,
                         random_state=random_state, params=params)
 
 
-def _cluster(docs, ids, meta, codes, uniques, weights, counts, terms, nonempty, *, n_text,
+def _cluster(docs, ids, meta, codes, uniques, weights, counts, terms, nonempty, *, domain_terms,
+             n_text,
              n_clusters, max_clusters, min_cluster_size, min_coherence, min_relative_coherence,
              n_components, refine_iter, random_state, params) -> ClusterResult:
     """The pipeline after counting: TF-IDF, LSA, k, k-means, refinement, 杂项, labels, map."""
@@ -719,15 +812,21 @@ def _cluster(docs, ids, meta, codes, uniques, weights, counts, terms, nonempty, 
     # Labels: c-TF-IDF over the final clusters (杂项 as its own class, last).
     class_of_row = np.where(final >= 0, final, n_final)
     scores = _class_tfidf(c_counts, c_weights, class_of_row, n_final + 1)
+    presence = c_counts.copy()
+    presence.data[:] = 1.0
+    class_onehot = _onehot(class_of_row, c_weights, n_final + 1)
+    class_docs = np.asarray(class_onehot.sum(axis=1)).ravel()
+    doc_share = (np.asarray((class_onehot @ presence).todense(), dtype=np.float64)
+                 / np.maximum(class_docs, 1.0)[:, None])
+    term_weights = _label_weights(terms, domain_terms)
     first_id = pd.Series(np.arange(n)).groupby(codes).first().to_numpy()
     groups_top = {col: _top_values(meta, col, doc_labels) for col in ("product", "brand", "merchant")}
     records = []
     misc_size = int((doc_labels == MISC_ID).sum())
     for cid in list(range(n_final)) + ([MISC_ID] if misc_size else []):
         row_class = cid if cid >= 0 else n_final
-        ranked = np.argsort(-scores[row_class], kind="stable")[:N_SCORED_TERMS]
-        scored = [[str(terms[j]), round(float(scores[row_class, j]), 6)]
-                  for j in ranked if scores[row_class, j] > 0]
+        scored = _label_terms(scores[row_class], doc_share[row_class], class_docs[row_class],
+                              term_weights, terms)
         label_terms = [t for t, _ in scored[:N_LABEL_TERMS]]
         if cid >= 0:
             members = np.flatnonzero(final == cid)
@@ -737,7 +836,7 @@ def _cluster(docs, ids, meta, codes, uniques, weights, counts, terms, nonempty, 
             representative_ids = [ids[first_id[rows[r]]] for r in reps]
             size = int(sizes[original])
             coh = round(float(coherence[original]), 4)
-            label = "·".join(label_terms[:3]) or f"聚类 {cid + 1}"
+            label = _display_label(label_terms) or f"聚类 {cid + 1}"
         else:
             representative_ids = []
             size = misc_size
@@ -965,6 +1064,9 @@ def run_clustering(
         metadata, docs = scope_documents(store, scope, tokenizer=tokenizer)
         result = cluster_complaints(docs, metadata=metadata, n_clusters=k,
                                     stopwords=getattr(tokenizer, "stopwords", ()),
+                                    domain_terms=(domain_terms_of(tokenizer.user_words)
+                                                  if getattr(tokenizer, "user_words", None)
+                                                  else None),
                                     random_state=random_state)
         if use_cache and not store.read_only and not result.too_few:
             _save_run(store, result, run_id=run_id, cache_key=cache_key)
@@ -1033,7 +1135,7 @@ def _merge_into(clusters: pd.DataFrame, assignments: pd.DataFrame, source: int, 
     reps = [r for pair in zip(t["representative_ids"], s["representative_ids"]) for r in pair]
     reps += [r for r in [*t["representative_ids"], *s["representative_ids"]] if r not in reps]
     update = {
-        "label": t["label"] if t["renamed"] else "·".join(terms[:3]),
+        "label": t["label"] if t["renamed"] else _display_label(terms),
         "label_terms": terms, "size": size, "share": round(size / max(n_total, 1), 6),
         "coherence": round((float(s["coherence"]) * int(s["size"])
                             + float(t["coherence"]) * int(t["size"])) / size, 4),
