@@ -306,3 +306,44 @@ def test_model_learns_fine_labels_and_reports_categories():
     out = model.predict(["电脑 蓝屏", "冰箱 制冷"])
     assert out["category"].tolist() == ["消费类电子产品", "家用电器"]
     assert "电脑" in evidence_terms(out["category_evidence"].iloc[0])
+
+
+# -- the `classify` command ------------------------------------------------------------------------
+def _run_cli(monkeypatch, capsys, lines, *args):
+    import io
+    import json
+
+    from analysis.cli import main
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("".join(f"{line}\n" for line in lines)))
+    code = main(["classify", *args])
+    out = capsys.readouterr().out.splitlines()
+    return code, [json.loads(line) for line in out] if "--json" in args else out
+
+
+def test_cli_json_rules(monkeypatch, capsys, tmp_path):
+    lines = ["在京东买的电热水壶三天就漏电，电话13812345678", "", "😀 hello", "拼多多买的洗发水是假货"]
+    code, records = _run_cli(monkeypatch, capsys, lines, "--json", "--db", str(tmp_path / "none.duckdb"))
+    assert code == 0 and len(records) == 4
+    first = records[0]
+    assert {"category", "category_confidence", "problem", "severity", "platform", "evidence", "masked_text"} <= set(first)
+    assert (first["category"], first["problem"], first["severity"], first["platform"]) == ("家用电器", "安全隐患", 4, "京东")
+    assert first["category_source"] == "rule"
+    assert first["evidence"]["problem"] == "漏电"
+    assert first["masked_text"] == "在京东买的电热水壶三天就漏电，电话138****5678"
+    assert [r["category"] for r in records[1:3]] == ["未分类", "未分类"]
+    assert records[1]["masked_text"] == "" and records[2]["severity"] == 0
+    assert (records[3]["category"], records[3]["problem"], records[3]["platform"]) == ("化妆品", "假冒伪劣与商标侵权", "拼多多")
+
+
+def test_cli_plain_output_and_saved_model(monkeypatch, capsys, tmp_path, model):
+    path = tmp_path / "store.duckdb"
+    with Store(path) as store:
+        model.save(store)
+    code, out = _run_cli(monkeypatch, capsys, ["热水器安装师傅很专业，加热很快"], "--db", str(path))
+    assert code == 0
+    category, problem, severity, platform, source, evidence = out[0].split("\t")
+    assert (category, source, platform) == ("家用电器", "模型", "其他平台")
+    assert evidence.startswith("模型:")
+    code, out = _run_cli(monkeypatch, capsys, ["热水器安装师傅很专业，加热很快"], "--db", str(path), "--rules-only")
+    assert out[0].split("\t")[4] == "规则"
