@@ -23,6 +23,7 @@ import hashlib
 import io
 import math
 import pickle
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -30,7 +31,7 @@ import pandas as pd
 
 from analysis.taxonomy import OTHER_PLATFORM, UNCLASSIFIED, PhraseIndex, Taxonomy, load_taxonomy
 
-RULES_VERSION = "rules-3"
+RULES_VERSION = "rules-5"  # bump when the scoring code changes: stored results go stale
 EVIDENCE_SEP = "、"
 # Field multipliers: where a keyword is found matters as much as which keyword it is.
 FIELD_WEIGHTS = {"product": 3.0, "title": 2.0, "raw": 2.0, "text": 1.0}
@@ -54,10 +55,18 @@ def _as_list(values, n: int) -> list:
     return values
 
 
+_FULLWIDTH = re.compile("[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]")
+_FULLWIDTH_TABLE = {cp: cp - 0xFEE0 for cp in (*range(0xFF10, 0xFF1A), *range(0xFF21, 0xFF3B), *range(0xFF41, 0xFF5B))}
+
+
 def _clean(value) -> str:
+    """Lower-case, half-width ASCII letters and digits, at most ``_MAX_TEXT`` characters."""
     if not isinstance(value, str) or not value:
         return ""
-    return value[:_MAX_TEXT].lower()
+    value = value[:_MAX_TEXT]
+    if _FULLWIDTH.search(value):
+        value = value.translate(_FULLWIDTH_TABLE)
+    return value.lower()
 
 
 class KeywordBanks:
@@ -630,7 +639,7 @@ def normalize_platforms(frame: pd.DataFrame, *, taxonomy: Taxonomy | None = None
     for platform, merchant, text in zip(column("platform"), column("merchant"), column("text")):
         hit = by_name(platform) or by_name(merchant)
         if hit is None and _blank(platform) and isinstance(text, str) and text:
-            cue = index.search(text[:_MAX_TEXT].lower())
+            cue = index.search(_clean(text))
             hit = cues[cue] if cue is not None else None
         out.append(hit or OTHER_PLATFORM)
     return pd.Series(out, index=frame.index, dtype=object)

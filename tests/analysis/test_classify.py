@@ -347,3 +347,9 @@ def test_cli_plain_output_and_saved_model(monkeypatch, capsys, tmp_path, model):
     assert evidence.startswith("模型:")
     code, out = _run_cli(monkeypatch, capsys, ["热水器安装师傅很专业，加热很快"], "--db", str(path), "--rules-only")
     assert out[0].split("\t")[4] == "规则"
+
+
+def test_full_width_letters_match(rules):
+    out = rules.predict(["买的ｉＰｈｏｎｅ１１屏幕坏了"]).iloc[0]
+    assert out["category"] == "消费类电子产品"
+    assert "iphone" in evidence_terms(out["category_evidence"])
