@@ -607,7 +607,7 @@ def normalize_platform(platform: str | None, merchant: str | None = None, text: 
         if hit is not None and hit != OTHER_PLATFORM:
             return hit
     if _blank(platform) and isinstance(text, str) and text:
-        hit = _text_cue_index(taxonomy).search(text[:_MAX_TEXT].lower())
+        hit = _text_cue_index(taxonomy).search(_clean(text))
         if hit is not None:
             return taxonomy.platform_text_cues[hit]
     return OTHER_PLATFORM
