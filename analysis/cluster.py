@@ -88,6 +88,12 @@ LABEL_TAG_BOOST = {"product": 3.0, "defect": 3.0, "violation": 3.0, "brand": 2.0
 LABEL_EXCLUDED_TAGS = frozenset({"platform"})
 #: A label term must occur in at least this share of the cluster's complaints (and in two).
 MIN_LABEL_DOC_SHARE = 0.03
+#: A label term outside the dictionary is joined with the word next to it (中文 标签 → 中文标签,
+#: 陌生 电话 → 陌生电话) when that neighbour follows (or precedes) it in more than this share of
+#: the complaints holding the term.
+PHRASE_SHARE = 2 / 3
+#: Complaints read per cluster to find phrases (the first ones, in import order).
+PHRASE_SAMPLE = 400
 _METADATA_COLUMNS = ("complaint_id", "received_at", "category", "platform_norm", "product",
                      "brand", "merchant")
 _CLUSTER_COLUMNS = ["cluster_id", "label", "label_terms", "size", "share", "coherence",
@@ -555,6 +561,72 @@ def _label_terms(scores: np.ndarray, doc_share: np.ndarray, docs_in_class: float
     return [[str(terms[j]), round(float(boosted[j]), 6)] for j in ranked if boosted[j] > 0]
 
 
+def _phrase_neighbour_ok(token: str, stopwords: frozenset[str], weights: dict[str, float],
+                         domain_terms: dict[str, str]) -> bool:
+    """Whether a token may extend a label term into a phrase.
+
+    It must be a Chinese word of two characters or more (single characters are
+    mostly verb or particle fragments: 刺痛起, 规则写), without digits, neither a stop
+    word nor a label stop word, and not a dictionary word (two dictionary words are two
+    labels, not one: 使用痕迹 拒绝退款).
+    """
+    if len(token) < 2 or token in stopwords or token in domain_terms or weights.get(token) == 0.0:
+        return False
+    return (any("\u4e00" <= ch <= "\u9fff" for ch in token)
+            and not any(ch.isdigit() for ch in token))
+
+
+def _phrases(scored: list[list], token_lists: Sequence[list[str]], stopwords: frozenset[str],
+             weights: dict[str, float], domain_terms: dict[str, str], *,
+             n_terms: int = N_LABEL_TERMS) -> list[list]:
+    """Join each of the top label terms with the neighbour that nearly always goes with it.
+
+    A term outside the dictionary becomes ``left + term`` or ``term + right`` when that
+    neighbour (:func:`_phrase_neighbour_ok`) stands next to it in more than
+    :data:`PHRASE_SHARE` of the sampled complaints holding the term. Duplicates after
+    joining keep their first place.
+    """
+    wanted = {term for term, _ in scored[:n_terms] if term not in domain_terms}
+    holding = dict.fromkeys(wanted, 0)
+    left: dict[str, dict[str, int]] = {t: {} for t in wanted}
+    right: dict[str, dict[str, int]] = {t: {} for t in wanted}
+    for tokens in token_lists:
+        seen: dict[str, tuple[set, set]] = {}
+        for i, token in enumerate(tokens):
+            if token in wanted:
+                lo, hi = seen.setdefault(token, (set(), set()))
+                if i > 0:
+                    lo.add(tokens[i - 1])
+                if i + 1 < len(tokens):
+                    hi.add(tokens[i + 1])
+        for token, (lo, hi) in seen.items():
+            holding[token] += 1
+            for word in lo:
+                left[token][word] = left[token].get(word, 0) + 1
+            for word in hi:
+                right[token][word] = right[token].get(word, 0) + 1
+    out: list[list] = []
+    taken: set[str] = set()
+    for rank, (term, score) in enumerate(scored):
+        phrase = term
+        if term in wanted and holding[term] >= 2:
+            best = None
+            for side, counts in (("right", right[term]), ("left", left[term])):
+                for word, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+                    if count <= PHRASE_SHARE * holding[term]:
+                        break
+                    if _phrase_neighbour_ok(word, stopwords, weights, domain_terms):
+                        if best is None or count > best[2]:
+                            best = (side, word, count)
+                        break
+            if best is not None:
+                phrase = term + best[1] if best[0] == "right" else best[1] + term
+        if phrase not in taken:
+            taken.add(phrase)
+            out.append([phrase, score])
+    return out
+
+
 def _display_label(label_terms: Sequence[str], n: int = 3) -> str:
     """The first ``n`` label terms, skipping any inside or around a term already shown."""
     shown: list[str] = []
@@ -727,7 +799,7 @@ def cluster_complaints(
         domain = (_default_domain_terms() if domain_terms is None
                   else {str(k).lower(): str(v or "") for k, v in domain_terms.items()})
         return _cluster(docs, ids, meta, codes, uniques, weights, counts, terms, nonempty,
-                        domain_terms=domain, n_text=n_text, n_clusters=n_clusters, max_clusters=max_clusters,
+                        domain_terms=domain, stopwords=stop, n_text=n_text, n_clusters=n_clusters, max_clusters=max_clusters,
                         min_cluster_size=min_cluster_size, min_coherence=min_coherence,
                         min_relative_coherence=min_relative_coherence,
                         n_components=n_components, refine_iter=refine_iter,
@@ -735,7 +807,7 @@ def cluster_complaints(
 
 
 def _cluster(docs, ids, meta, codes, uniques, weights, counts, terms, nonempty, *, domain_terms,
-             n_text,
+             stopwords, n_text,
              n_clusters, max_clusters, min_cluster_size, min_coherence, min_relative_coherence,
              n_components, refine_iter, random_state, params) -> ClusterResult:
     """The pipeline after counting: TF-IDF, LSA, k, k-means, refinement, 杂项, labels, map."""
@@ -819,6 +891,10 @@ def _cluster(docs, ids, meta, codes, uniques, weights, counts, terms, nonempty, 
     doc_share = (np.asarray((class_onehot @ presence).todense(), dtype=np.float64)
                  / np.maximum(class_docs, 1.0)[:, None])
     term_weights = _label_weights(terms, domain_terms)
+    weight_of = dict(zip(terms.tolist(), term_weights.tolist()))
+    weight_of.update(dict.fromkeys(_label_stopwords(), 0.0))
+    members_of = pd.Series(rows).groupby(class_of_row, sort=True).apply(
+        lambda part: part.to_numpy()[:PHRASE_SAMPLE]).to_dict()
     first_id = pd.Series(np.arange(n)).groupby(codes).first().to_numpy()
     groups_top = {col: _top_values(meta, col, doc_labels) for col in ("product", "brand", "merchant")}
     records = []
@@ -827,6 +903,8 @@ def _cluster(docs, ids, meta, codes, uniques, weights, counts, terms, nonempty, 
         row_class = cid if cid >= 0 else n_final
         scored = _label_terms(scores[row_class], doc_share[row_class], class_docs[row_class],
                               term_weights, terms)
+        sample = [str(uniques[u]).lower().split() for u in members_of.get(row_class, [])]
+        scored = _phrases(scored, sample, stopwords, weight_of, domain_terms)
         label_terms = [t for t, _ in scored[:N_LABEL_TERMS]]
         if cid >= 0:
             members = np.flatnonzero(final == cid)
