@@ -10,8 +10,11 @@ The pipeline runs offline on cached tokens (space-joined strings):
    unless given;
 4. refinement by a multinomial mixture (classification EM on the term counts),
    which sharpens clusters around their distinctive vocabulary;
-5. labels from class-based TF-IDF (c-TF-IDF, as in BERTopic); representative
-   complaints nearest the centre; top products, brands and merchants;
+5. labels from class-based TF-IDF (c-TF-IDF, as in BERTopic), boosted for the
+   regulator's dictionary words (products, defects, violations), without narration,
+   platform names, single characters or numbers, adjacent words joined into phrases
+   (``data/cluster/README.md``); representative complaints nearest the centre; top
+   products, brands and merchants;
    small or incoherent clusters gathered as 杂项 (id ``-1``);
 6. a 2-D map: linear discriminant projection of the LSA vectors.
 
