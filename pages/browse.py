@@ -62,10 +62,15 @@ if rows.empty:
     st.info("没有符合条件的投诉。可以放宽关键词、问题类型或左侧的全局筛选。")
     st.stop()
 
-st.dataframe(ui.display_table(rows), column_config=ui.TABLE_COLUMNS, hide_index=True,
-             width="stretch", key="br_table")
+event = st.dataframe(ui.display_table(rows), column_config=ui.TABLE_COLUMNS, hide_index=True,
+                     width="stretch", key="br_table", on_select="rerun", selection_mode="single-row")
+chosen = list(getattr(getattr(event, "selection", None), "rows", []) or [])
+if chosen and st.session_state.get("_br_clicked") != (query, page, chosen[0]):
+    st.session_state["_br_clicked"] = (query, page, chosen[0])  # a click in the table picks the detail
+    st.session_state["br_selected"] = rows.index[chosen[0]]
 
 st.subheader("投诉详情")
+st.caption("点击表格中的一行，或在下面选择一条投诉。")
 labels = {i: ui.choice_label(row) for i, row in rows.iterrows()}
 picked = st.selectbox("选择一条投诉", list(labels), format_func=labels.get, key="br_selected")
 if picked is None or picked not in rows.index:

@@ -89,8 +89,13 @@ def choice_label(row: pd.Series) -> str:
 
 def highlight_markdown(text: str | None, terms: list[str]) -> str:
     """Markdown of a (masked) text with the terms in bold; everything else escaped."""
-    pieces = highlight_spans(text, terms)
-    return "".join(f"**{escape_markdown(p)}**" if hit else escape_markdown(p) for p, hit in pieces)
+    merged: list[list] = []
+    for piece, hit in highlight_spans(text, terms):
+        if merged and merged[-1][1] == hit:
+            merged[-1][0] += piece  # adjacent matches become one bold run (no "****")
+        else:
+            merged.append([piece, hit])
+    return "".join(f"**{escape_markdown(p)}**" if hit else escape_markdown(p) for p, hit in merged)
 
 
 def explanation(row: pd.Series) -> list[str]:

@@ -86,7 +86,7 @@ def test_search_filters_and_explains(filled):
     assert "共 1 条投诉符合条件" in at.caption[0].value
     assert at.dataframe[0].value["snippet"].tolist() == ["电热水壶漏电，差点触电，孩子被烫伤"]
     body = markdown(at)
-    assert "**漏电**" in body and "**电热水壶**" in body  # search word and evidence in bold
+    assert body.startswith("**电热水壶漏电**，差点**触电**，孩子被**烫伤**")  # search words and evidence in bold
     assert "**类别：** 家用电器（来源：规则" in body
     assert "**问题类型：** 安全隐患（严重度 4" in body
     assert "依据：" in body and "触电" in body
@@ -129,3 +129,16 @@ def test_no_result_and_paging(filled):
     at.selectbox(key="br_page_size").select(20).run()
     assert at.number_input(key="br_page").value == 1
     assert len(at.dataframe[0].value) == 5
+
+
+def test_picking_a_complaint_then_narrowing_the_search(filled):
+    at = open_page()
+    picker = at.selectbox(key="br_selected")
+    assert len(picker.options) == 5
+    picker.set_value(2).run()  # options are row positions, newest first (labels via format_func)
+    assert not at.exception
+    assert "**问题类型：** 假冒伪劣与商标侵权" in markdown(at)
+    at.text_input(key="br_query").input("冰箱").run()
+    assert not at.exception
+    assert len(at.selectbox(key="br_selected").options) == 1
+    assert "**类别：** 家用电器" in markdown(at)
