@@ -152,8 +152,10 @@ def ensure_enriched(store, *, tokenizer: Tokenizer | None = None,
         total = int(store.scalar(
             f"SELECT count(*) FROM complaints c LEFT JOIN enrichment e USING (complaint_id) "
             f"WHERE {_stale_where()}", [fingerprint]) or 0)
-        orphans = store.count("enrichment") - (store.count("complaints") - total)
-        if orphans > 0:
+        orphans = int(store.scalar(
+            "SELECT count(*) FROM enrichment e WHERE NOT EXISTS "
+            "(SELECT 1 FROM complaints c WHERE c.complaint_id = e.complaint_id)") or 0)
+        if orphans:  # complaints removed since they were classified
             with store.transaction() as cur:
                 cur.execute("DELETE FROM enrichment WHERE complaint_id NOT IN (SELECT complaint_id FROM complaints)")
         model = None
@@ -199,7 +201,7 @@ def _classify_stale(store, *, tokenizer, rules, model, fingerprint, total, chunk
             params=[tokenizer.fingerprint, fingerprint],
         ).to_arrow_reader(chunk_size)
         for batch in reader:
-            frame = batch.to_pandas()
+            frame = batch.to_pandas().drop_duplicates("complaint_id", ignore_index=True)
             tokens = frame["tokens"].tolist()
             missing = [i for i, t in enumerate(tokens) if not isinstance(t, str)]
             if missing:  # a text added since ensure_tokens ran: segment it here
@@ -225,7 +227,7 @@ def _classify_stale(store, *, tokenizer, rules, model, fingerprint, total, chunk
                     )
                 finally:
                     cur.unregister("_new_enrichment")
-            done += len(frame)
+            done += batch.num_rows
             if progress is not None:
                 progress(done, total)
     finally:
