@@ -33,10 +33,9 @@ browser:
 test: $(STAMP) browser
 	$(PY) -m pytest -q
 
+# Benchmarks and evaluations print their figures (see bench/README.md); eval_* need ../shared.
 bench: $(STAMP)
-	$(PY) bench/bench_import.py
-	$(PY) bench/bench_text.py
-	$(PY) bench/bench_end_to_end.py
+	for script in bench/bench_*.py bench/eval_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 
 clean:
 	rm -rf $(VENV) data/store .pytest_cache
