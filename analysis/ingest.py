@@ -14,7 +14,6 @@ rejected file changes nothing.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import datetime as dt
 import hashlib
@@ -30,7 +29,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from analysis import privacy, schema
+from analysis import export, privacy, schema
 from analysis.errors import ImportRejected
 from analysis.io import RawChunk, TableInfo, TableReader, normalize_values, parse_amounts, parse_datetimes
 from analysis.store import Store
@@ -38,13 +37,12 @@ from analysis.store import Store
 __all__ = [
     "ImportResult", "import_file", "suggest_mapping", "remembered_mapping", "import_history",
     "quarantine_rows", "quarantine_frame", "quarantine_summary", "outcome_table", "conflict_rows",
-    "conflict_details", "quarantine_csv", "safe_cell", "AUTO_ID_PREFIX",
+    "conflict_details", "quarantine_csv", "AUTO_ID_PREFIX",
 ]
 
 Progress = Callable[[float, str], None]
 AUTO_ID_PREFIX = "auto:"
 _FREE_TEXT = {"text", "title", "demand"}
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠")
 _IMPORT_LOCK = threading.Lock()
 
 _STAGE_SCHEMA = pa.schema(
@@ -516,13 +514,6 @@ def conflict_details(store: Store, import_id: int) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["source_row", "complaint_id", "changed", "stored_text", "incoming_text"])
 
 
-def safe_cell(value: object) -> object:
-    """A cell that spreadsheets never run as a formula: text starting with = + - @ tab CR LF gets a ``'``."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
-
-
 def quarantine_frame(store: Store, import_id: int, *, mask: bool = True) -> pd.DataFrame:
     """The quarantined rows of one import as a table for people: 行号, 原因, 列, then the row's cells.
 
@@ -560,10 +551,4 @@ def quarantine_csv(store: Store, import_id: int, *, mask: bool = True) -> bytes:
 
     See :func:`quarantine_frame` for the columns and the masking.
     """
-    out = quarantine_frame(store, import_id, mask=mask)
-    out.columns = [safe_cell(c) for c in out.columns]
-    for column in out.columns:
-        if out[column].dtype == object or pd.api.types.is_string_dtype(out[column]):
-            out[column] = out[column].map(safe_cell).astype(object)
-    text = out.to_csv(index=False, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
-    return ("\ufeff" + text).encode("utf-8")
+    return export.to_csv_bytes(quarantine_frame(store, import_id, mask=mask))

@@ -327,8 +327,10 @@ def test_quarantine_frame_for_unsplittable_lines(store):
     ("=1+1", "'=1+1"), ("+86", "'+86"), ("-5", "'-5"), ("@x", "'@x"), ("\tx", "'\tx"), ("＝x", "'＝x"),
     ("正常", "正常"), ("", ""), (5, 5), (None, None),
 ])
-def test_safe_cell(value, expected):
-    assert ingest.safe_cell(value) == expected
+def test_quarantine_download_uses_the_shared_formula_guard(value, expected):
+    from analysis.export import formula_safe
+
+    assert formula_safe(value) == expected
 
 
 def test_result_to_dict_has_the_cli_keys(store):
