@@ -4,7 +4,6 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from analysis.store import Store, text_hash
@@ -19,20 +18,6 @@ ROWS = [
     ("T4", 4, "衣服尺码偏大，面料起球", "淘宝", "静安区"),
     ("T5", 5, "<script>alert('x')</script> 这个**冰箱**不制冷 [点我](http://evil.example)", "京东", "徐汇区"),
 ]
-
-
-def _clear_caches():
-    st.cache_data.clear()
-    st.cache_resource.clear()
-
-
-@pytest.fixture
-def db(tmp_path, monkeypatch):
-    path = tmp_path / "store.duckdb"
-    monkeypatch.setenv("COMPLAINT_RADAR_DB", str(path))
-    _clear_caches()
-    yield path
-    _clear_caches()
 
 
 @pytest.fixture

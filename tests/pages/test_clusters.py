@@ -4,7 +4,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from analysis.store import Store
@@ -12,20 +11,6 @@ from tests.fixtures.cluster.store_fixture import fill_store
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 PLANTED = Path(__file__).resolve().parents[1] / "fixtures" / "cluster" / "planted.csv"
-
-
-def _clear_caches():
-    st.cache_data.clear()
-    st.cache_resource.clear()
-
-
-@pytest.fixture
-def db(tmp_path, monkeypatch):
-    path = tmp_path / "store.duckdb"
-    monkeypatch.setenv("COMPLAINT_RADAR_DB", str(path))
-    _clear_caches()
-    yield path
-    _clear_caches()
 
 
 @pytest.fixture

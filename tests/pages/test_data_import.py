@@ -3,7 +3,6 @@
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from analysis.store import Store
@@ -12,20 +11,6 @@ from analysis.store import Store
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
 FIX = ROOT / "tests" / "fixtures" / "import"
-
-
-def _clear_caches():
-    st.cache_data.clear()
-    st.cache_resource.clear()
-
-
-@pytest.fixture
-def db(tmp_path, monkeypatch):
-    path = tmp_path / "store.duckdb"
-    monkeypatch.setenv("COMPLAINT_RADAR_DB", str(path))
-    _clear_caches()
-    yield path
-    _clear_caches()
 
 
 def open_page() -> AppTest:

@@ -5,7 +5,6 @@ from pathlib import Path
 from urllib.parse import parse_qs
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from analysis.store import Store
@@ -13,20 +12,6 @@ from tests.fixtures.report.store_fixture import fill_store
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 NOV = {"from": "2017-11-01", "to": "2017-11-30"}
-
-
-def _clear_caches():
-    st.cache_data.clear()
-    st.cache_resource.clear()
-
-
-@pytest.fixture
-def db(tmp_path, monkeypatch):
-    path = tmp_path / "store.duckdb"
-    monkeypatch.setenv("COMPLAINT_RADAR_DB", str(path))
-    _clear_caches()
-    yield path
-    _clear_caches()
 
 
 @pytest.fixture

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
+
+from tests.pages._support import clear_caches
 
 from analysis.store import Store
 from tests.fixtures.sampling import builders
@@ -14,20 +15,6 @@ from tests.fixtures.sampling import builders
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 NOV = {"from": "2017-11-01", "to": "2017-11-30"}
 PLANTED = {"智能电热水壶X9", "水光精华Y", "儿童滑板车Z"}
-
-
-def _clear_caches():
-    st.cache_data.clear()
-    st.cache_resource.clear()
-
-
-@pytest.fixture
-def db(tmp_path, monkeypatch):
-    path = tmp_path / "store.duckdb"
-    monkeypatch.setenv("COMPLAINT_RADAR_DB", str(path))
-    _clear_caches()
-    yield path
-    _clear_caches()
 
 
 def _app(query: dict | None = None) -> AppTest:
@@ -121,7 +108,7 @@ def test_nothing_to_plan_and_empty_store(db):
     _fill(db, builders.hand_rows())
     at = _app({"from": "2017-10-02", "to": "2017-10-10"})       # only after-sales complaints: nothing qualifies
     assert any("没有符合要求的抽检对象" in i.value for i in at.info)
-    _clear_caches()
+    clear_caches()
     db.unlink()
     Store(db).close()
     at = _app()

@@ -17,20 +17,6 @@ APP = str(Path(__file__).resolve().parents[2] / "app.py")
 D = dt.date
 
 
-def _clear_caches():
-    st.cache_data.clear()
-    st.cache_resource.clear()
-
-
-@pytest.fixture
-def db(tmp_path, monkeypatch):
-    path = tmp_path / "store.duckdb"
-    monkeypatch.setenv("COMPLAINT_RADAR_DB", str(path))
-    _clear_caches()
-    yield path
-    _clear_caches()
-
-
 def open_page(**params: str) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=120)
     at.switch_page("pages/trends.py")

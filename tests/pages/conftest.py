@@ -1,0 +1,15 @@
+"""Shared set-up of the page tests: a temporary store that the app opens, with clean caches."""
+
+import pytest
+
+from tests.pages._support import clear_caches
+
+
+@pytest.fixture
+def db(tmp_path, monkeypatch):
+    """Path of an empty temporary store; the app under test opens it (COMPLAINT_RADAR_DB)."""
+    path = tmp_path / "store.duckdb"
+    monkeypatch.setenv("COMPLAINT_RADAR_DB", str(path))
+    clear_caches()
+    yield path
+    clear_caches()
