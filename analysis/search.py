@@ -206,7 +206,10 @@ def query_sql(node, *, tokenizer, tokens_col: str = "tk.tokens", text_col: str =
             if words:  # split here, but maybe one token in a complaint (热水壶 → 热水 壶 / 电热水壶)
                 return (f"(contains(coalesce({tokens_col}, ''), ?) OR contains(coalesce({tokens_col}, ''), ?))",
                         ["".join(words), " ".join(words)])
-        return f"contains(lower({text_col}), ?)", [node.text.lower()]
+        needle = node.text.lower()
+        if needle == needle.upper():  # nothing to fold (Chinese, digits): skip lower() of every text
+            return f"contains({text_col}, ?)", [needle]
+        return f"contains(lower({text_col}), ?)", [needle]
     if isinstance(node, Not):
         sql, params = query_sql(node.child, tokenizer=tokenizer, tokens_col=tokens_col, text_col=text_col)
         return f"(NOT {sql})", params
@@ -272,18 +275,20 @@ def search(store, query: str | None = None, *, tokenizer, filters: Filters | Non
     q_sql, q_params = query_sql(node, tokenizer=tokenizer)
     clauses.append(q_sql)
     all_params.extend(q_params)
-    body = (
-        "FROM complaints_enriched c "
-        "LEFT JOIN tokens tk ON tk.text_hash = c.text_hash AND tk.fingerprint = ? "
-        f"WHERE {' AND '.join(clauses)}"
-    )
-    all_params = [tokenizer.fingerprint, *all_params]
+    body = "FROM complaints_enriched c "
+    if "tk.tokens" in q_sql:  # the token cache is joined only when a word needs it (1M-row join)
+        body += "LEFT JOIN tokens tk ON tk.text_hash = c.text_hash AND tk.fingerprint = ? "
+        all_params = [tokenizer.fingerprint, *all_params]
+    body += f"WHERE {' AND '.join(clauses)}"
     total = int(store.scalar(f"SELECT count(*) {body}", all_params) or 0)
+    order = "ORDER BY c.received_at DESC NULLS LAST, c.complaint_id"
+    # The page's ids first (sorting narrow rows), then only those rows with every column.
+    ids = [r[0] for r in store.cursor().execute(f"SELECT c.complaint_id {body} {order} LIMIT ? OFFSET ?",
+                                                [*all_params, int(limit), int(offset)]).fetchall()]
     columns = ", ".join(f"c.{col}" for col in RESULT_COLUMNS)
     rows = store.query(
-        f"SELECT {columns} {body} ORDER BY c.received_at DESC NULLS LAST, c.complaint_id LIMIT ? OFFSET ?",
-        [*all_params, int(limit), int(offset)],
-    )
+        f"SELECT {columns} FROM complaints_enriched c "
+        f"WHERE c.complaint_id IN (SELECT unnest(?::VARCHAR[])) {order}", [ids])
     return SearchResult(total=total, rows=rows, terms=query_terms(node))
 
 
