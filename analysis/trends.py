@@ -55,7 +55,7 @@ __all__ = [
     "CALENDAR_COLUMNS", "DRIVER_DIMENSIONS", "FREQS", "LENSES", "OTHER", "PROMOTIONS_PATH", "SURGE_METHODS",
     "EventStudy", "Promotion", "PromotionCalendar",
     "count_series", "describe_event", "detect_surges", "event_study", "lift_frame",
-    "load_promotions", "yoy_overlay",
+    "load_promotions", "query_daily_cube", "yoy_overlay",
 ]
 
 PROMOTIONS_PATH = Path(__file__).resolve().parent.parent / "data" / "promotions.csv"
@@ -353,6 +353,17 @@ def _query_cube(store: Store, cube: pa.Table, sql: str, params: Sequence) -> pd.
         return cur.execute(sql, list(params)).df()
     finally:
         cur.close()
+
+
+def query_daily_cube(store: Store, sql: str, params: Sequence = ()) -> pd.DataFrame:
+    """Run ``sql`` on the store's daily cube, registered as table ``daily_cube``.
+
+    Columns: ``received_at`` (DATE), ``category``, ``platform_norm``, ``district``
+    (``未填写`` when empty), ``problem`` and ``n`` (complaints); complaints without a
+    date are not in it. Cached per store content, so other modules' counts skip
+    the complaints–enrichment join too.
+    """
+    return _query_cube(store, _daily_cube(store), sql, params)
 
 
 def _grouped_counts(store: Store, cube: pa.Table, filters: Filters, *, freq: str, lens: str | None,
