@@ -58,6 +58,7 @@ BREAKDOWNS = {
     "problem_raw": "问题（导出原值）",
 }
 MISSING_LABEL = "（未填写）"
+_CUBE_BREAKDOWNS = {None, "category", "problem", "platform_norm"}
 _NOT_A_TOP = {UNCLASSIFIED, "其他平台", MISSING_LABEL}
 
 
@@ -185,14 +186,21 @@ def compare_counts(store: Store, filters: Filters, *, by: str | None = None) -> 
     )
     in_any = " OR ".join("(received_at >= ? AND received_at < ?)" for _ in PERIODS)
     flat = [value for pair in bounds for value in pair]
+    # The daily cube of analysis.trends holds the same counts without the complaints–enrichment
+    # join (0.3 s per query on 1M complaints); its districts are normalised, so not for those.
+    cube = by in _CUBE_BREAKDOWNS and not filters.districts
+    source = "daily_cube" if cube else "complaints_enriched"
+    if cube:
+        counts = counts.replace("count(*)", "sum(n)")
     if by:
         sql = (f"SELECT coalesce(CAST({by} AS VARCHAR), ?) AS {by}, {counts} "
-               f"FROM complaints_enriched WHERE {where} AND ({in_any}) GROUP BY 1")
+               f"FROM {source} WHERE {where} AND ({in_any}) GROUP BY 1")
         params = [MISSING_LABEL, *flat, *where_params, *flat]
     else:
-        sql = f"SELECT {counts} FROM complaints_enriched WHERE {where} AND ({in_any})"
+        sql = f"SELECT {counts} FROM {source} WHERE {where} AND ({in_any})"
         params = [*flat, *where_params, *flat]
-    frame = store.query(sql, params)
+    frame = trends.query_daily_cube(store, sql, params) if cube else store.query(sql, params)
+    frame = frame.fillna({name: 0 for name in PERIODS})
     for name in PERIODS:
         frame[name] = frame[name].astype("int64")
     if by:
