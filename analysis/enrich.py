@@ -108,6 +108,17 @@ def _train(store, plan: dict, tokenizer: Tokenizer) -> SupervisedClassifier:
                      label_map=plan["mapping"])
 
 
+# Nothing stale and no orphan: every complaint has exactly one current enrichment row for its
+# text (same (complaint_id, text_hash) multiset under the fingerprint) and there are no others.
+_UP_TO_DATE = """
+SELECT (SELECT count(*)::VARCHAR || ':' || coalesce(bit_xor(hash(complaint_id, text_hash)), 0)::VARCHAR
+        FROM complaints)
+     = (SELECT count(*)::VARCHAR || ':' || coalesce(bit_xor(hash(complaint_id, text_hash)), 0)::VARCHAR
+        FROM enrichment WHERE model_fingerprint = ?)
+   AND (SELECT count(*) FROM enrichment) = (SELECT count(*) FROM complaints)
+"""
+
+
 def _stale_where(alias_c: str = "c", alias_e: str = "e") -> str:
     return (f"({alias_e}.complaint_id IS NULL OR {alias_e}.model_fingerprint IS DISTINCT FROM ? "
             f"OR {alias_e}.text_hash <> {alias_c}.text_hash)")
@@ -149,12 +160,15 @@ def ensure_enriched(store, *, tokenizer: Tokenizer | None = None,
         plan = training_plan(store, taxonomy=taxonomy, tokenizer=tokenizer)
         fingerprint = _digest(rules.fingerprint, tokenizer.fingerprint, plan["key"] if plan else "no-model")
         stats["fingerprint"] = fingerprint
-        total = int(store.scalar(
-            f"SELECT count(*) FROM complaints c LEFT JOIN enrichment e USING (complaint_id) "
-            f"WHERE {_stale_where()}", [fingerprint]) or 0)
-        orphans = int(store.scalar(
-            "SELECT count(*) FROM enrichment e WHERE NOT EXISTS "
-            "(SELECT 1 FROM complaints c WHERE c.complaint_id = e.complaint_id)") or 0)
+        if store.scalar(_UP_TO_DATE, [fingerprint]):  # two scans instead of two 1M-row joins
+            total = orphans = 0
+        else:
+            total = int(store.scalar(
+                f"SELECT count(*) FROM complaints c LEFT JOIN enrichment e USING (complaint_id) "
+                f"WHERE {_stale_where()}", [fingerprint]) or 0)
+            orphans = int(store.scalar(
+                "SELECT count(*) FROM enrichment e WHERE NOT EXISTS "
+                "(SELECT 1 FROM complaints c WHERE c.complaint_id = e.complaint_id)") or 0)
         if orphans:  # complaints removed since they were classified
             with store.transaction() as cur:
                 cur.execute("DELETE FROM enrichment WHERE complaint_id NOT IN (SELECT complaint_id FROM complaints)")
