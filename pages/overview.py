@@ -17,9 +17,14 @@ def summary(key: str, filters):
     store = get_store()
     kpis = overview.kpi_frame(store, filters)
     alarms = overview.open_alarms(store, filters, recent_days=RECENT_DAYS)
-    return {"kpis": kpis, "alarms": alarms, "pending": overview.pending_enrichment(store),
+    return {"kpis": kpis, "alarms": alarms, "pending": pending(key),
             "cards": overview.kpi_cards(kpis, alarms=alarms, recent_days=RECENT_DAYS),
             "sentences": overview.what_changed(store, filters, kpis=kpis)}
+
+
+@st.cache_data(show_spinner=False)
+def pending(key: str) -> int:  # depends on the store only, not on the filters
+    return overview.pending_enrichment(get_store())
 
 
 @st.cache_data(show_spinner=False)
