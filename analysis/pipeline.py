@@ -642,6 +642,12 @@ def _cluster_stage(store: Store, categories: Iterable[str], report: BuildReport,
         with threadpool_limits(1 if worker is not None else None):
             for c in mine:
                 started = time.perf_counter()
+                cached = _cached_outcome(store, c, counts[c], keys[c][0]) if c not in fresh else None
+                if cached is not None:
+                    outcomes[c] = cached
+                    done += 1
+                    _notify(progress, "clusters", done, len(todo))
+                    continue
                 result = cluster.run_clustering(store, category=c, tokenizer=tokenizer, random_state=random_state)
                 outcomes[c] = _cluster_outcome(store, c, counts[c], result, result.run_id in known,
                                                time.perf_counter() - started)
@@ -672,6 +678,19 @@ def _cluster_stage(store: Store, categories: Iterable[str], report: BuildReport,
             workers.discard()
         raise
     report.clusters.extend(outcomes[c] for c in todo)
+
+
+def _cached_outcome(store: Store, category: str, complaints: int, run_id: str) -> ClusterOutcome | None:
+    """The outcome of a cached run, read from ``cluster_runs`` without loading its assignments."""
+    started = time.perf_counter()
+    row = store.cursor().execute("SELECT clusters_json FROM cluster_runs WHERE run_id = ?", [run_id]).fetchone()
+    try:
+        payload = json.loads(row[0])
+        n_clusters, message = int(payload["n_clusters"]), payload.get("message")
+    except (TypeError, KeyError, ValueError):
+        return None  # not a payload this code knows: ask cluster.run_clustering
+    return ClusterOutcome(category=category, complaints=int(complaints), clusters=n_clusters, run_id=run_id,
+                          cached=True, message=message, seconds=round(time.perf_counter() - started, 3))
 
 
 def _cluster_outcome(store: Store, category: str, complaints: int, result, cached: bool,
