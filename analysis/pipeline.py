@@ -28,6 +28,7 @@ for ``clusters``.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -182,6 +183,30 @@ def focus_categories() -> tuple[str, ...]:
 def _notify(progress: Progress | None, stage: str, done: int, total: int) -> None:
     if progress is not None:
         progress(stage, int(done), int(total))
+
+
+@contextlib.contextmanager
+def _joblib_processes(n_jobs: int):
+    """Let scikit-learn's joblib-parallel steps use ``n_jobs`` processes, then stop them.
+
+    The supervised model's calibration fits its folds through joblib; in
+    processes the results are the same as in one (each fold is deterministic).
+    """
+    if n_jobs < 2:
+        yield
+        return
+    import joblib
+
+    try:
+        with joblib.parallel_config(backend="loky", n_jobs=n_jobs):
+            yield
+    finally:
+        try:
+            from joblib.externals.loky import get_reusable_executor
+
+            get_reusable_executor().shutdown(wait=True)
+        except Exception:  # the processes end on their own after an idle timeout anyway
+            pass
 
 
 def _accepts(fn, name: str) -> bool:
@@ -767,9 +792,10 @@ def build(
             clock = time.perf_counter()
             hook = {"classify": _SharedClassify(workers)} if parallel and _accepts(enrich.ensure_enriched,
                                                                                     "classify") else {}
-            stats = enrich.ensure_enriched(
-                store, tokenizer=tokenizer, progress=lambda done, total: _notify(progress, "enrich", done, total),
-                **chunks, **hook)
+            with _joblib_processes(2 if parallel else 1):  # the model's cross-validated fits, in parallel
+                stats = enrich.ensure_enriched(
+                    store, tokenizer=tokenizer, progress=lambda done, total: _notify(progress, "enrich", done, total),
+                    **chunks, **hook)
             report.enrichment = dict(stats) if isinstance(stats, dict) else {"enriched": int(stats or 0)}
             report.stage_seconds["enrich"] = round(time.perf_counter() - clock, 3)
 
