@@ -531,15 +531,7 @@ def quarantine_frame(store: Store, import_id: int, *, mask: bool = True) -> pd.D
     raw = raw.astype(object).where(raw.notna(), None)
     if mask and len(raw.columns):
         mapping_json = store.scalar("SELECT mapping_json FROM imports WHERE import_id = ?", [int(import_id)])
-        mapping = json.loads(mapping_json) if mapping_json else {}
-        for column in raw.columns:
-            field = mapping.get(column)
-            if field == "complainant_name":
-                raw[column] = raw[column].map(privacy.mask_name)
-            elif field == "complainant_phone":
-                raw[column] = raw[column].map(privacy.mask_phone)
-            else:
-                raw[column] = privacy.mask_series(raw[column].astype(object))
+        raw = privacy.mask_columns(raw, json.loads(mapping_json) if mapping_json else {})
     raw = raw.rename(columns={"_line": "原始行", "_extra": "多出的字段"})
     head = df[["source_row", "reason", "column_name"]].rename(
         columns={"source_row": "行号", "reason": "原因", "column_name": "列"})

@@ -419,6 +419,30 @@ def mask_series(values: pd.Series) -> pd.Series:
     return pd.Series(out, index=values.index, name=values.name, dtype=dtype)
 
 
+
+def mask_columns(frame: pd.DataFrame, fields: dict[str, str | None]) -> pd.DataFrame:
+    """Mask every cell of a raw table: by field where the column is mapped, by pattern elsewhere.
+
+    Args:
+        frame: raw columns as read from an export.
+        fields: source column → canonical field; columns mapped to ``complainant_name`` or
+            ``complainant_phone`` get :func:`mask_name` / :func:`mask_phone`, every other
+            column :func:`mask_series`.
+
+    Returns:
+        A masked copy.
+    """
+    out = frame.copy()
+    for column in out.columns:
+        field = fields.get(column)
+        if field == "complainant_name":
+            out[column] = out[column].map(mask_name)
+        elif field == "complainant_phone":
+            out[column] = out[column].map(mask_phone)
+        else:
+            out[column] = mask_series(out[column].astype(object))
+    return out
+
 def mask_name(name):
     """Mask a complainant's name, keeping the surname: 张三 → 张*, 欧阳娜娜 → 欧阳**.
 

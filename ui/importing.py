@@ -62,15 +62,7 @@ def file_facts(table: RawTable) -> str:
 
 def masked_preview(frame: pd.DataFrame, mapping: dict[str, str]) -> pd.DataFrame:
     """The preview with personal data masked (names and phones by mapping, every cell by pattern)."""
-    out = frame.copy()
-    for column in out.columns:
-        field = mapping.get(column)
-        if field == "complainant_name":
-            out[column] = out[column].map(privacy.mask_name)
-        elif field == "complainant_phone":
-            out[column] = out[column].map(privacy.mask_phone)
-        else:
-            out[column] = privacy.mask_series(out[column].astype(object))
+    out = privacy.mask_columns(frame, mapping)
     out.index.name = "行号"
     return out
 

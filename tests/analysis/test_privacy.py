@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from analysis.privacy import (
     escape_markdown,
+    mask_columns,
     id_check_digit,
     looks_like_id,
     mask_name,
@@ -256,3 +257,12 @@ def test_every_valid_id_is_masked(number, before, after):
     masked = mask_text(before + number + after)
     assert number not in masked
     assert number[:4] + "*" * 10 + number[-4:] in masked
+
+
+def test_mask_columns_by_field_and_by_pattern():
+    raw = pd.DataFrame({"姓名": ["张三丰"], "电话": ["13812345678"], "内容": ["请回电13912345678，订单金额1299元"]})
+    out = mask_columns(raw, {"姓名": "complainant_name", "电话": "complainant_phone", "内容": "text"})
+    assert out.loc[0, "姓名"] == mask_name("张三丰") and out.loc[0, "姓名"] != "张三丰"
+    assert out.loc[0, "电话"] == "138****5678"
+    assert "13912345678" not in out.loc[0, "内容"] and "1299元" in out.loc[0, "内容"]
+    assert raw.loc[0, "电话"] == "13812345678"  # the input is left as it was
