@@ -131,6 +131,8 @@ class BuildReport:
         enrichment: the statistics returned by ``enrich.ensure_enriched``.
         clusters: one :class:`ClusterOutcome` per clustered focus category.
         stage_seconds: wall time of each stage.
+        enrich_model_seconds: the part of the enrich stage before classification
+            started (checks, and training or loading the supervised model).
         seconds: total wall time.
     """
 
@@ -142,6 +144,7 @@ class BuildReport:
     enrichment: dict = dataclasses.field(default_factory=dict)
     clusters: list[ClusterOutcome] = dataclasses.field(default_factory=list)
     stage_seconds: dict[str, float] = dataclasses.field(default_factory=dict)
+    enrich_model_seconds: float = 0.0
     seconds: float = 0.0
 
     @property
@@ -792,10 +795,16 @@ def build(
             clock = time.perf_counter()
             hook = {"classify": _SharedClassify(workers)} if parallel and _accepts(enrich.ensure_enriched,
                                                                                     "classify") else {}
+            first_event: list[float] = []
+
+            def enrich_progress(done: int, total: int) -> None:
+                if not first_event:  # classification starts: what came before was the model
+                    first_event.append(time.perf_counter())
+                _notify(progress, "enrich", done, total)
+
             with _joblib_processes(2 if parallel else 1):  # the model's cross-validated fits, in parallel
-                stats = enrich.ensure_enriched(
-                    store, tokenizer=tokenizer, progress=lambda done, total: _notify(progress, "enrich", done, total),
-                    **chunks, **hook)
+                stats = enrich.ensure_enriched(store, tokenizer=tokenizer, progress=enrich_progress, **chunks, **hook)
+            report.enrich_model_seconds = round((first_event[0] if first_event else time.perf_counter()) - clock, 3)
             report.enrichment = dict(stats) if isinstance(stats, dict) else {"enriched": int(stats or 0)}
             report.stage_seconds["enrich"] = round(time.perf_counter() - clock, 3)
 
