@@ -23,7 +23,7 @@ stopped when it is run again:
 
 Progress is reported as ``progress(stage, done, total)``: bytes for the
 ``import`` stage, texts or complaints for ``tokens`` and ``enrich``, categories
-for ``clusters``.
+for ``clusters``. Each stage starts with ``progress(stage, 0, 0)``.
 """
 
 from __future__ import annotations
@@ -55,6 +55,8 @@ PRESEGMENT_CHUNK = 20_000
 #: Clustering is shared with a worker process when the categories to compute hold at
 #: least this many complaints in all (below it the worker's start-up is not repaid).
 PARALLEL_CLUSTER_MIN = 40_000
+#: DuckDB's memory cap during a build (the import of 1M rows needs ≈ 1 GiB).
+DUCKDB_MEMORY_LIMIT = "1GB"
 #: Chunks of at least this many complaints are classified half here, half in the worker.
 SHARE_MIN_ROWS = 5_000
 
@@ -186,6 +188,20 @@ def focus_categories() -> tuple[str, ...]:
 def _notify(progress: Progress | None, stage: str, done: int, total: int) -> None:
     if progress is not None:
         progress(stage, int(done), int(total))
+
+
+@contextlib.contextmanager
+def _duckdb_memory(store: Store, limit: str = DUCKDB_MEMORY_LIMIT):
+    """Cap DuckDB's memory (its default is 80 % of RAM) while building; restore it afterwards.
+
+    Bigger intermediate results spill to the database's temporary folder.
+    """
+    previous = store.scalar("SELECT current_setting('memory_limit')")
+    store.cursor().execute(f"SET memory_limit = '{limit}'")
+    try:
+        yield
+    finally:
+        store.cursor().execute(f"SET memory_limit = '{previous}'")
 
 
 @contextlib.contextmanager
@@ -779,20 +795,23 @@ def build(
     categories = focus_categories() if cluster_categories is None else tuple(cluster_categories)
     report = BuildReport(store=store.path)
 
-    with tempfile.TemporaryDirectory(prefix="complaint-radar-build-") as workdir:
+    with tempfile.TemporaryDirectory(prefix="complaint-radar-build-") as workdir, _duckdb_memory(store):
         workers = _Workers(workdir, enabled=parallel)
         try:
             clock = time.perf_counter()
+            _notify(progress, "import", 0, 0)
             _import_stage(store, paths, report, tokenizer=tokenizer, workers=workers, progress=progress)
             report.stage_seconds["import"] = round(time.perf_counter() - clock, 3)
 
             clock = time.perf_counter()
+            _notify(progress, "tokens", 0, 0)
             chunks = {} if chunk_size is None else {"chunk_size": int(chunk_size)}
             report.segmented = segment.ensure_tokens(
                 store, tokenizer, progress=lambda done, total: _notify(progress, "tokens", done, total), **chunks)
             report.stage_seconds["tokens"] = round(time.perf_counter() - clock, 3)
 
             clock = time.perf_counter()
+            _notify(progress, "enrich", 0, 0)
             hook = {"classify": _SharedClassify(workers)} if parallel and _accepts(enrich.ensure_enriched,
                                                                                     "classify") else {}
             first_event: list[float] = []
@@ -809,6 +828,7 @@ def build(
             report.stage_seconds["enrich"] = round(time.perf_counter() - clock, 3)
 
             clock = time.perf_counter()
+            _notify(progress, "clusters", 0, 0)
             if categories:
                 _cluster_stage(store, categories, report, tokenizer=tokenizer, random_state=random_state,
                                progress=progress, workers=workers)

@@ -149,9 +149,10 @@ def child_ours(path: str, db: str) -> dict:
     seen: set[str] = set()
 
     def mark(stage: str, done: int, total: int) -> None:
-        if stage not in seen:
-            seen.add(stage)
-            print(f"@stage {stage} {time.time()}", file=sys.stderr, flush=True)
+        name = "enrich:classify" if stage == "enrich" and total else stage  # after the model
+        if name not in seen:
+            seen.add(name)
+            print(f"@stage {name} {time.time()}", file=sys.stderr, flush=True)
 
     started, cpu = time.perf_counter(), _cpu()
     report = build(store, [path], progress=mark)

@@ -75,6 +75,8 @@ class StageProgress:
         if stage != self.stage:
             self.end_line()
             self.stage, self.started, self.last_step = stage, time.perf_counter(), -1
+        if not total:  # a stage starts (or has nothing to count): the rate is measured from here
+            return
         if self.tty:
             self.stream.write("\r" + self._format(stage, done, total) + "\033[K")
             self.open_line = True
