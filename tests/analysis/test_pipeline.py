@@ -96,6 +96,7 @@ def test_build_end_to_end(reference, export):
     # stages reported in order, each ending complete
     stages = list(dict.fromkeys(e[0] for e in reference["events"]))
     assert stages == ["import", "tokens", "enrich", "clusters"]
+    assert [e for e in reference["events"] if e[1:] == (0, 0)] == [(s, 0, 0) for s in stages]  # stage starts
     last = {stage: (done, total) for stage, done, total in reference["events"]}
     assert last["clusters"] == (len(expected), len(expected))
     assert last["import"][0] == last["import"][1] == export.stat().st_size
@@ -283,6 +284,7 @@ def test_cli_summary_in_chinese(reference, export, tmp_path, capsys):
 def test_stage_progress_lines():
     stream = io.StringIO()
     bar = StageProgress(stream=stream)
+    bar("tokens", 0, 0)  # a stage starts: no line
     for done in range(0, 1001, 50):
         bar("tokens", done, 1000)
     bar("clusters", 0, 2)
