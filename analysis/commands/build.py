@@ -140,6 +140,9 @@ def summary_lines(report: BuildReport) -> list[str]:
     else:
         lines.append("聚类：没有需要聚类的类别（每个重点类别至少需要 30 条投诉）")
     lines.append(f"完成：数据库共 {report.complaints:,} 条投诉，用时 {report.seconds:.1f} 秒。数据库：{report.store}")
+    if not report.complaints:
+        lines.append("提示：数据库中还没有投诉数据。请在命令后写上要导入的导出文件，例如："
+                     "python -m analysis build data/demo/demo_complaints.csv")
     return lines
 
 

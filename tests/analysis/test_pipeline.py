@@ -317,3 +317,9 @@ def test_a_failing_worker_costs_only_time(reference, export, tokenizer, tmp_path
     assert state["tokens"] == ref["tokens"] and state["enrichment"] == ref["enrichment"]
     wanted = {c.run_id for c in reference["report"].clusters if c.category in FOCUS_SAMPLE}
     assert state["assignments"] == [r for r in ref["assignments"] if r[0] in wanted]
+
+
+def test_cli_on_an_empty_store_says_what_to_do(tmp_path, capsys):
+    assert cli.main(["build", "--db", str(tmp_path / "empty.duckdb"), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "数据库共 0 条投诉" in out and "请在命令后写上要导入的导出文件" in out
