@@ -8,15 +8,11 @@ from analysis.errors import UserError
 from analysis.privacy import escape_markdown
 from analysis.taxonomy import load_taxonomy
 from ui import browse as ui
-from ui.state import empty_store_notice, get_store, global_filters, store_key
+from ui.state import global_filters, open_page, store_key
 
 PAGE_SIZES = (20, 50, 100)
 
-store = get_store()
-st.title("投诉明细")
-if store.is_empty():
-    empty_store_notice()
-    st.stop()
+store = open_page("投诉明细")
 try:
     ui.ensure_enriched_once(store)
 except UserError as exc:

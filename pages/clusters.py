@@ -6,15 +6,11 @@ from analysis.cluster import MISC_ID, ClusterScope
 from analysis.errors import UserError
 from analysis.privacy import escape_markdown
 from ui import clusters as ui
-from ui.state import empty_store_notice, get_store, global_filters, store_key
+from ui.state import global_filters, open_page, store_key
 
 ALL_CATEGORIES, ALL_PLATFORMS, AUTO = "全部类别", "全部平台", "自动"
 
-store = get_store()
-st.title("聚类探索")
-if store.is_empty():
-    empty_store_notice()
-    st.stop()
+store = open_page("聚类探索")
 filters = global_filters(store)
 key = store_key(store)
 ui.show_flash()

@@ -6,7 +6,7 @@ import streamlit as st
 from analysis import overview, plots, report
 from analysis.errors import UserError
 from analysis.privacy import escape_markdown
-from ui.state import empty_store_notice, filter_page_link, get_store, global_filters, store_key
+from ui.state import filter_page_link, get_store, global_filters, open_page, store_key
 
 RECENT_DAYS = 7
 BREAKDOWN_TABS = {"category": "类别", "platform_norm": "平台", "district": "所属区", "problem": "问题类型"}
@@ -43,11 +43,7 @@ def percent_text(frame):
                            for c in ("change_pct", "yoy_pct")})
 
 
-store = get_store()
-st.title("总览")
-if store.is_empty():
-    empty_store_notice()
-    st.stop()
+store = open_page("总览")
 filters = global_filters(store)
 key = store_key(store)
 st.caption(f"统计时段：{filters.start} 至 {filters.end}　{report.describe_filters(filters)}　"

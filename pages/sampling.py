@@ -5,13 +5,9 @@ import streamlit as st
 from analysis import plots, sampling
 from analysis.errors import UserError
 from ui import sampling as ui
-from ui.state import empty_store_notice, get_store, global_filters, store_key
+from ui.state import global_filters, open_page, store_key
 
-store = get_store()
-st.title("抽检清单")
-if store.is_empty():
-    empty_store_notice()
-    st.stop()
+store = open_page("抽检清单")
 filters = global_filters(store)
 key = store_key(store)
 _, _, focus = sampling.domain()

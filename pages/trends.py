@@ -5,13 +5,9 @@ import streamlit as st
 from analysis import plots, trends
 from analysis.errors import UserError
 from ui import trends as ui
-from ui.state import empty_store_notice, get_store, global_filters, store_key
+from ui.state import global_filters, open_page, store_key
 
-store = get_store()
-st.title("趋势与促销")
-if store.is_empty():
-    empty_store_notice()
-    st.stop()
+store = open_page("趋势与促销")
 filters = global_filters(store)
 key = store_key(store)
 try:

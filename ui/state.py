@@ -21,6 +21,7 @@ from collections.abc import Mapping
 
 import streamlit as st
 
+from analysis.errors import UserError
 from analysis.store import Filters, Store, default_db_path
 
 # Query-string keys of the global filters.
@@ -304,3 +305,22 @@ def empty_store_notice() -> None:
         "或在命令行运行 `make run` / `python -m analysis build data/demo/demo_complaints.csv` 载入演示数据。"
     )
     st.page_link("pages/data_import.py", label="前往数据导入", icon=":material/upload_file:")
+
+
+def open_page(title: str) -> Store:
+    """Start a page that reads complaints: its title, then the store.
+
+    Shows the store's Chinese error (e.g. the file is locked by an import on the
+    command line) or the empty-store welcome, and stops the page, when there is
+    nothing to show.
+    """
+    st.title(title)
+    try:
+        store = get_store()
+    except UserError as exc:
+        st.error(str(exc))
+        st.stop()
+    if store.is_empty():
+        empty_store_notice()
+        st.stop()
+    return store

@@ -148,3 +148,39 @@ def test_a_new_link_in_the_same_session_wins_over_the_session(store_env):
     assert texts(at)["categories"] == "" and texts(at)["platforms"] == "淘宝"
     assert at.multiselect(key="gf_categories").value == []
     assert dict(at.query_params) == {"plat": "淘宝"}
+
+
+# -- open_page --------------------------------------------------------------------------------
+
+MAIN_APP = str(Path(__file__).resolve().parents[2] / "app.py")
+READING_PAGES = ["overview", "trends", "browse", "clusters", "sampling"]
+
+
+@pytest.mark.parametrize("page", READING_PAGES)
+def test_open_page_shows_the_store_error_instead_of_failing(page, store_env, monkeypatch):
+    """A store that cannot be opened (e.g. locked by a command-line import) gives its Chinese message."""
+    from analysis.errors import UserError
+
+    def locked(path):
+        raise UserError("数据库文件正被另一个程序使用，请关闭命令行导入后刷新页面。", file=str(path))
+
+    monkeypatch.setattr("ui.state._open_store", locked)
+    at = AppTest.from_file(MAIN_APP, default_timeout=60)
+    at.switch_page(f"pages/{page}.py")
+    at.run()
+    assert not at.exception
+    assert any("正被另一个程序使用" in e.value for e in at.error)
+    assert len(at.title) == 1
+
+
+@pytest.mark.parametrize("page", READING_PAGES)
+def test_open_page_welcomes_an_empty_store(page, tmp_path, monkeypatch):
+    monkeypatch.setenv("COMPLAINT_RADAR_DB", str(tmp_path / "empty.duckdb"))
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    at = AppTest.from_file(MAIN_APP, default_timeout=60)
+    at.switch_page(f"pages/{page}.py")
+    at.run()
+    assert not at.exception
+    assert any("还没有投诉数据" in i.value for i in at.info)
+    st.cache_resource.clear()
