@@ -18,7 +18,6 @@ Platforms come from the platform column (aliases), else the merchant, else the t
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import io
 import math
@@ -307,10 +306,10 @@ def _model_tokens(tokens: str | None, stopwords: frozenset[str]) -> list[str]:
 class SupervisedClassifier:
     """TF-IDF + linear SVM over cached tokens, with calibrated probabilities.
 
-    Features: word 1–2-grams of the tokens and character 1–3-grams of the same text
-    (the tokens joined without spaces: lower-case, half-width), both with sublinear tf.
-    The SVM is calibrated by cross-validation (sigmoid), so ``category_confidence`` is a
-    probability.
+    Features (:class:`analysis.features.HashedTfidf`): word 1–2-grams of the tokens and
+    character 1–3-grams of the same text (the tokens joined without spaces: lower-case,
+    half-width), both with sublinear tf, computed in bulk through hashing. The SVM is
+    calibrated by cross-validation (sigmoid), so ``category_confidence`` is a probability.
 
     Training can use finer labels than the taxonomy (an export's own category values,
     e.g. 通讯器材类 and 电子计算机类): with ``label_map`` the model learns the fine labels
@@ -321,7 +320,7 @@ class SupervisedClassifier:
         word_ngrams: word n-gram range.
         char_ngrams: character n-gram range; ``None`` for words only.
         min_df: minimum document frequency of a feature.
-        max_features: cap on each vocabulary (``None``: no cap).
+        hash_bits: ``2**hash_bits`` hash buckets per feature block.
         class_weight_power: weight classes by ``(n_max / n_class) ** power`` (0: unweighted).
         calibration_folds: folds of the probability calibration.
         min_confidence: probability below which :meth:`predict` answers 未分类.
@@ -333,15 +332,15 @@ class SupervisedClassifier:
     """
 
     def __init__(self, *, C: float = 0.3, word_ngrams: tuple[int, int] = (1, 2),
-                 char_ngrams: tuple[int, int] | None = (1, 3), min_df: int = 2,
-                 max_features: int | None = 500_000, class_weight_power: float = 0.3,
-                 calibration_folds: int = 3, min_confidence: float = 0.6, min_fine_examples: int = 10,
-                 stopwords: frozenset[str] | Sequence[str] = frozenset(), random_state: int | None = 0) -> None:
+                 char_ngrams: tuple[int, int] | None = (1, 3), min_df: int = 2, hash_bits: int = 21,
+                 class_weight_power: float = 0.3, calibration_folds: int = 3, min_confidence: float = 0.6,
+                 min_fine_examples: int = 10, stopwords: frozenset[str] | Sequence[str] = frozenset(),
+                 random_state: int | None = 0) -> None:
         self.C = C
         self.word_ngrams = tuple(word_ngrams)
         self.char_ngrams = tuple(char_ngrams) if char_ngrams else None
         self.min_df = min_df
-        self.max_features = max_features
+        self.hash_bits = hash_bits
         self.class_weight_power = class_weight_power
         self.calibration_folds = calibration_folds
         self.min_confidence = min_confidence
@@ -354,25 +353,21 @@ class SupervisedClassifier:
         self.n_train_ = 0
 
     # -- features --------------------------------------------------------------------
-    def _features(self, tokens: Sequence[str | None], *, fit: bool):
-        from scipy.sparse import hstack
-        from sklearn.feature_extraction.text import TfidfVectorizer
+    def _docs(self, tokens: Sequence[str | None]) -> list[str]:
+        if not self.stopwords:
+            return [t if isinstance(t, str) else "" for t in tokens]
+        return [" ".join(_model_tokens(t, self.stopwords)) for t in tokens]
 
-        words = [_model_tokens(t, self.stopwords) for t in tokens]
+    def _features(self, tokens: Sequence[str | None], *, fit: bool, terms: bool = False):
+        from analysis.features import HashedTfidf
+
+        docs = self._docs(tokens)
         if fit:
-            self._word_vec = TfidfVectorizer(
-                analyzer=functools.partial(_word_ngrams, ngram_range=self.word_ngrams), sublinear_tf=True,
-                min_df=self.min_df, max_features=self.max_features, dtype=np.float32,
-            )
-            self._char_vec = None if self.char_ngrams is None else TfidfVectorizer(
-                analyzer="char", ngram_range=self.char_ngrams, lowercase=False, sublinear_tf=True,
-                min_df=self.min_df, max_features=self.max_features, dtype=np.float32,
-            )
-        fn = "fit_transform" if fit else "transform"
-        blocks = [getattr(self._word_vec, fn)(words)]
-        if self._char_vec is not None:
-            blocks.append(getattr(self._char_vec, fn)(["".join(w) for w in words]))
-        return hstack(blocks, format="csr") if len(blocks) > 1 else blocks[0].tocsr()
+            self._vectorizer = HashedTfidf(word_ngrams=self.word_ngrams, char_ngrams=self.char_ngrams,
+                                           bits=self.hash_bits, min_df=self.min_df)
+            return self._vectorizer.fit_transform(docs)
+        X, found, flat = self._vectorizer.transform_with_terms(docs)
+        return (X, found, flat) if terms else X
 
     # -- training and prediction ----------------------------------------------------------
     def fit(self, tokens: Sequence[str | None], labels: Sequence[str], *,
@@ -426,7 +421,7 @@ class SupervisedClassifier:
             self._fold[i, index[fine_to_cat[f]]] = 1.0
         self.n_train_ = len(fine)
         digest = hashlib.blake2b(digest_size=8)
-        digest.update(repr((self.C, self.word_ngrams, self.char_ngrams, self.min_df, self.max_features,
+        digest.update(repr((self.C, self.word_ngrams, self.char_ngrams, self.min_df, self.hash_bits,
                             self.class_weight_power, self.calibration_folds, self.min_fine_examples,
                             self.random_state, sorted(self.stopwords), sorted(fine_to_cat.items()))).encode())
         for tok, lab in zip(tokens, fine):
@@ -467,7 +462,7 @@ class SupervisedClassifier:
             return pd.DataFrame({"category": pd.Series(dtype=object),
                                  "category_confidence": pd.Series(dtype=float),
                                  "category_evidence": pd.Series(dtype=object)})
-        X = self._features(tokens, fit=False)
+        X, terms, flat = self._features(tokens, fit=False, terms=True)
         fine = self._fine_proba(X)
         proba = fine @ self._fold
         best = proba.argmax(axis=1)
@@ -476,25 +471,40 @@ class SupervisedClassifier:
         out = pd.DataFrame({"category": category.astype(object), "category_confidence": conf.round(4)})
         if evidence:
             best_fine = (fine * self._fold[:, best].T).argmax(axis=1)  # the best fine label inside it
-            out["category_evidence"] = self._evidence(X, best_fine)
+            out["category_evidence"] = self._evidence(X, terms, flat, best_fine)
         else:
             out["category_evidence"] = ""
         return out
 
-    def _evidence(self, X, best: np.ndarray, *, top: int = 4) -> list[str]:
-        n_words = len(self._word_vec.vocabulary_)
-        names = self._word_vec.get_feature_names_out()
-        out = []
-        for i in range(X.shape[0]):
-            start, end = X.indptr[i], X.indptr[i + 1]
-            cols, vals = X.indices[start:end], X.data[start:end]
-            mask = cols < n_words
-            cols, vals = cols[mask], vals[mask]
-            contrib = vals * self._coef[best[i], cols]
-            order = np.argsort(-contrib)[:top]
-            terms = [names[cols[j]].replace(" ", "") for j in order if contrib[j] > 0]
-            out.append("模型:" + EVIDENCE_SEP.join(dict.fromkeys(terms)))
-        return out
+    def _evidence(self, X, terms: pd.DataFrame | None, flat: np.ndarray | None, best: np.ndarray, *,
+                  top: int = 4) -> list[str]:
+        """Per row, the word n-grams with the largest positive ``tf-idf × weight`` for ``best``."""
+        n = X.shape[0]
+        if terms is None or terms.empty:
+            return ["模型:"] * n
+        terms = terms.drop_duplicates(["row", "column"])
+        rows, cols = terms["row"].to_numpy(), terms["column"].to_numpy()
+        # The tf-idf value of each (row, column): CSR entries are sorted by row, then column.
+        keys = np.repeat(np.arange(n, dtype=np.int64), np.diff(X.indptr)) * X.shape[1] + X.indices
+        value = X.data[np.searchsorted(keys, rows * X.shape[1] + cols)]
+        contrib = value * self._coef[best[rows], cols]
+        first = terms["first"].to_numpy()
+        second = np.where(terms["length"].to_numpy() > 1, np.minimum(first + 1, len(flat) - 1), -1)
+        wordlike = _wordlike(flat)
+        keep = (contrib > 0) & wordlike[first] & ((second < 0) | wordlike[second])
+        rows, contrib, first, second = rows[keep], contrib[keep], first[keep], second[keep]
+        order = np.lexsort((-contrib, rows))
+        rows, first, second = rows[order], first[order], second[order]
+        start = np.searchsorted(rows, rows, side="left")
+        rank = np.arange(len(rows)) - start
+        top_k = rank < top
+        rows, first, second, rank = rows[top_k], first[top_k], second[top_k], rank[top_k]
+        words = flat[first] + np.where(second >= 0, flat[second], "")
+        out = np.full(n, "模型:", dtype=object)
+        for k in range(top):
+            at = rank == k
+            out[rows[at]] = out[rows[at]] + (EVIDENCE_SEP if k else "") + words[at]
+        return out.tolist()
 
     # -- persistence -------------------------------------------------------------------
     def to_bytes(self) -> bytes:
@@ -572,12 +582,11 @@ def _has_models_table(store) -> bool:
     ))
 
 
-def _word_ngrams(tokens: list[str], ngram_range: tuple[int, int]) -> list[str]:
-    lo, hi = ngram_range
-    out = list(tokens) if lo <= 1 else []
-    for n in range(max(lo, 2), hi + 1):
-        out.extend(" ".join(tokens[i:i + n]) for i in range(len(tokens) - n + 1))
-    return out
+def _wordlike(tokens: np.ndarray) -> np.ndarray:
+    """Whether each token has a letter, digit or CJK character (punctuation is no evidence)."""
+    codes, uniques = pd.factorize(tokens)
+    flags = np.fromiter((any(ch.isalnum() for ch in u) for u in uniques), dtype=bool, count=len(uniques))
+    return flags[codes] if len(codes) else np.zeros(0, dtype=bool)
 
 
 # -- platforms -------------------------------------------------------------------------------
