@@ -145,6 +145,74 @@ def test_emoji_and_control_characters_around_keywords(rules):
     assert (out["category"], out["problem"]) == ("家用电器", "安全隐患")
 
 
+# -- cues without a product name (attributes, parts, usage, service steps) ---------------------------
+CUE_ONLY = {
+    "食品": "果肉很甜，皮薄核小",
+    "保健食品": "每日一粒，吃了一个月免疫力也没提高",
+    "药品": "功能主治和用法用量都写得含糊",
+    "医疗器械": "袖带太紧，量血压读数误差很大",
+    "化妆品": "用了以后搓泥，持妆时间短，还脱妆",
+    "服装鞋帽": "尺码偏大，面料起球，洗了还掉色",
+    "儿童用品": "月龄小的宝宝用着刚好，带娃轻松多了",
+    "老年用品": "给老人用的，大按键，一键呼救很实用",
+    "家用电器": "加热管坏了，镁棒也没换",
+    "消费类电子产品": "屏幕很清楚，电池一天一充",
+    "汽车及配件": "换挡顿挫明显，油门踩下去没反应",
+    "家居日用": "抽屉拉不动，柜门封边开裂",
+    "图书文娱": "印刷模糊，还有缺页和错别字",
+    "旅游住宿": "房卡开不了门，叫醒服务也没有，洗漱用品不全",
+    "票务": "出票后改签要收退票费",
+    "餐饮外卖": "骑手送餐超时，餐盒漏汤",
+    "网络服务": "开通会员后被自动扣费",
+    "教育培训": "上了试听课就交了课时费，退费一直拖",
+    "其他": "物业费年年涨，猫咪也不让养",
+}
+
+
+@pytest.mark.parametrize("category", list(CUE_ONLY))
+def test_cues_without_a_product_name(rules, tokenizer, category):
+    text = CUE_ONLY[category]
+    out = rules.predict([text], tokens=[" ".join(tokenizer.cut(text))]).iloc[0]
+    assert out["category"] == category, (text, out["category"], out["category_evidence"])
+
+
+def test_two_attribute_cues_add_up(rules, tokenizer):
+    # a phone review naming neither the phone nor a brand: 屏幕 (2) + 电池 (2) = 4
+    out = rules.predict(["屏幕很清楚，电池一天一充"], tokens=[" ".join(tokenizer.cut("屏幕很清楚，电池一天一充"))]).iloc[0]
+    assert out["category"] == "消费类电子产品"
+    assert out["category_confidence"] == pytest.approx(sat(4), abs=1e-4)
+    assert evidence_terms(out["category_evidence"]) == ["屏幕", "电池"]
+    # a hotel review: 房卡 + 叫醒服务 + 洗漱用品, 2 each (服务 inside 叫醒服务 does not count apart)
+    out = rules.predict(["房卡开不了门，叫醒服务也没有，洗漱用品不全"]).iloc[0]
+    assert (out["category"], out["category_confidence"]) == ("旅游住宿", pytest.approx(sat(6), abs=1e-4))
+
+
+def test_a_lone_weak_cue_stays_unclassified(rules):
+    out = rules.predict(["师傅很专业"]).iloc[0]  # 师傅 (1): 1 − e^(−0.4) = 0.33 < 0.35
+    assert out["category"] == "未分类"
+    assert out["category_confidence"] == pytest.approx(sat(1), abs=1e-4)
+    out = rules.predict(["噪音有点大"]).iloc[0]  # 噪音: 1 for appliances and 1 for hotels, a tie
+    assert out["category"] == "未分类"
+    assert out["category_confidence"] == pytest.approx(0.5 * sat(1), abs=1e-4)
+
+
+def test_a_product_word_outweighs_shared_cues(rules):
+    # 家用电器: 热水器 3 + 安装 1 + 噪音 1 = 5; 旅游住宿: 房间 2 + 噪音 1 = 3
+    out = rules.predict(["热水器安装后房间里噪音很大"]).iloc[0]
+    assert out["category"] == "家用电器"
+    assert out["category_confidence"] == pytest.approx(5 / 8 * sat(5), abs=1e-4)
+
+
+def test_brand_names_inside_everyday_words(rules):
+    # 美的 (Midea) inside 完美的 / 精美的, 一加 (OnePlus) inside 一加热
+    assert rules.predict(["完美的购物体验"]).iloc[0]["category"] == "未分类"
+    assert rules.predict(["包装很精美的，推荐给大家"]).iloc[0]["category"] == "未分类"
+    assert rules.predict(["美的热水器"]).iloc[0]["category"] == "家用电器"
+    out = rules.predict(["水一加热就跳闸"]).iloc[0]
+    assert (out["category"], evidence_terms(out["category_evidence"])) == ("家用电器", ["一加热", "跳闸"])
+    assert rules.predict(["这款一加手机很好"]).iloc[0]["category"] == "消费类电子产品"
+
+
 def test_length_mismatch_is_an_error(rules):
     with pytest.raises(ValueError):
         rules.predict(["a", "b"], products=["x"])

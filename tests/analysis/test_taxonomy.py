@@ -65,6 +65,47 @@ def test_seed_table_rows(tax):
     assert rows["table1_row"].isin(tax.table1_rows).all()
 
 
+def test_every_category_has_cues_beyond_product_names(tax):
+    # attribute / usage / service-process words (weight ≤ 2) for all 19 categories, not only
+    # the ones an evaluation file happens to cover
+    for category in REQUIRED_CATEGORIES:
+        words = tax.category_keywords[category]
+        cues = [w for w, weight in words.items() if weight <= 2]
+        assert len(cues) >= 25, (category, len(cues))
+        assert any(weight >= 3 for weight in words.values()), category
+
+
+@pytest.mark.parametrize("category, cues", [
+    ("消费类电子产品", {"屏幕": 2, "电池": 2, "充电": 2, "开机": 2, "内存": 2, "像素": 2}),
+    ("服装鞋帽", {"尺码": 2, "面料": 2, "掉色": 2, "起球": 2, "码数": 2}),
+    ("旅游住宿", {"入住": 3, "前台": 2, "退房": 3, "房间": 2, "早餐": 2, "噪音": 1}),
+    ("家用电器", {"加热": 2, "安装费": 2, "制冷": 2, "噪音": 1}),
+    ("汽车及配件", {"发动机": 3, "变速箱": 3, "4s店": 3, "换挡": 2}),
+    ("票务", {"出票": 3, "退票": 3, "座位": 2}),
+    ("教育培训", {"课程": 3, "退费": 2, "老师": 2}),
+])
+def test_examples_of_cue_weights(tax, category, cues):
+    assert {w: tax.category_keywords[category].get(w) for w in cues} == cues
+
+
+def test_a_longer_phrase_never_weakens_its_own_category(tax):
+    # matching is leftmost-longest: 酒店服务 (2) would hide 酒店 (3) and lower the hotel score
+    bad = []
+    for category, words in tax.category_keywords.items():
+        for word, weight in words.items():
+            inner = [(w, v) for w, v in words.items() if w != word and len(w) > 1 and w in word and v > weight]
+            if inner:
+                bad.append((category, word, weight, inner))
+    assert bad == []
+
+
+def test_everyday_words_around_brand_names_are_ignored(tax):
+    # 美的 (a brand) inside 完美的 / 很美的; 樱花 (a brand) as a flavour
+    assert {"完美的", "很美的", "精美的", "樱花味", "一加上"} <= set(tax.ignore_phrases)
+    assert tax.category_keywords["家用电器"]["美的"] == 2
+    assert "统一" not in tax.category_keywords["食品"] and "安利" not in tax.category_keywords["保健食品"]
+
+
 @pytest.mark.parametrize("raw, expected", [
     ("家用电器类", "家用电器"), ("通讯器材类", "消费类电子产品"), ("化妆品类", "化妆品"), ("服装鞋帽类", "服装鞋帽"),
     ("食品类", "食品"), ("交通工具类", "汽车及配件"), ("医疗器械类", "医疗器械"), ("家用电器", "家用电器"),
