@@ -995,6 +995,22 @@ def _data_fingerprint(store: Store) -> str:
     return "-".join(str(v) for v in row)
 
 
+# Store states (path, Store.fingerprint(), tokenizer fingerprint) this process has enriched:
+# a scope change on the 聚类探索 page then skips the enrichment check (0.1 s on 1M complaints).
+_ENRICHED: dict[tuple[str, str], str] = {}
+
+
+def _ensure_enriched_once(store: Store, tokenizer, progress) -> None:
+    """``enrich.ensure_enriched`` unless this process already ran it on the same store state."""
+    from analysis import enrich
+
+    key = (store.path, str(getattr(tokenizer, "fingerprint", "")))
+    if store.path != ":memory:" and _ENRICHED.get(key) == store.fingerprint():
+        return
+    enrich.ensure_enriched(store, tokenizer=tokenizer, progress=progress)
+    _ENRICHED[key] = store.fingerprint()
+
+
 def _scope_metadata(store: Store, where: str, params: list) -> pd.DataFrame:
     return store.query(
         "SELECT complaint_id, received_at, category, platform_norm, product, brand, merchant "
@@ -1035,22 +1051,44 @@ def _save_run(store: Store, result: ClusterResult, *, run_id: str, cache_key: st
             cur.unregister("_cluster_assignments_new")
 
 
+# A cached run with its complaints' metadata, in one query: the run's assignments (in stored
+# order) joined to their complaints and enrichment. The join is driven by the run's rows, so it
+# costs a fraction of filtering the complaints–enrichment view by the scope.
+_RUN_ROWS_SQL = """
+    SELECT a.complaint_id, a.cluster_id, a.x, a.y, c.received_at,
+           coalesce(e.category, '未分类') AS category, coalesce(e.platform_norm, '其他平台') AS platform_norm,
+           c.product, c.brand, c.merchant
+    FROM cluster_assignments a
+    LEFT JOIN complaints c ON c.complaint_id = a.complaint_id
+    LEFT JOIN enrichment e ON e.complaint_id = a.complaint_id
+    WHERE a.run_id = ?
+    ORDER BY a.rowid
+"""
+
+
 def _load_run(store: Store, run_id: str) -> ClusterResult | None:
-    row = store.cursor().execute(
-        "SELECT params_json, clusters_json FROM cluster_runs WHERE run_id = ?", [run_id]).fetchone()
-    if row is None:
-        return None
+    """A cached run with ``metadata`` aligned row by row with its assignments (``None``: not cached)."""
+    cur = store.cursor()
+    try:
+        found = cur.execute(
+            "SELECT params_json, clusters_json FROM cluster_runs WHERE run_id = ?", [run_id]).fetchall()
+        if not found:
+            return None
+        row = found[0]
+        rows = cur.sql(_RUN_ROWS_SQL, params=[run_id]).to_arrow_table().to_pandas()
+    finally:
+        cur.close()
     params, payload = json.loads(row[0]), json.loads(row[1])
-    assignments = store.query(
-        "SELECT complaint_id, cluster_id, x, y FROM cluster_assignments WHERE run_id = ?", [run_id])
+    assignments = rows[["complaint_id", "cluster_id", "x", "y"]].copy()
+    assignments["cluster_id"] = assignments["cluster_id"].astype(np.int64)
+    metadata = rows[list(_METADATA_COLUMNS)]
     clusters = pd.DataFrame.from_records(payload["clusters"], columns=_CLUSTER_COLUMNS)
     if clusters.empty:
         clusters = _empty_clusters()
     k_scores = None if payload.get("k_scores") is None else pd.DataFrame(payload["k_scores"])
-    assignments["cluster_id"] = assignments["cluster_id"].astype(np.int64)
     return ClusterResult(assignments=assignments, clusters=clusters,
                          n_clusters=int(payload["n_clusters"]), k_scores=k_scores,
-                         params=params, message=payload.get("message"))
+                         params=params, message=payload.get("message"), metadata=metadata)
 
 
 def run_key(store: Store, scope: ClusterScope, *, k: int | None = None, random_state: int = 0,
@@ -1130,7 +1168,7 @@ def run_clustering(
     Returns:
         The :class:`ClusterResult`, with ``metadata``, ``scope`` and ``run_id`` set.
     """
-    from analysis import enrich, segment
+    from analysis import segment
 
     scope = ClusterScope(category=category or None, platform=platform or None, start=start, end=end)
     if start and end and start > end:
@@ -1138,7 +1176,7 @@ def run_clustering(
     if tokenizer is None:
         tokenizer = segment.Tokenizer()
     if not store.read_only:
-        enrich.ensure_enriched(store, tokenizer=tokenizer, progress=progress)
+        _ensure_enriched_once(store, tokenizer, progress)
     run_id, cache_key = run_key(store, scope, k=k, random_state=random_state, tokenizer=tokenizer)
     result = _load_run(store, run_id) if use_cache else None
     if result is None:
@@ -1152,7 +1190,7 @@ def run_clustering(
         if use_cache and not store.read_only and not result.too_few:
             _save_run(store, result, run_id=run_id, cache_key=cache_key)
     else:
-        metadata = _scope_metadata(store, *scope.filters().where())
+        metadata = result.metadata
     result.metadata, result.scope, result.run_id = metadata, scope, run_id
     return apply_edits(result, load_edits(store, scope))
 
@@ -1330,14 +1368,29 @@ def merge_clusters(store: Store, result: ClusterResult, sources: Sequence[int],
 
 
 # --------------------------------------------------------------------------- dimensions
+def _aligned(assignments: pd.DataFrame, meta: pd.DataFrame) -> bool:
+    """True when ``meta`` holds the assignments' complaints in the same order, once each."""
+    if len(meta) != len(assignments) or "complaint_id" not in meta.columns:
+        return False
+    ids, meta_ids = assignments["complaint_id"], meta["complaint_id"]
+    if ids.dtype == meta_ids.dtype:  # Arrow-backed strings compare without a copy
+        return bool(ids.reset_index(drop=True).equals(meta_ids.reset_index(drop=True)))
+    return bool((ids.to_numpy(dtype=object) == meta_ids.to_numpy(dtype=object)).all())
+
+
 def _with_metadata(result: ClusterResult, metadata: pd.DataFrame | None, column: str,
                    include_hidden: bool) -> pd.DataFrame:
     meta = result.metadata if metadata is None else metadata
     if meta is None or column not in meta.columns:
         raise UserError(f"缺少「{column}」列，无法按它统计聚类。")
-    frame = result.assignments[["complaint_id", "cluster_id"]].merge(
-        meta[["complaint_id", column]].drop_duplicates("complaint_id"), on="complaint_id",
-        how="left")
+    if _aligned(result.assignments, meta):  # a cached run's metadata: no join needed
+        frame = pd.DataFrame({"complaint_id": result.assignments["complaint_id"].reset_index(drop=True),
+                              "cluster_id": result.assignments["cluster_id"].reset_index(drop=True),
+                              column: meta[column].reset_index(drop=True)})
+    else:
+        frame = result.assignments[["complaint_id", "cluster_id"]].merge(
+            meta[["complaint_id", column]].drop_duplicates("complaint_id"), on="complaint_id",
+            how="left")
     if not include_hidden and not result.clusters.empty:
         hidden = set(result.clusters.loc[result.clusters["hidden"].astype(bool), "cluster_id"])
         frame = frame[~frame["cluster_id"].isin(hidden)]
@@ -1453,16 +1506,22 @@ def cluster_growth(result: ClusterResult, metadata: pd.DataFrame | None = None, 
 
 
 # --------------------------------------------------------------------------- drill-down
-def _fetch_by_ids(store: Store, ids: Sequence[str], columns: str) -> pd.DataFrame:
+def _fetch_by_ids(store: Store, ids: Sequence[str], columns: str, *,
+                  source: str = "complaints_enriched") -> pd.DataFrame:
+    """Rows of ``source`` (aliased ``c``) for ``ids``, in the order of ``ids``.
+
+    ``source="complaints"`` skips the join with the enrichment when only complaint
+    columns are needed (e.g. the text).
+    """
     cur = store.cursor()
     frame = pd.DataFrame({"complaint_id": pd.Series(list(ids), dtype=object),
                           "_order": np.arange(len(ids))})
     cur.register("_cluster_ids", frame)
     try:
-        return cur.execute(
+        return cur.sql(
             f"SELECT i._order, {columns} FROM _cluster_ids i "
-            "JOIN complaints_enriched c ON c.complaint_id = i.complaint_id ORDER BY i._order"
-        ).df().drop(columns="_order")
+            f"JOIN {source} c ON c.complaint_id = i.complaint_id ORDER BY i._order"
+        ).to_arrow_table().to_pandas().drop(columns="_order")
     finally:
         cur.unregister("_cluster_ids")
         cur.close()
@@ -1516,7 +1575,8 @@ def map_points(store: Store, result: ClusterResult, *, max_points: int = 4000,
     if len(points) > max_points:
         points = points.sample(n=max_points, random_state=random_state).sort_index()
     points = points.reset_index(drop=True)
-    texts = _fetch_by_ids(store, points["complaint_id"].tolist(), "c.complaint_id, c.text")
+    texts = _fetch_by_ids(store, points["complaint_id"].tolist(), "c.complaint_id, c.text",
+                          source="complaints")
     text_of = dict(zip(texts["complaint_id"], texts["text"].fillna("")))
     raw = points["complaint_id"].map(text_of).fillna("")
     masked = mask_series(raw.astype(str))

@@ -26,9 +26,9 @@ platform = c2.selectbox("平台", plats, index=plats.index(default_plat) if defa
                         key="cl_platform")
 k_choice = c3.selectbox("聚类数", [AUTO, *range(2, 31)], key="cl_k", help="自动：按轮廓系数在样本上选择")
 k = None if k_choice == AUTO else int(k_choice)
+start, end = ui.open_period(filters.start, filters.end, opts)
 scope = ClusterScope(category=None if category == ALL_CATEGORIES else category,
-                     platform=None if platform == ALL_PLATFORMS else platform,
-                     start=filters.start, end=filters.end)
+                     platform=None if platform == ALL_PLATFORMS else platform, start=start, end=end)
 st.caption(f"聚类范围：{scope.describe()}（时间范围取自左侧全局筛选；所属区筛选不参与聚类）")
 
 try:

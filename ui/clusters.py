@@ -22,13 +22,26 @@ _FLASH = "_clusters_flash"
 
 
 @st.cache_data(show_spinner=False)
-def scope_options(_store: Store, key: str) -> dict[str, list[str]]:
-    """Categories and platforms in the store, most complaints first."""
+def scope_options(_store: Store, key: str) -> dict:
+    """Categories and platforms in the store, most complaints first; its first and last day."""
     def values(column: str) -> list[str]:
         frame = _store.query(f"SELECT {column} AS v, count(*) AS n FROM complaints_enriched "
                              f"WHERE {column} IS NOT NULL GROUP BY 1 ORDER BY n DESC, v")
         return frame["v"].astype(str).tolist()
-    return {"categories": values("category"), "platforms": values("platform_norm")}
+    first, last = _store.date_range()
+    return {"categories": values("category"), "platforms": values("platform_norm"),
+            "first": first, "last": last}
+
+
+def open_period(start, end, opts: dict) -> tuple:
+    """The global period with ends at the data's first or last day left open.
+
+    The whole period is then the scope the build command clusters in advance
+    (``python -m analysis build``), so its cached run is read instead of clustering again.
+    """
+    first, last = opts.get("first"), opts.get("last")
+    return (None if start is None or (first is not None and start <= first) else start,
+            None if end is None or (last is not None and end >= last) else end)
 
 
 @st.cache_resource(show_spinner="正在聚类（首次计算需要分词和分类，请稍候）…", max_entries=6)

@@ -534,3 +534,40 @@ def test_label_stopword_file_loads():
     words = cluster.load_stopwords(cluster.LABEL_STOPWORDS_FILE)
     assert {"刚用", "没多久", "说好", "属于"} <= words
     assert not {"漏电", "假货", "机票"} & words
+
+
+def test_cached_run_reads_metadata_aligned_and_gives_the_same_views(store, tokenizer):
+    fresh = cluster.run_clustering(store, tokenizer=tokenizer)
+    cached = cluster.run_clustering(store, tokenizer=tokenizer)
+    # one query reads the run with its complaints' metadata, row by row with the assignments
+    assert cached.metadata["complaint_id"].tolist() == cached.assignments["complaint_id"].tolist()
+    scope_meta = cluster._scope_metadata(store, "TRUE", [])
+    pd.testing.assert_frame_equal(cached.metadata.reset_index(drop=True), scope_meta, check_dtype=False)
+    for view in (lambda r: cluster.topics_per_class(r, by="platform_norm"),
+                 lambda r: cluster.topics_over_time(r, freq="D"),
+                 lambda r: cluster.cluster_growth(r, window_days=3)):
+        pd.testing.assert_frame_equal(view(cached), view(fresh), check_dtype=False)
+    # metadata in another order takes the join path and gives the same counts
+    shuffled = cached.metadata.sample(frac=1.0, random_state=0)
+    pd.testing.assert_frame_equal(cluster.topics_per_class(cached, shuffled, by="platform_norm"),
+                                  cluster.topics_per_class(cached, by="platform_norm"), check_dtype=False)
+    points = cluster.map_points(store, cached, max_points=40, snippet=10)
+    assert len(points) == 40 and points["text"].str.len().max() <= 11
+    texts = dict(store.query("SELECT complaint_id, text FROM complaints").itertuples(index=False))
+    first = points.iloc[0]
+    assert first["text"].rstrip("…") == texts[first["complaint_id"]][:10]   # planted texts hold no personal data
+
+
+def test_enrichment_check_runs_once_per_store_state(store, tokenizer, monkeypatch):
+    from analysis import enrich
+
+    calls = []
+    real = enrich.ensure_enriched
+    monkeypatch.setattr(enrich, "ensure_enriched", lambda *a, **k: calls.append(1) or real(*a, **k))
+    monkeypatch.setattr(cluster, "_ENRICHED", {})
+    cluster.run_clustering(store, tokenizer=tokenizer)
+    cluster.run_clustering(store, platform="淘宝", tokenizer=tokenizer)
+    assert len(calls) == 1
+    store.con.execute("INSERT INTO cluster_edits VALUES ('x', 'y', 'hide', '1', now())")  # store state changes
+    cluster.run_clustering(store, tokenizer=tokenizer)
+    assert len(calls) == 2

@@ -125,3 +125,15 @@ def test_merge_from_the_page(filled):
     assert "已把 1 个聚类并入" in at.success[0].value
     assert metrics(at)["聚类数"] == "4"
     assert sorted(at.dataframe[0].value["size"]) == [30, 30, 30, 60]
+
+
+def test_whole_period_is_left_open_so_the_built_run_is_read():
+    import datetime as dt
+
+    from ui.clusters import open_period
+
+    opts = {"first": dt.date(2016, 1, 1), "last": dt.date(2017, 12, 31)}
+    assert open_period(dt.date(2016, 1, 1), dt.date(2017, 12, 31), opts) == (None, None)
+    assert open_period(dt.date(2017, 11, 1), dt.date(2017, 12, 31), opts) == (dt.date(2017, 11, 1), None)
+    assert open_period(dt.date(2016, 1, 1), dt.date(2017, 11, 30), opts) == (None, dt.date(2017, 11, 30))
+    assert open_period(None, None, {"first": None, "last": None}) == (None, None)
