@@ -39,10 +39,13 @@ from __future__ import annotations
 import collections
 import dataclasses
 import datetime as dt
+import hashlib
 import io
 import math
 import re
+import threading
 import unicodedata
+import weakref
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -209,30 +212,202 @@ def _merchant_expr(prefix: str = "") -> str:
     return f"coalesce(nullif(trim({prefix}merchant), ''), '{_NO_MERCHANT}')"
 
 
-def _resolve_period(store: Store, filters: Filters) -> tuple[dt.date | None, dt.date | None]:
+# The unit facts: complaints per day × category × platform × district × problem × product label
+# × brand × merchant, aggregated in DuckDB once per store content (``Store.fingerprint()``, the key
+# the pages cache on) and held as integer codes. Every scoring then filters and groups arrays in
+# memory (≈ 0.05 s) instead of joining complaints and enrichment again (≈ 0.5 s on 1M complaints).
+# The string codes follow the values' sort order (code point order, as DuckDB sorts VARCHAR) with
+# NULL last, so grouping by codes gives the units in the order of the SQL ``dense_rank``.
+_FACTS_SQL = f"""
+    SELECT CAST(received_at AS DATE) AS day, category, platform_norm, district, problem,
+           {_label_expr("product")} AS product, nullif(trim(product), '') IS NOT NULL AS has_product,
+           {_label_expr("brand")} AS brand,
+           {_label_expr("merchant")} AS merchant, count(*) AS n
+    FROM complaints_enriched WHERE received_at IS NOT NULL GROUP BY ALL
+"""
+_EPOCH = dt.date(1970, 1, 1)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Column:
+    """A string column as codes into ``values`` (sorted; a NULL is ``len(values)``)."""
+
+    codes: np.ndarray
+    values: np.ndarray
+
+    @classmethod
+    def encode(cls, array, *, null: str | None = None) -> _Column:
+        import pyarrow as pa  # noqa: PLC0415
+        import pyarrow.compute as pc  # noqa: PLC0415
+
+        if null is not None:
+            array = pc.fill_null(array, null)
+        encoded = pc.dictionary_encode(array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array)
+        values = np.asarray(encoded.dictionary.to_pylist(), dtype=object)
+        order = np.argsort(values, kind="stable") if len(values) else np.zeros(0, dtype=np.int64)
+        rank = np.empty(len(values) + 1, dtype=np.int64)
+        rank[order] = np.arange(len(values))
+        rank[len(values)] = len(values)
+        indices = encoded.indices.fill_null(len(values)).to_numpy(zero_copy_only=False).astype(np.int64)
+        return cls(rank[indices], values[order])
+
+    @property
+    def size(self) -> int:
+        """Distinct codes, NULL included."""
+        return len(self.values) + 1
+
+    def select(self, wanted: Sequence[str]) -> np.ndarray:
+        """Boolean mask of the rows whose value is in ``wanted`` (NULL never matches)."""
+        codes = np.searchsorted(self.values, np.asarray(list(wanted), dtype=object))
+        codes = [int(c) for c, w in zip(codes, wanted, strict=True)
+                 if c < len(self.values) and self.values[c] == w]
+        return np.isin(self.codes, codes)
+
+    def decode(self, codes: np.ndarray) -> pd.Series:
+        """The values of ``codes`` (NULL → missing) as a string Series."""
+        return pd.Series(np.append(self.values, None)[codes], dtype="str")
+
+
+@dataclasses.dataclass(frozen=True)
+class _Facts:
+    day: np.ndarray  # days since 1970-01-01
+    n: np.ndarray
+    has_product: np.ndarray  # a product name (not only a brand) is given
+    columns: dict[str, _Column]
+
+
+_FACTS: weakref.WeakKeyDictionary[Store, tuple[str, _Facts]] = weakref.WeakKeyDictionary()
+_FACTS_LOCK = threading.Lock()
+
+
+def _facts(store: Store) -> _Facts:
+    """The store's unit facts, rebuilt whenever the store's fingerprint changes."""
+    key = store.fingerprint()
+    with _FACTS_LOCK:
+        hit = _FACTS.get(store)
+    if hit is not None and hit[0] == key:
+        return hit[1]
+    cur = store.cursor()
+    try:
+        table = cur.sql(_FACTS_SQL).to_arrow_table()
+    finally:
+        cur.close()
+    day = table.column("day").cast("int32").to_numpy().astype(np.int32)
+    columns = {name: _Column.encode(table.column(name))
+               for name in ("category", "platform_norm", "district", "problem", "product", "brand", "merchant")}
+    columns["merchant_key"] = _Column.encode(table.column("merchant"), null=_NO_MERCHANT)
+    facts = _Facts(day, table.column("n").to_numpy().astype(np.int64),
+                   table.column("has_product").to_numpy(zero_copy_only=False).astype(bool), columns)
+    with _FACTS_LOCK:
+        _FACTS[store] = (key, facts)
+    return facts
+
+
+def _day(value: dt.date) -> int:
+    return (value - _EPOCH).days
+
+
+def _filter_mask(facts: _Facts, filters: Filters) -> np.ndarray:
+    """Rows matching the categories, platforms and districts of ``filters`` (not the period)."""
+    mask = np.ones(len(facts.day), dtype=bool)
+    for column, values in (("category", filters.categories), ("platform_norm", filters.platforms),
+                           ("district", filters.districts)):
+        if values:
+            mask &= facts.columns[column].select(values)
+    return mask
+
+
+def _resolve_period(facts: _Facts, filters: Filters, mask: np.ndarray) -> tuple[dt.date | None, dt.date | None]:
     start, end = filters.start, filters.end
-    if start is None or end is None:
-        where, params = filters.replace(start=None, end=None).where()
-        row = store.cursor().execute(
-            f"SELECT min(received_at)::DATE, max(received_at)::DATE FROM complaints_enriched WHERE {where}",
-            params,
-        ).fetchone()
-        start = start if start is not None else row[0]
-        end = end if end is not None else row[1]
+    if (start is None or end is None) and mask.any():
+        days = facts.day[mask]
+        start = start if start is not None else _EPOCH + dt.timedelta(days=int(days.min()))
+        end = end if end is not None else _EPOCH + dt.timedelta(days=int(days.max()))
     return start, end
 
 
-def _label_source(store: Store, where: str, params: list) -> str:
-    """The first of product, brand, merchant that has a value in the period (EXISTS stops early)."""
-    cur = store.cursor()
-    for source, column in (("product", "product"), ("brand", "brand"), ("merchant", "merchant")):
-        found = cur.execute(
-            f"SELECT EXISTS (SELECT 1 FROM complaints_enriched WHERE {where} "
-            f"AND nullif(trim({column}), '') IS NOT NULL)", params,
-        ).fetchone()[0]
-        if found:
+def _label_source(facts: _Facts, rows: np.ndarray) -> str:
+    """The first of product, brand, merchant that has a value in the rows."""
+    if facts.has_product[rows].any():
+        return "product"
+    for source in ("brand", "merchant"):
+        column = facts.columns[source]
+        if (column.codes[rows] < len(column.values)).any():
             return source
     return "none"
+
+
+def _cells(facts: _Facts, rows: np.ndarray, *, source: str, by_merchant: bool, current_from: int) -> pd.DataFrame:
+    """Unit × problem counts of the rows: ``n`` (from day ``current_from``), ``n_prev`` (before), ``uid``.
+
+    Units are numbered in the order of their keys (category, product, platform[, merchant]).
+    """
+    cols = facts.columns
+    label = cols[source] if source != "none" else None
+    parts = [cols["category"], label, cols["platform_norm"]] + ([cols["merchant_key"]] if by_merchant else [])
+    key = np.zeros(int(rows.sum()), dtype=np.int64)
+    for part in parts:
+        key = key * (part.size if part is not None else 1) + (part.codes[rows] if part is not None else 0)
+    problem = cols["problem"]
+    key = key * problem.size + problem.codes[rows]
+    weights = facts.n[rows]
+    current = facts.day[rows] >= current_from
+    inverse, keys = pd.factorize(key, sort=True)  # hashing, then sorting the few distinct keys
+    n = np.bincount(inverse, weights=weights * current, minlength=len(keys)).astype(np.int64)
+    n_prev = np.bincount(inverse, weights=weights * ~current, minlength=len(keys)).astype(np.int64)
+    out = {}
+    rest = keys // problem.size
+    out_problem = keys % problem.size
+    decoded = []
+    for part in reversed(parts):
+        size = part.size if part is not None else 1
+        decoded.append(rest % size)
+        rest = rest // size
+    decoded.reverse()
+    units = keys // problem.size
+    uid = np.concatenate([[0], np.cumsum(units[1:] != units[:-1])]) if len(keys) else np.zeros(0, np.int64)
+    out["category"] = cols["category"].decode(decoded[0])
+    out["product"] = (label.decode(decoded[1]) if label is not None
+                      else pd.Series(["（全部商品）"] * len(keys), dtype="str"))
+    out["platform"] = cols["platform_norm"].decode(decoded[2])
+    if by_merchant:
+        out["merchant"] = cols["merchant_key"].decode(decoded[3])
+    out["problem"] = problem.decode(out_problem)
+    out["n"] = n
+    out["n_prev"] = n_prev
+    out["uid"] = uid.astype(np.int64)
+    return pd.DataFrame(out)
+
+
+# Fitted priors and cell scores by their exact inputs: scoring the same table again (e.g. back to
+# all data, or after an edit elsewhere changed the store's fingerprint) reuses the fit (≈ 1 s on
+# 1M complaints); any change in the counts, expected counts or options changes the key.
+_FITS: collections.OrderedDict[str, tuple[ebgm.GPSFit, pd.DataFrame]] = collections.OrderedDict()
+_FITS_MAX = 8
+
+
+def _fit_and_score(fit_n: np.ndarray, fit_e: np.ndarray, fit_w: np.ndarray, n_cell: np.ndarray,
+                   e_cell: np.ndarray, *, random_state: int | None) -> tuple[ebgm.GPSFit, pd.DataFrame]:
+    """``ebgm.fit_gps`` on the whole table and ``ebgm.eb_scores`` of the cells, memoised by input."""
+    digest = hashlib.blake2b(repr(("gps-untruncated-3starts", random_state, len(fit_n), len(n_cell))).encode(),
+                             digest_size=16)
+    for array in (fit_n, fit_e, fit_w, n_cell, e_cell):
+        digest.update(np.ascontiguousarray(array, dtype=np.float64).tobytes())
+    key = digest.hexdigest()
+    with _FACTS_LOCK:
+        hit = _FITS.get(key)
+        if hit is not None:
+            _FITS.move_to_end(key)
+    if hit is not None:
+        return hit[0], hit[1].copy()
+    fit = ebgm.fit_gps(fit_n, fit_e, weights=fit_w, truncated=False, random_state=random_state,
+                       n_random_starts=0, starts=ebgm.OPENEBGM_STARTS[:3])
+    scores = ebgm.eb_scores(n_cell, e_cell, fit.prior)
+    with _FACTS_LOCK:
+        _FITS[key] = (fit, scores)
+        while len(_FITS) > _FITS_MAX:
+            _FITS.popitem(last=False)
+    return fit, scores.copy()
 
 
 def _empty_result(grain, label_source, period, previous, notes, params) -> SamplingResult:
@@ -273,7 +448,9 @@ def score_units(
         raise UserError("信号上限和增长上限必须大于 1。")
     filters = filters or Filters()
     severity_of, qs_types, _ = domain()
-    start, end = _resolve_period(store, filters)
+    facts = _facts(store)
+    base = _filter_mask(facts, filters)
+    start, end = _resolve_period(facts, filters, base)
     params_out = {
         "grain": grain, "weights": dataclasses.asdict(weights), "thresholds": dataclasses.asdict(thresholds),
         "signal_cap": signal_cap, "growth_cap": growth_cap, "filters": {
@@ -286,13 +463,8 @@ def score_units(
         return _empty_result(grain, "none", (start, end), (None, None), ["所选范围内没有投诉。"], params_out)
     length = (end - start).days + 1
     prev_start, prev_end = start - dt.timedelta(days=length), start - dt.timedelta(days=1)
-    cur_lo = dt.datetime.combine(start, dt.time.min)
-    hi = dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min)
-    lo = dt.datetime.combine(prev_start, dt.time.min)
-    base_where, base_params = filters.replace(start=None, end=None).where()
-    period_where = f"{base_where} AND received_at >= ? AND received_at < ?"
-
-    source = _label_source(store, period_where, [*base_params, cur_lo, hi])
+    in_period = base & (facts.day >= _day(start)) & (facts.day <= _day(end))
+    source = _label_source(facts, in_period)
     if source == "brand":
         notes.append("数据中没有商品名称，已改按品牌汇总。")
     elif source == "merchant":
@@ -303,20 +475,8 @@ def score_units(
     if grain == "merchant" and source == "merchant":
         notes.append("商品名称与品牌缺失，按店铺粒度即为按店铺/商家汇总。")
     keys = ["category", "product", "platform"] + (["merchant"] if by_merchant else [])
-    select_keys = (f"category, {_label_expr(source)} AS product, platform_norm AS platform"
-                   + (f", {_merchant_expr()} AS merchant" if by_merchant else ""))
-    sql = f"""
-        WITH g AS (
-            SELECT {select_keys}, problem,
-                   count(*) FILTER (WHERE received_at >= ?) AS n,
-                   count(*) FILTER (WHERE received_at < ?) AS n_prev
-            FROM complaints_enriched
-            WHERE {base_where} AND received_at >= ? AND received_at < ?
-            GROUP BY ALL
-        )
-        SELECT *, dense_rank() OVER (ORDER BY {', '.join(keys)}) - 1 AS uid FROM g
-    """
-    cells = store.query(sql, [cur_lo, cur_lo, *base_params, lo, hi])
+    rows = base & (facts.day >= _day(prev_start)) & (facts.day <= _day(end))
+    cells = _cells(facts, rows, source=source, by_merchant=by_merchant, current_from=_day(start))
     if by_merchant is False:
         cells["merchant"] = None
     n_total = int(cells["n"].sum()) if len(cells) else 0
@@ -349,11 +509,10 @@ def score_units(
     for col in ("PRR", "PRR_lo", "PRR_hi", "ROR", "ROR_lo", "ROR_hi", "chi2"):
         cells[col] = stats[col].to_numpy()
     fit_n, fit_e, fit_w = _with_zero_cells(cells, n_unit, n_total)
-    fit = ebgm.fit_gps(fit_n, fit_e, weights=fit_w, truncated=False, random_state=random_state,
-                       n_random_starts=0, starts=ebgm.OPENEBGM_STARTS[:3])
+    fit, scores = _fit_and_score(fit_n, fit_e, fit_w, n_cell, cells["E"].to_numpy(dtype=float),
+                                 random_state=random_state)
     if fit.method != "gps":
         notes.append(f"信号强度：{fit.label}。{fit.note}")
-    scores = ebgm.eb_scores(n_cell, cells["E"].to_numpy(), fit.prior)
     for col in ("EBGM", "EB05", "EB95"):
         cells[col] = scores[col].to_numpy()
     cells["quality_safety"] = is_qs
@@ -367,7 +526,11 @@ def score_units(
     first = order[np.r_[True, uid[order][1:] != uid[order][:-1]]]
     top = cells.iloc[first].set_index("uid")
     flagged = cells[cells["flag_prr"] | cells["flag_eb05"]]
-    signal_problems = flagged.groupby("uid")["problem"].agg(lambda s: "、".join(sorted(s, key=qs_types.index)))
+    flagged_of: dict[int, list[str]] = {}
+    for u, problem in zip(flagged["uid"].tolist(), flagged["problem"].tolist(), strict=True):
+        flagged_of.setdefault(u, []).append(problem)
+    signal_problems = pd.Series({u: "、".join(sorted(ps, key=qs_types.index)) for u, ps in flagged_of.items()},
+                                dtype="str")
 
     units = top[keys].copy()
     units["n"] = n_unit[top.index].astype("int64")

@@ -406,3 +406,54 @@ def test_exclusion_csv_round_trip(names):
     expected = list(dict.fromkeys(sampling._norm(n) for n in names))
     assert rules["product"].tolist() == expected
     assert set(rules["platform"]) == {"淘宝"}
+
+
+# -- the in-memory unit facts and the memoised prior fit ---------------------------------------
+def test_unit_order_and_ties_follow_the_keys(hand_store):
+    r = sampling.score_units(hand_store, filters=NOV)
+    # cells come sorted by unit key, units numbered in key order (code point order of the names)
+    keys = r.units.sort_values("uid")[["category", "product", "platform"]].agg("/".join, axis=1).tolist()
+    assert keys == sorted(keys) == ["化妆品/口红B/天猫", "家用电器/电热水壶A/淘宝", "服装鞋帽/运动鞋C/京东",
+                                    "食品/牛奶D/拼多多"]
+    assert r.cells["uid"].is_monotonic_increasing
+    again = sampling.score_units(hand_store, filters=NOV)
+    pd.testing.assert_frame_equal(again.units, r.units)
+    pd.testing.assert_frame_equal(again.cells, r.cells)
+
+
+def test_district_filter_matches_raw_values(tmp_path):
+    rows = builders.hand_rows()
+    rows["district"] = ["黄浦区" if i % 3 == 0 else " 黄浦区" if i % 3 == 1 else None for i in range(len(rows))]
+    store = builders.build(tmp_path / "dist.duckdb", rows)
+    r = sampling.score_units(store, filters=NOV.replace(districts=("黄浦区",)))
+    expected = int(store.scalar("SELECT count(*) FROM complaints WHERE district = '黄浦区' "
+                                "AND received_at >= '2017-11-01' AND received_at < '2017-12-01'"))
+    # November rows are 0–5, 7–20, 26–35 of 38; "黄浦区" exactly: 0, 3, 9, 12, 15, 18, 27, 30, 33
+    assert r.n_total == expected == 9
+    store.close()
+
+
+def test_fit_is_reused_only_for_the_same_table(hand_store, monkeypatch):
+    calls = []
+    real = sampling.ebgm.fit_gps
+
+    def counting(*args, **kwargs):
+        calls.append(len(args[0]))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sampling.ebgm, "fit_gps", counting)
+    monkeypatch.setattr(sampling, "_FITS", type(sampling._FITS)())
+    first = sampling.score_units(hand_store, filters=NOV)
+    second = sampling.score_units(hand_store, filters=NOV, weights=sampling.Weights(signal=1.0))
+    assert len(calls) == 1                                  # same counts, other weights: no refit
+    assert second.fit == first.fit
+    kettle = _unit(first, "电热水壶A")
+    builders.insert(hand_store, pd.DataFrame([{
+        "complaint_id": "NEW1", "received_at": "2017-11-20 10:00:00", "text": "壶底漏电",
+        "product": "电热水壶A", "brand": None, "merchant": "某店", "platform": "淘宝",
+        "category": "家用电器", "problem": "安全隐患"}]))
+    third = sampling.score_units(hand_store, filters=NOV)
+    assert len(calls) == 2 and third.n_total == first.n_total + 1       # new data: new fit
+    assert _unit(third, "电热水壶A").n == kettle.n + 1
+    sampling.score_units(hand_store, filters=NOV, random_state=1)
+    assert len(calls) == 3                                  # other options: new fit
