@@ -59,6 +59,7 @@ BREAKDOWNS = {
 }
 MISSING_LABEL = "（未填写）"
 _CUBE_BREAKDOWNS = {None, "category", "problem", "platform_norm"}
+_COMPLAINT_COLUMNS = {"district", "category_raw", "problem_raw"}
 _NOT_A_TOP = {UNCLASSIFIED, "其他平台", MISSING_LABEL}
 
 
@@ -189,7 +190,10 @@ def compare_counts(store: Store, filters: Filters, *, by: str | None = None) -> 
     # The daily cube of analysis.trends holds the same counts without the complaints–enrichment
     # join (0.3 s per query on 1M complaints); its districts are normalised, so not for those.
     cube = by in _CUBE_BREAKDOWNS and not filters.districts
-    source = "daily_cube" if cube else "complaints_enriched"
+    # Without a category or platform filter, a complaint column needs no enrichment: the
+    # complaints table alone answers (5 ms instead of 0.1 s for the join on 1M complaints).
+    plain = not cube and by in _COMPLAINT_COLUMNS and not filters.categories and not filters.platforms
+    source = "daily_cube" if cube else "complaints" if plain else "complaints_enriched"
     if cube:
         counts = counts.replace("count(*)", "sum(n)")
     if by:
@@ -206,6 +210,36 @@ def compare_counts(store: Store, filters: Filters, *, by: str | None = None) -> 
     if by:
         frame = frame.sort_values(["current", by], ascending=[False, True], ignore_index=True)
     return frame[columns]
+
+
+def _breakdowns(store: Store, filters: Filters, bys: tuple[str, ...]) -> list[pd.DataFrame]:
+    """:func:`compare_counts` of several cube columns from one scan of the daily cube.
+
+    The cube is grouped once by all of ``bys``; each breakdown is then a sum over the
+    others (integer counts, so the same frames as one query per breakdown).
+    """
+    resolved = _require_period(store, filters)
+    if resolved is None or filters.districts or not all(by in _CUBE_BREAKDOWNS and by for by in bys):
+        return [compare_counts(store, filters, by=by) for by in bys]
+    filters, periods = resolved
+    where, where_params = filters.replace(start=None, end=None).where()
+    flat = [value for name in PERIODS for value in periods[name].bounds()]
+    sums = ", ".join(f"sum(n) FILTER (WHERE received_at >= ? AND received_at < ?) AS {name}"
+                     for name in PERIODS)
+    in_any = " OR ".join("(received_at >= ? AND received_at < ?)" for _ in PERIODS)
+    keys = ", ".join(f"coalesce(CAST({by} AS VARCHAR), ?) AS {by}" for by in bys)
+    joint = trends.query_daily_cube(
+        store, f"SELECT {keys}, {sums} FROM daily_cube WHERE {where} AND ({in_any}) GROUP BY ALL",
+        [*[MISSING_LABEL] * len(bys), *flat, *where_params, *flat])
+    joint = joint.fillna({name: 0 for name in PERIODS})
+    out = []
+    for by in bys:
+        frame = joint.groupby(by, sort=False, as_index=False)[list(PERIODS)].sum()
+        for name in PERIODS:
+            frame[name] = frame[name].astype("int64")
+        out.append(frame.sort_values(["current", by], ascending=[False, True], ignore_index=True)
+                   [[by, *PERIODS]])
+    return out
 
 
 def relative_change(new: float, old: float) -> float:
@@ -264,9 +298,7 @@ def kpi_frame(store: Store, filters: Filters) -> pd.DataFrame:
     if resolved is None:
         return pd.DataFrame()
     filters, periods = resolved
-    by_category = compare_counts(store, filters, by="category")
-    by_platform = compare_counts(store, filters, by="platform_norm")
-    by_problem = compare_counts(store, filters, by="problem")
+    by_category, by_platform, by_problem = _breakdowns(store, filters, ("category", "platform_norm", "problem"))
     quality = by_problem[by_problem["problem"].isin(quality_safety_problems())]
     rows = []
     for name in PERIODS:

@@ -208,3 +208,20 @@ def test_cards_say_no_previous_data_instead_of_nan():
     for key in ("top_category", "top_platform"):
         assert "nan" not in cards[key].delta_description
         assert cards[key].delta_description.endswith("上期无数据")
+
+
+def test_one_cube_scan_gives_the_same_breakdowns(store):
+    bys = ("category", "platform_norm", "problem")
+    for filters in (NOV, Filters(start=D(2017, 11, 1), end=D(2017, 11, 30), categories=("家用电器",))):
+        for by, frame in zip(bys, ov._breakdowns(store, filters, bys), strict=True):
+            expected = ov.compare_counts(store, filters, by=by)
+            assert frame.to_dict("list") == expected.to_dict("list")
+
+
+def test_district_counts_without_and_with_a_category_filter_agree_with_the_view(store):
+    sql = ("SELECT coalesce(district, '（未填写）') AS d, count(*) AS n FROM complaints_enriched "
+           "WHERE received_at >= '2017-11-01' AND received_at < '2017-12-01' {} GROUP BY 1")
+    for filters, extra in ((NOV, ""), (NOV.replace(categories=("家用电器",)), "AND category = '家用电器'")):
+        expected = dict(store.query(sql.format(extra)).itertuples(index=False))
+        got = ov.compare_counts(store, filters, by="district").set_index("district")["current"]
+        assert {k: v for k, v in got.items() if v} == expected
