@@ -138,7 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     from analysis import segment
     from analysis.store import Filters, Store
 
-    store = Store(db)
+    # Read-only: the bench reads the store as it is (no enrichment, token or run cache written);
+    # in the app, run_clustering checks the enrichment once per store state, not per filter change.
+    store = Store(db, read_only=True)
     tokenizer = segment.Tokenizer()
     n = store.count()
     print(f"bench_interaction: {db.name}, {n:,} complaints; {os.cpu_count()} CPUs, "
