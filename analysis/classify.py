@@ -661,6 +661,18 @@ ENRICH_COLUMNS = ("category", "category_confidence", "category_source", "categor
                   "problem_confidence", "problem_evidence", "severity", "platform_norm")
 
 
+def _map_each(values: list, mapper) -> list:
+    """``mapper`` of every value, computed once per distinct value (export cells repeat a lot)."""
+    seen: dict = {}
+    out = []
+    for value in values:
+        key = value if isinstance(value, str) else None
+        if key not in seen:
+            seen[key] = mapper(value)
+        out.append(seen[key])
+    return out
+
+
 def classify_complaints(frame: pd.DataFrame, *, tokens: Sequence[str | None] | None = None,
                         taxonomy: Taxonomy | None = None, rules: RuleClassifier | None = None,
                         model: SupervisedClassifier | None = None) -> pd.DataFrame:
@@ -690,8 +702,8 @@ def classify_complaints(frame: pd.DataFrame, *, tokens: Sequence[str | None] | N
         return frame[name].tolist() if name in frame else [None] * n
 
     cat_raw, prob_raw = column("category_raw"), column("problem_raw")
-    cat_map = [taxonomy.map_category(v) for v in cat_raw]
-    prob_map = [taxonomy.map_problem(v) for v in prob_raw]
+    cat_map = _map_each(cat_raw, taxonomy.map_category)
+    prob_map = _map_each(prob_raw, taxonomy.map_problem)
     # Unmapped export cells still carry words (淘宝省钱卡强制开通): feed them to the rules.
     leftovers = [
         " ".join(v for v, m in ((cr, cm), (pr, pm)) if isinstance(v, str) and m is None) or None

@@ -102,7 +102,7 @@ class Taxonomy:
         """Problem types counted as 质量安全类 (安全隐患, 商品质量, 假冒伪劣与商标侵权, 标识不符)."""
         return tuple(self.problems.loc[self.problems["quality_safety"], "name"])
 
-    @property
+    @functools.cached_property
     def problem_names(self) -> tuple[str, ...]:
         """Problem type names in order (without 未分类)."""
         return tuple(self.problems["name"])
