@@ -317,6 +317,8 @@ class SupervisedClassifier:
 
     Args:
         C: SVM regularisation.
+        tol: the SVM's stopping tolerance (1e-3 scores the same as liblinear's 1e-4 on
+            ``bench/eval_classify.py`` and trains in about half the time).
         word_ngrams: word n-gram range.
         char_ngrams: character n-gram range; ``None`` for words only.
         min_df: minimum document frequency of a feature.
@@ -331,12 +333,13 @@ class SupervisedClassifier:
         random_state: seed of the SVM's coordinate descent and of the calibration folds.
     """
 
-    def __init__(self, *, C: float = 0.3, word_ngrams: tuple[int, int] = (1, 2),
+    def __init__(self, *, C: float = 0.3, tol: float = 1e-3, word_ngrams: tuple[int, int] = (1, 2),
                  char_ngrams: tuple[int, int] | None = (1, 3), min_df: int = 2, hash_bits: int = 21,
                  class_weight_power: float = 0.3, calibration_folds: int = 3, min_confidence: float = 0.6,
                  min_fine_examples: int = 10, stopwords: frozenset[str] | Sequence[str] = frozenset(),
                  random_state: int | None = 0) -> None:
         self.C = C
+        self.tol = tol
         self.word_ngrams = tuple(word_ngrams)
         self.char_ngrams = tuple(char_ngrams) if char_ngrams else None
         self.min_df = min_df
@@ -409,7 +412,7 @@ class SupervisedClassifier:
         names, counts = np.unique(fine, return_counts=True)
         weights = (counts.max() / counts) ** self.class_weight_power
         X = self._features(tokens, fit=True)
-        svm = LinearSVC(C=self.C, class_weight=dict(zip(names, weights)), random_state=self.random_state)
+        svm = LinearSVC(C=self.C, tol=self.tol, class_weight=dict(zip(names, weights)), random_state=self.random_state)
         folds = StratifiedKFold(self.calibration_folds, shuffle=True, random_state=self.random_state)
         self._model = CalibratedClassifierCV(svm, method="sigmoid", cv=folds).fit(X, fine)
         self.fine_classes_ = self._model.classes_
@@ -421,7 +424,7 @@ class SupervisedClassifier:
             self._fold[i, index[fine_to_cat[f]]] = 1.0
         self.n_train_ = len(fine)
         digest = hashlib.blake2b(digest_size=8)
-        digest.update(repr((self.C, self.word_ngrams, self.char_ngrams, self.min_df, self.hash_bits,
+        digest.update(repr((self.C, self.tol, self.word_ngrams, self.char_ngrams, self.min_df, self.hash_bits,
                             self.class_weight_power, self.calibration_folds, self.min_fine_examples,
                             self.random_state, sorted(self.stopwords), sorted(fine_to_cat.items()))).encode())
         for tok, lab in zip(tokens, fine):
