@@ -434,14 +434,60 @@ class SupervisedClassifier:
         if coefs.shape[0] == 1:  # binary: one weight vector, pointing at the second class
             coefs = np.vstack([-coefs[0], coefs[0]])
         self._coef = coefs.astype(np.float32)  # for evidence only
+        self._compile()
         return self
+
+    def _compile(self) -> None:
+        """The calibrated SVMs as one float32 weight matrix, so prediction is one product.
+
+        Reproduces ``CalibratedClassifierCV.predict_proba`` (sigmoid method): per fold
+        model, each class's decision value goes through its sigmoid, the row is normalised
+        (uniform when all are zero), and the fold models are averaged. The sklearn object is
+        then dropped: the saved model holds only these arrays.
+        """
+        n_fine = len(self.fine_classes_)
+        position = {c: i for i, c in enumerate(self.fine_classes_)}
+        weights, intercepts, slopes, offsets, targets = [], [], [], [], []
+        for m, calibrated in enumerate(self._model.calibrated_classifiers_):
+            est = calibrated.estimator
+            if n_fine == 2:  # one decision value, for the second class
+                cols = [position[est.classes_[1]]]
+            else:
+                cols = [position[c] for c in est.classes_]
+            weights.append(est.coef_.T)
+            intercepts.append(np.broadcast_to(est.intercept_, (est.coef_.shape[0],)))
+            slopes.extend(cal.a_ for cal in calibrated.calibrators)
+            offsets.extend(cal.b_ for cal in calibrated.calibrators)
+            targets.extend(m * n_fine + c for c in cols)
+        self._stack_w = np.ascontiguousarray(np.hstack(weights), dtype=np.float32)
+        self._stack_b = np.concatenate(intercepts).astype(np.float32)
+        self._stack_a = np.asarray(slopes, dtype=np.float64)
+        self._stack_c = np.asarray(offsets, dtype=np.float64)
+        self._stack_target = np.asarray(targets, dtype=np.int64)
+        self._n_models = len(self._model.calibrated_classifiers_)
+        self._model = None
 
     def _check_fitted(self) -> None:
         if self.classes_ is None:
             raise RuntimeError("SupervisedClassifier is not fitted")
 
     def _fine_proba(self, X) -> np.ndarray:
-        return self._model.predict_proba(X)
+        """Calibrated fine-label probabilities (see :meth:`_compile`)."""
+        from scipy.special import expit
+
+        n, n_fine, m = X.shape[0], len(self.fine_classes_), self._n_models
+        decision = (X @ self._stack_w + self._stack_b).astype(np.float64)
+        calibrated = expit(-(self._stack_a * decision + self._stack_c))
+        proba = np.zeros((n, m * n_fine))
+        proba[:, self._stack_target] = calibrated
+        proba = proba.reshape(n, m, n_fine)
+        if n_fine == 2:
+            proba[:, :, 0] = 1.0 - proba[:, :, 1]
+        else:
+            total = proba.sum(axis=2, keepdims=True)
+            proba = np.divide(proba, total, out=np.full_like(proba, 1.0 / n_fine), where=total != 0)
+        proba[(1.0 < proba) & (proba <= 1.0 + 1e-5)] = 1.0
+        return proba.mean(axis=1)
 
     def predict_proba(self, tokens: Sequence[str | None]) -> np.ndarray:
         """Category probabilities, columns in the order of :attr:`classes_`."""

@@ -274,6 +274,31 @@ def model():
     return SupervisedClassifier(min_df=1, random_state=0).fit(tokens, labels)
 
 
+@pytest.mark.parametrize("two_classes", [False, True])
+def test_compiled_model_gives_sklearns_calibrated_probabilities(monkeypatch, two_classes):
+    # _compile folds the calibrated SVMs into one product and drops sklearn's object: keep a
+    # reference to it and compare predict_proba on texts the model has and has not seen.
+    kept = {}
+    compile_ = SupervisedClassifier._compile
+
+    def keep(self):
+        kept["sklearn"] = self._model
+        compile_(self)
+
+    monkeypatch.setattr(SupervisedClassifier, "_compile", keep)
+    tokens, labels = _training_data()
+    if two_classes:
+        pairs = [(t, lab) for t, lab in zip(tokens, labels) if lab in ("家用电器", "化妆品")]
+        tokens, labels = [t for t, _ in pairs], [lab for _, lab in pairs]
+    model = SupervisedClassifier(min_df=1, random_state=0).fit(tokens, labels)
+    assert model._model is None  # only the compiled arrays are kept (and saved)
+    texts = tokens[:6] + ["热水器 漏电 面膜", "完全 没 见过 的 词", ""]
+    X = model._features(texts, fit=False)
+    expected = kept["sklearn"].predict_proba(X)
+    assert np.allclose(model._fine_proba(X), expected, atol=1e-6)
+    assert np.allclose(model._fine_proba(X).sum(axis=1), 1.0)
+
+
 def test_model_predicts_with_probabilities_and_evidence(model):
     out = model.predict(["热水器 安装 师傅", "洗发水 头发", "作者 写 得 精彩"])
     assert out["category"].tolist() == ["家用电器", "化妆品", "图书文娱"]
