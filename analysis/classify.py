@@ -122,13 +122,17 @@ class KeywordBanks:
                     found[bank][word] = n
         return found
 
-    def score(self, fields: Sequence[tuple[str, str]], tokens: str | None = None):
+    def score(self, fields: Sequence[tuple[str, str]], tokens: str | None = None, *,
+              cache: dict | None = None):
         """Score one complaint.
 
         Args:
             fields: ``(field, text)`` pairs, field one of :data:`FIELD_WEIGHTS`.
             tokens: the complaint's tokens, space-joined with a space at both ends
                 (see :meth:`hits`); applied to the text field only.
+            cache: a dict kept across calls: the keyword counts of the short fields
+                (product, title, exported cells), which repeat across complaints, are
+                looked up there instead of scanned again.
 
         Returns:
             Per bank: ``{label index: (score, [(contribution, keyword, field), …])}``.
@@ -139,7 +143,13 @@ class KeywordBanks:
             if not text:
                 continue
             mult = FIELD_WEIGHTS[field]
-            counts, plain = self._count(text, tokens if field == "text" else None)
+            if field == "text" or cache is None:
+                counts, plain = self._count(text, tokens if field == "text" else None)
+            else:
+                found = cache.get(text)
+                if found is None:
+                    found = cache[text] = self._count(text, None)
+                counts, plain = found
             for word, count in counts.items():
                 for bank, idx, weight in table[word]:
                     n = plain.get(word, 0) if bank in negatable else count
@@ -260,11 +270,12 @@ class RuleClassifier:
         )
         out = {k: [] for k in ("category", "category_confidence", "category_evidence", "problem",
                                "problem_confidence", "problem_evidence", "severity")}
+        cache: dict = {}
         for i in range(n):
             fields = (("product", _clean(products[i])), ("title", _clean(titles[i])),
                       ("raw", _clean(raw_labels[i])), ("text", _clean(texts[i])))
             tok = f" {tokens[i]} " if isinstance(tokens[i], str) else None
-            cat_scores, prob_scores = self._banks.score(fields, tok)
+            cat_scores, prob_scores = self._banks.score(fields, tok, cache=cache)
             best, conf = decide(cat_scores, tau=CATEGORY_TAU)
             sure = best >= 0 and conf >= self.min_confidence
             out["category"].append(self._categories[best] if sure else UNCLASSIFIED)

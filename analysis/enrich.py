@@ -25,7 +25,7 @@ from analysis.segment import Tokenizer, ensure_tokens
 from analysis.taxonomy import Taxonomy, load_taxonomy
 
 MODEL_NAME = "category"
-MODEL_VERSION = "svm-hashed-4"
+MODEL_VERSION = "svm-hashed-5"
 MIN_LABELLED = 200  # labelled complaints needed before a model is trained
 MIN_PER_CLASS = 20  # a category needs this many labelled complaints to be learnt
 # Training rows at most (classes under FULL_CLASS are always kept whole). Training time grows
