@@ -463,13 +463,15 @@ def load_tokens(store, tokenizer: Tokenizer, *, where: str = "TRUE", params: lis
     """
     if ensure and not getattr(store, "read_only", False):
         ensure_tokens(store, tokenizer)
+    # Join first, then keep one row per complaint: deduplicating the whole token cache
+    # (GROUP BY text_hash over every cached text) cost 1.2 s per call on a 1M store.
     sql = f"""
-        SELECT c.complaint_id, t.tokens, CASE WHEN t.tokens IS NULL THEN c.text END AS text
-        FROM (SELECT complaint_id, text_hash, text, import_id, source_row
-              FROM complaints_enriched WHERE {where}) c
-        LEFT JOIN (SELECT text_hash, any_value(tokens) AS tokens FROM tokens
-                   WHERE fingerprint = ? GROUP BY text_hash) t USING (text_hash)
-        ORDER BY c.import_id, c.source_row
+        SELECT complaint_id, tokens, CASE WHEN tokens IS NULL THEN text END AS text FROM (
+            SELECT DISTINCT ON (c.complaint_id) c.complaint_id, t.tokens, c.text, c.import_id, c.source_row
+            FROM (SELECT complaint_id, text_hash, text, import_id, source_row
+                  FROM complaints_enriched WHERE {where}) c
+            LEFT JOIN tokens t ON t.text_hash = c.text_hash AND t.fingerprint = ?)
+        ORDER BY import_id, source_row
     """
     query_params = [*(params or []), tokenizer.fingerprint]
     table = store.cursor().sql(sql, params=query_params).to_arrow_table()
