@@ -988,9 +988,12 @@ class ClusterScope:
 
 # --------------------------------------------------------------------------- store runs
 def _data_fingerprint(store: Store) -> str:
+    """Changes when complaints are added or removed, or classified anew (new rules, taxonomy
+    or model: the enrichment's fingerprints change even when every count stays the same)."""
     row = store.cursor().execute(
         "SELECT (SELECT count(*) FROM imports), (SELECT coalesce(max(import_id), 0) FROM imports), "
-        "(SELECT count(*) FROM complaints), (SELECT count(*) FROM enrichment)"
+        "(SELECT count(*) FROM complaints), (SELECT count(*) FROM enrichment), "
+        "(SELECT string_agg(DISTINCT model_fingerprint, ',' ORDER BY model_fingerprint) FROM enrichment)"
     ).fetchone()
     return "-".join(str(v) for v in row)
 

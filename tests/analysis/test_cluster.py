@@ -312,6 +312,16 @@ def test_new_data_invalidates_the_cache(store, planted, tokenizer):
     assert store.count("cluster_runs") == 1
 
 
+def test_reclassifying_invalidates_the_cache(store, tokenizer):
+    # Same complaints, same counts, but classified anew (other rules, taxonomy or model):
+    # the categories may differ, so the cached run must not be served.
+    first = cluster.run_clustering(store, tokenizer=tokenizer)
+    assert cluster.run_key(store, ClusterScope(), tokenizer=tokenizer)[0] == first.run_id
+    store.con.execute("UPDATE enrichment SET model_fingerprint = 'reclassified'")
+    assert store.count("enrichment") == len(first.assignments)
+    assert cluster.run_key(store, ClusterScope(), tokenizer=tokenizer)[0] != first.run_id
+
+
 def test_small_scope_gets_a_message(store, tokenizer):
     result = cluster.run_clustering(store, platform="小红书", tokenizer=tokenizer)
     assert result.too_few and "10 条" in result.message and "少于 30 条" in result.message
