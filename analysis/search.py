@@ -16,11 +16,14 @@ Query language (operators in any letter case):
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import re
+import threading
 from collections.abc import Sequence
 
 import pandas as pd
+import pyarrow as pa
 
 from analysis.errors import UserError
 from analysis.store import Filters
@@ -244,10 +247,74 @@ RESULT_COLUMNS = (
 )
 
 
+# Complaints matching a query, per store state and query: ``key -> (polarity, complaint ids)``.
+# The set depends only on the texts and the token cache, not on the filters, so a filter change
+# or another page of the same query reads no token (LRU, bounded by the ids held).
+_MATCHES: collections.OrderedDict = collections.OrderedDict()
+_MATCHES_LOCK = threading.Lock()
+MATCH_CACHE_IDS = 1_000_000
+
+
+def _state_key(store, tokenizer) -> tuple | None:
+    """What the matching set depends on: texts (imports) and the token cache; None: do not cache."""
+    if store.path == ":memory:":  # several in-memory stores share the path
+        return None
+    row = store.cursor().execute(
+        "SELECT (SELECT count(*) FROM complaints), (SELECT count(*) FROM tokens), "
+        "(SELECT max(updated_at)::VARCHAR FROM token_state WHERE fingerprint = ?)", [tokenizer.fingerprint]
+    ).fetchone()
+    return (store.path, store.fingerprint(), *row, tokenizer.fingerprint)
+
+
+def _matching_set(store, node, tokenizer) -> tuple[bool, pa.Table]:
+    """The complaints a query matches, or those it does not match, whichever is usually fewer.
+
+    Returns:
+        ``(negated, ids)``: ``ids`` (column ``complaint_id``) are the complaints matching the
+        query, or not matching it when ``negated`` (a query true of an empty text, e.g.
+        ``NOT 退款``, matches most complaints).
+    """
+    cond, params = query_sql(node, tokenizer=tokenizer, tokens_col="t.tokens", text_col="c.text")
+    empty, empty_params = query_sql(node, tokenizer=tokenizer, tokens_col="''", text_col="''")
+    negated = bool(store.scalar(f"SELECT {empty}", empty_params))
+    pred = f"(NOT {cond})" if negated else cond
+    fp = tokenizer.fingerprint
+    if "c.text" not in cond and "t.tokens" in cond:
+        # Tokens only: scan the cache once. A text without cached tokens matches as an empty
+        # token string, which ``negated`` already decides (the same as a LEFT JOIN would).
+        sql = (f"SELECT c.complaint_id FROM complaints c WHERE c.text_hash IN "
+               f"(SELECT t.text_hash FROM tokens t WHERE t.fingerprint = ? AND {pred})")
+        sql_params = [fp, *params]
+    elif "t.tokens" in cond:
+        sql = (f"SELECT c.complaint_id FROM complaints c LEFT JOIN tokens t "
+               f"ON t.text_hash = c.text_hash AND t.fingerprint = ? WHERE {pred}")
+        sql_params = [fp, *params]
+    else:
+        sql, sql_params = f"SELECT c.complaint_id FROM complaints c WHERE {pred}", list(params)
+    key = _state_key(store, tokenizer)
+    if key is not None:
+        key = (*key, sql, tuple(sql_params))
+        with _MATCHES_LOCK:
+            if key in _MATCHES:
+                _MATCHES.move_to_end(key)
+                return _MATCHES[key]
+    ids = store.cursor().sql(sql, params=sql_params).to_arrow_table()
+    value = (negated, ids)
+    if key is not None and ids.num_rows <= MATCH_CACHE_IDS:
+        with _MATCHES_LOCK:
+            _MATCHES[key] = value
+            while sum(v[1].num_rows for v in _MATCHES.values()) > MATCH_CACHE_IDS:
+                _MATCHES.popitem(last=False)
+    return value
+
+
 def search(store, query: str | None = None, *, tokenizer, filters: Filters | None = None,
            problems: Sequence[str] = (), min_severity: int = 0, limit: int = 50, offset: int = 0
            ) -> SearchResult:
     """Complaints matching a keyword query and the filters, newest first.
+
+    The complaints a query matches are found once per store state (texts and token cache)
+    and reused for other filters and pages.
 
     Args:
         store: the complaint store (tokens come from its cache; run
@@ -272,24 +339,28 @@ def search(store, query: str | None = None, *, tokenizer, filters: Filters | Non
     if min_severity > 0:
         clauses.append("c.severity >= ?")
         all_params.append(int(min_severity))
-    q_sql, q_params = query_sql(node, tokenizer=tokenizer)
-    clauses.append(q_sql)
-    all_params.extend(q_params)
-    body = "FROM complaints_enriched c "
-    if "tk.tokens" in q_sql:  # the token cache is joined only when a word needs it (1M-row join)
-        body += "LEFT JOIN tokens tk ON tk.text_hash = c.text_hash AND tk.fingerprint = ? "
-        all_params = [tokenizer.fingerprint, *all_params]
-    body += f"WHERE {' AND '.join(clauses)}"
-    total = int(store.scalar(f"SELECT count(*) {body}", all_params) or 0)
+    cur = store.cursor()
+    if node is not None:
+        negated, ids = _matching_set(store, node, tokenizer)
+        cur.register("_search_ids", ids)
+        clauses.append(f"c.complaint_id {'NOT IN' if negated else 'IN'} (SELECT complaint_id FROM _search_ids)")
     order = "ORDER BY c.received_at DESC NULLS LAST, c.complaint_id"
-    # The page's ids first (sorting narrow rows), then only those rows with every column.
-    ids = [r[0] for r in store.cursor().execute(f"SELECT c.complaint_id {body} {order} LIMIT ? OFFSET ?",
-                                                [*all_params, int(limit), int(offset)]).fetchall()]
+    try:
+        # One pass: the matches' ids and times (narrow rows), then their count and this page's ids.
+        total, page = cur.execute(
+            f"WITH m AS MATERIALIZED (SELECT c.complaint_id, c.received_at FROM complaints_enriched c "
+            f"WHERE {' AND '.join(clauses)}) "
+            f"SELECT (SELECT count(*) FROM m), "
+            f"(SELECT list(complaint_id) FROM (SELECT c.complaint_id FROM m c {order} LIMIT ? OFFSET ?))",
+            [*all_params, int(limit), int(offset)]).fetchone()
+    finally:
+        cur.close()
+    page = list(page or [])
     columns = ", ".join(f"c.{col}" for col in RESULT_COLUMNS)
     rows = store.query(
         f"SELECT {columns} FROM complaints_enriched c "
-        f"WHERE c.complaint_id IN (SELECT unnest(?::VARCHAR[])) {order}", [ids])
-    return SearchResult(total=total, rows=rows, terms=query_terms(node))
+        f"WHERE c.complaint_id IN (SELECT unnest(?::VARCHAR[])) {order}", [page])
+    return SearchResult(total=int(total or 0), rows=rows, terms=query_terms(node))
 
 
 def highlight_spans(text: str | None, terms: Sequence[str]) -> list[tuple[str, bool]]:

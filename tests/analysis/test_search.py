@@ -113,3 +113,49 @@ def test_search_filters_paging_and_order(store, tokenizer):
     assert search(store, "漏电 热水壶", tokenizer=tokenizer).terms == ["漏电", "热水壶"]
     assert ids(store, tokenizer, "'; DROP TABLE complaints; --") == []
     assert store.count("complaints") == 5
+
+
+def test_negated_queries_page_and_count(store, tokenizer):
+    result = search(store, "NOT 漏电", tokenizer=tokenizer, limit=2, offset=1)
+    assert result.total == 3  # C, D, E; newest first E, D, C
+    assert result.rows["complaint_id"].tolist() == ["D", "C"]
+    assert ids(store, tokenizer, "退款 OR NOT 手机") == ["A", "B", "C", "E"]  # D has 手机 (手机号) and no 退款
+    november = Filters(start=dt.date(2024, 11, 1), end=dt.date(2024, 11, 30))
+    assert ids(store, tokenizer, "-退款", filters=november) == ["B", "C", "D"]
+    beyond = search(store, "漏电", tokenizer=tokenizer, offset=10)
+    assert beyond.total == 2 and beyond.rows.empty
+
+
+def _add(store, cid, text, when, row):
+    with store.transaction() as cur:
+        cur.execute("INSERT INTO imports VALUES (?, 'x.csv', ?, now(), 'utf-8', 0, 1, 1, 0, 0, 0, NULL, NULL)",
+                    [row, f"sha{row}"])
+        cur.execute(
+            "INSERT INTO complaints (complaint_id, received_at, text, content_hash, text_hash, import_id, "
+            "source_row) VALUES (?, ?, ?, ?, ?, ?, ?)", [cid, when, text, text_hash(cid + text), text_hash(text), row, row])
+
+
+def test_matches_are_reused_and_follow_new_complaints_and_tokens(tmp_path, tokenizer):
+    from analysis import search as search_module
+
+    search_module._MATCHES.clear()
+    with Store(tmp_path / "s.duckdb") as s:
+        for row, (cid, (text, when)) in enumerate(TEXTS.items(), start=1):
+            _add(s, cid, text, when, row)
+        ensure_enriched(s, tokenizer=tokenizer)
+        assert ids(s, tokenizer, "漏电") == ["A", "B"]
+        december = Filters(start=dt.date(2024, 12, 1), end=dt.date(2024, 12, 31))
+        assert ids(s, tokenizer, "漏电", filters=december) == []
+        assert ids(s, tokenizer, "漏电", offset=1) == ["A"]
+        assert len(search_module._MATCHES) == 1  # one token scan for the query, whatever the filters
+        _add(s, "F", "插座漏电冒烟", dt.datetime(2024, 12, 6), 6)  # a new import, then its tokens
+        ensure_enriched(s, tokenizer=tokenizer)
+        assert ids(s, tokenizer, "漏电", filters=december) == ["F"]
+        assert ids(s, tokenizer, "漏电") == ["A", "B", "F"]
+        assert ids(s, tokenizer, "NOT 漏电") == ["C", "D", "E"]
+        # B's cached tokens removed: like a LEFT JOIN, B no longer has the word (NOT finds it)
+        s.cursor().execute("DELETE FROM tokens WHERE text_hash = ?", [text_hash(TEXTS["B"][0])])
+        assert ids(s, tokenizer, "漏电") == ["A", "F"]
+        assert ids(s, tokenizer, "NOT 漏电") == ["B", "C", "D", "E"]
+        assert ids(s, tokenizer, '"漏电"') == ["A", "B", "F"]  # quotes read the text itself
+        assert ids(s, tokenizer, '漏电 OR "差点"') == ["A", "B", "F"]

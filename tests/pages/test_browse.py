@@ -127,3 +127,23 @@ def test_picking_a_complaint_then_narrowing_the_search(filled):
     assert not at.exception
     assert len(at.selectbox(key="br_selected").options) == 1
     assert "**类别：** 家用电器" in markdown(at)
+
+
+def test_keyword_search_across_filter_changes_and_a_new_import(filled):
+    at = open_page()
+    at.text_input(key="br_query").input("漏电").run()
+    assert "共 2 条投诉符合条件" in at.caption[0].value
+    at.multiselect(key="gf_platforms").set_value(["京东"]).run()
+    assert not at.exception
+    assert at.dataframe[0].value["snippet"].tolist() == ["电热水壶漏电，差点触电，孩子被烫伤"]
+    at.multiselect(key="gf_platforms").set_value([]).run()
+    with Store(filled) as store, store.transaction() as cur:  # a second import lands
+        cur.execute("INSERT INTO imports VALUES (2, 'b.csv', 'sha-b', now(), 'utf-8', 0, 1, 1, 0, 0, 0, NULL, NULL)")
+        cur.execute(
+            "INSERT INTO complaints (complaint_id, received_at, text, platform, district, content_hash, "
+            "text_hash, import_id, source_row) VALUES ('T6', ?, '插座漏电冒烟', '京东', '黄浦区', 'c6', ?, 2, 2)",
+            [dt.datetime(2024, 11, 6, 9, 0), text_hash("插座漏电冒烟")])
+    at.run()
+    assert not at.exception
+    assert "共 3 条投诉符合条件" in at.caption[0].value  # enriched by the page, then found
+    assert at.dataframe[0].value["snippet"].tolist()[0] == "插座漏电冒烟"
