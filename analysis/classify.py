@@ -542,17 +542,20 @@ class SupervisedClassifier:
         n = X.shape[0]
         if terms is None or terms.empty:
             return ["模型:"] * n
-        terms = terms.drop_duplicates(["row", "column"])
         rows, cols = terms["row"].to_numpy(), terms["column"].to_numpy()
-        # The tf-idf value of each (row, column): CSR entries are sorted by row, then column.
-        keys = np.repeat(np.arange(n, dtype=np.int64), np.diff(X.indptr)) * X.shape[1] + X.indices
-        value = X.data[np.searchsorted(keys, rows * X.shape[1] + cols)]
-        contrib = value * self._coef[best[rows], cols]
         first = terms["first"].to_numpy()
         second = np.where(terms["length"].to_numpy() > 1, np.minimum(first + 1, len(flat) - 1), -1)
+        # Cheap tests first: a positive weight for the row's category, real words only.
         wordlike = _wordlike(flat)
-        keep = (contrib > 0) & wordlike[first] & ((second < 0) | wordlike[second])
-        rows, contrib, first, second = rows[keep], contrib[keep], first[keep], second[keep]
+        keep = (self._coef[best[rows], cols] > 0) & wordlike[first] & ((second < 0) | wordlike[second])
+        rows, cols, first, second = rows[keep], cols[keep], first[keep], second[keep]
+        # A word repeated in a text is one piece of evidence.
+        key = rows * X.shape[1] + cols
+        key, once = np.unique(key, return_index=True)
+        rows, cols, first, second = rows[once], cols[once], first[once], second[once]
+        # The tf-idf value of each (row, column): CSR entries are sorted by row, then column.
+        keys = np.repeat(np.arange(n, dtype=np.int64), np.diff(X.indptr)) * X.shape[1] + X.indices
+        contrib = X.data[np.searchsorted(keys, key)] * self._coef[best[rows], cols]
         order = np.lexsort((-contrib, rows))
         rows, first, second = rows[order], first[order], second[order]
         start = np.searchsorted(rows, rows, side="left")
