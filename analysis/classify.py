@@ -772,8 +772,24 @@ def classify_complaints(frame: pd.DataFrame, *, tokens: Sequence[str | None] | N
         " ".join(v for v, m in ((cr, cm), (pr, pm)) if isinstance(v, str) and m is None) or None
         for cr, cm, pr, pm in zip(cat_raw, cat_map, prob_raw, prob_map)
     ]
-    out = rules.predict(column("text"), tokens=tokens, products=column("product"),
-                        titles=column("title"), raw_labels=leftovers)
+    # Where both exported columns map, they decide category and problem: no rules needed.
+    todo = [i for i, (cm, pm) in enumerate(zip(cat_map, prob_map)) if cm is None or pm is None]
+    if len(todo) == n:
+        out = rules.predict(column("text"), tokens=tokens, products=column("product"),
+                            titles=column("title"), raw_labels=leftovers)
+    else:
+        def pick(values):
+            return None if values is None else [values[i] for i in todo]
+
+        part = rules.predict(pick(column("text")), tokens=pick(tokens), products=pick(column("product")),
+                             titles=pick(column("title")), raw_labels=pick(leftovers))
+        out = pd.DataFrame({"category": UNCLASSIFIED, "category_confidence": 0.0, "category_evidence": "",
+                            "problem": UNCLASSIFIED, "problem_confidence": 0.0, "problem_evidence": "",
+                            "severity": 0}, index=range(n))[list(part.columns)]
+        for col in part.columns:
+            values = out[col].to_numpy(copy=True)
+            values[todo] = part[col].to_numpy()
+            out[col] = values
     out.index = frame.index
     source = np.where(out["category"] != UNCLASSIFIED, "rule", "none").astype(object)
 

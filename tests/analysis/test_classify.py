@@ -366,6 +366,39 @@ def test_export_columns_take_precedence(rules, tokenizer):
     assert out["platform_norm"].tolist() == ["京东", "其他平台", "淘宝"]
 
 
+def test_rules_skip_rows_both_export_columns_decide(rules, tokenizer, monkeypatch):
+    frame = pd.DataFrame({
+        "text": ["手机屏幕碎了，漏电", "热水壶漏电", "口红是假货"],
+        "category_raw": ["通讯器材类", None, "化妆品类"],
+        "problem_raw": ["质量", "质量", None],
+        "product": ["某品牌手机", None, "口红"],
+    })
+    tokens = list(tokenizer.cut_many(frame["text"]))
+    seen = []
+    predict = RuleClassifier.predict
+
+    def spy(self, texts, **kwargs):
+        seen.append(list(texts))
+        return predict(self, texts, **kwargs)
+
+    monkeypatch.setattr(RuleClassifier, "predict", spy)
+    shuffled = frame.iloc[[2, 0, 1]].set_index(pd.Index([7, 5, 6]))
+    out = classify_complaints(shuffled, tokens=[tokens[2], tokens[0], tokens[1]], rules=rules)
+    assert seen == [["口红是假货", "热水壶漏电"]]  # row 0: category and problem both from the export
+    assert out.index.tolist() == [7, 5, 6]
+    row = out.loc[5]
+    assert (row["category"], row["category_confidence"], row["category_source"], row["category_evidence"]) == (
+        "消费类电子产品", 1.0, "export", "导出列:通讯器材类")
+    assert (row["problem"], row["problem_confidence"], row["problem_evidence"], row["severity"]) == (
+        "商品质量", 1.0, "导出列:质量", 3)
+    assert (out.loc[6, "category"], out.loc[6, "category_source"], out.loc[6, "problem"]) == ("家用电器", "rule", "商品质量")
+    assert (out.loc[7, "category_source"], out.loc[7, "problem"]) == ("export", "假冒伪劣与商标侵权")
+    # the same result as classifying each row alone (all rows through the rules)
+    for index, row_tokens in zip([7, 5, 6], [tokens[2], tokens[0], tokens[1]]):
+        alone = classify_complaints(shuffled.loc[[index]], tokens=[row_tokens], rules=rules)
+        assert alone.iloc[0].to_dict() == out.loc[index].to_dict()
+
+
 def test_model_where_confident_rules_otherwise(rules, model, tokenizer):
     frame = pd.DataFrame({"text": ["热水器安装师傅很专业，加热很快", "这个口红颜色好看", "买的电热水壶漏电了",
                                    "给孩子买的儿童玩具有尖锐的小零件", "好"]})
