@@ -45,7 +45,6 @@ import math
 import re
 import threading
 import unicodedata
-import weakref
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -276,17 +275,15 @@ class _Facts:
     columns: dict[str, _Column]
 
 
-_FACTS: weakref.WeakKeyDictionary[Store, tuple[str, _Facts]] = weakref.WeakKeyDictionary()
-_FACTS_LOCK = threading.Lock()
+_FITS_LOCK = threading.Lock()
 
 
 def _facts(store: Store) -> _Facts:
     """The store's unit facts, rebuilt whenever the store's fingerprint changes."""
-    key = store.fingerprint()
-    with _FACTS_LOCK:
-        hit = _FACTS.get(store)
-    if hit is not None and hit[0] == key:
-        return hit[1]
+    return store.memo("sampling.facts", lambda: _build_facts(store))
+
+
+def _build_facts(store: Store) -> _Facts:
     cur = store.cursor()
     try:
         table = cur.sql(_FACTS_SQL).to_arrow_table()
@@ -296,11 +293,8 @@ def _facts(store: Store) -> _Facts:
     columns = {name: _Column.encode(table.column(name))
                for name in ("category", "platform_norm", "district", "problem", "product", "brand", "merchant")}
     columns["merchant_key"] = _Column.encode(table.column("merchant"), null=_NO_MERCHANT)
-    facts = _Facts(day, table.column("n").to_numpy().astype(np.int64),
-                   table.column("has_product").to_numpy(zero_copy_only=False).astype(bool), columns)
-    with _FACTS_LOCK:
-        _FACTS[store] = (key, facts)
-    return facts
+    return _Facts(day, table.column("n").to_numpy().astype(np.int64),
+                  table.column("has_product").to_numpy(zero_copy_only=False).astype(bool), columns)
 
 
 def _day(value: dt.date) -> int:
@@ -394,7 +388,7 @@ def _fit_and_score(fit_n: np.ndarray, fit_e: np.ndarray, fit_w: np.ndarray, n_ce
     for array in (fit_n, fit_e, fit_w, n_cell, e_cell):
         digest.update(np.ascontiguousarray(array, dtype=np.float64).tobytes())
     key = digest.hexdigest()
-    with _FACTS_LOCK:
+    with _FITS_LOCK:
         hit = _FITS.get(key)
         if hit is not None:
             _FITS.move_to_end(key)
@@ -403,7 +397,7 @@ def _fit_and_score(fit_n: np.ndarray, fit_e: np.ndarray, fit_w: np.ndarray, n_ce
     fit = ebgm.fit_gps(fit_n, fit_e, weights=fit_w, truncated=False, random_state=random_state,
                        n_random_starts=0, starts=ebgm.OPENEBGM_STARTS[:3])
     scores = ebgm.eb_scores(n_cell, e_cell, fit.prior)
-    with _FACTS_LOCK:
+    with _FITS_LOCK:
         _FITS[key] = (fit, scores)
         while len(_FITS) > _FITS_MAX:
             _FITS.popitem(last=False)

@@ -34,13 +34,17 @@ import dataclasses
 import datetime as dt
 import hashlib
 import os
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 import pandas as pd
 
 from analysis.errors import UserError
+
+T = TypeVar("T")
 
 DB_ENV_VAR = "COMPLAINT_RADAR_DB"
 DEFAULT_DB_PATH = Path(__file__).resolve().parent.parent / "data" / "store" / "complaints.duckdb"
@@ -197,6 +201,8 @@ class Store:
 
     def __init__(self, path: str | os.PathLike | None = None, *, read_only: bool = False) -> None:
         self.path = str(default_db_path() if path is None else path)
+        self._memo: dict[str, tuple[str, object]] = {}
+        self._memo_lock = threading.Lock()
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self.read_only = read_only and self.path != ":memory:" and Path(self.path).exists()
@@ -292,9 +298,30 @@ class Store:
         row = self.cursor().execute(
             "SELECT count(*), coalesce(max(import_id), 0), "
             "(SELECT count(*) FROM enrichment), (SELECT count(*) FROM cluster_edits), "
-            "(SELECT count(*) FROM sampling_candidates) FROM imports"
+            "(SELECT count(*) FROM sampling_candidates), "
+            # classified anew (taxonomy, rules or model changed) with every count the same
+            "(SELECT string_agg(DISTINCT model_fingerprint, ',' ORDER BY model_fingerprint) FROM enrichment) "
+            "FROM imports"
         ).fetchone()
         return "-".join(str(v) for v in row)
+
+    def memo(self, name: str, build: Callable[[], T]) -> T:
+        """``build()``, computed once per store state (:meth:`fingerprint`) and kept with this
+        store object: e.g. an aggregate that every filter change reads.
+
+        Args:
+            name: what is kept (one value per name).
+            build: computes the value; called again whenever the store's contents changed.
+        """
+        key = self.fingerprint()
+        with self._memo_lock:
+            hit = self._memo.get(name)
+        if hit is not None and hit[0] == key:
+            return hit[1]
+        value = build()
+        with self._memo_lock:
+            self._memo[name] = (key, value)
+        return value
 
 
 @dataclasses.dataclass(frozen=True)

@@ -36,8 +36,6 @@ import csv
 import dataclasses
 import datetime as dt
 import math
-import threading
-import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -321,28 +319,20 @@ _CUBE_SQL = (
     "coalesce(nullif(trim(district), ''), '未填写') AS district, problem, count(*) AS n "
     "FROM complaints_enriched WHERE received_at IS NOT NULL GROUP BY ALL"
 )
-_CUBES: weakref.WeakKeyDictionary[Store, tuple[str, pa.Table]] = weakref.WeakKeyDictionary()
-_CUBES_LOCK = threading.Lock()
-
-
 def _daily_cube(store: Store) -> pa.Table:
     """The store's daily cube, rebuilt whenever the store's fingerprint changes."""
-    key = store.fingerprint()
-    with _CUBES_LOCK:
-        hit = _CUBES.get(store)
-    if hit is not None and hit[0] == key:
-        return hit[1]
-    cur = store.cursor()
-    try:
-        table = cur.sql(_CUBE_SQL).to_arrow_table()
-    finally:
-        cur.close()
-    table = pa.table({name: pc.dictionary_encode(col) if pa.types.is_string(col.type)
-                      or pa.types.is_large_string(col.type) else col
-                      for name, col in zip(table.column_names, table.columns)})
-    with _CUBES_LOCK:
-        _CUBES[store] = (key, table)
-    return table
+
+    def build() -> pa.Table:
+        cur = store.cursor()
+        try:
+            table = cur.sql(_CUBE_SQL).to_arrow_table()
+        finally:
+            cur.close()
+        return pa.table({name: pc.dictionary_encode(col) if pa.types.is_string(col.type)
+                         or pa.types.is_large_string(col.type) else col
+                         for name, col in zip(table.column_names, table.columns)})
+
+    return store.memo("trends.daily_cube", build)
 
 
 def _query_cube(store: Store, cube: pa.Table, sql: str, params: Sequence) -> pd.DataFrame:

@@ -107,6 +107,27 @@ def test_date_range_and_fingerprint(store):
     assert store.fingerprint() != fp
 
 
+def test_memo_is_computed_once_per_store_state(store):
+    calls = []
+
+    def build():
+        calls.append(store.fingerprint())
+        return len(calls)
+
+    assert store.memo("n", build) == 1
+    assert store.memo("n", build) == 1  # same state: kept
+    assert store.memo("other", lambda: "x") == "x"  # one value per name
+    insert(store, "a", "一")
+    store.con.execute("INSERT INTO enrichment (complaint_id, text_hash, category, problem, platform_norm, "
+                      "model_fingerprint) VALUES ('a', 'h', '食品', '商品质量', '淘宝', 'rules-v1')")
+    assert store.memo("n", build) == 2  # classified: a new state
+    fp = store.fingerprint()
+    store.con.execute("UPDATE enrichment SET category = '药品', model_fingerprint = 'rules-v2'")
+    assert store.fingerprint() != fp  # classified anew, every count the same
+    assert store.memo("n", build) == 3
+    assert store.memo("n", build) == 3
+
+
 def test_default_path_follows_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv(store_mod.DB_ENV_VAR, str(tmp_path / "x.duckdb"))
     assert store_mod.default_db_path() == tmp_path / "x.duckdb"
