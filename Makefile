@@ -24,7 +24,7 @@ demo-store: $(DEMO_STORE)
 
 run: $(STAMP) $(DEMO_STORE)
 	@echo "投诉雷达 starting at http://localhost:$(PORT)"
-	$(PY) -m streamlit run app.py --server.port $(PORT) --server.headless true
+	$(PY) -m ui.launch --server.port $(PORT) --server.headless true
 
 # The browser test needs Debian's chromium; scripts/install_browser.sh installs it when missing.
 browser:

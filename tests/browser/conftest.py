@@ -55,7 +55,8 @@ def free_port() -> int:
 
 
 class StreamlitServer:
-    """``streamlit run app.py`` in a subprocess on a free port, with ``COMPLAINT_RADAR_DB`` set."""
+    """The app as ``make run`` starts it (``python -m ui.launch``, i.e. ``streamlit run app.py``) in a
+    subprocess on a free port, with ``COMPLAINT_RADAR_DB`` set."""
 
     def __init__(self, db_path: Path, log_path: Path) -> None:
         self.db_path, self.log_path = db_path, log_path
@@ -67,7 +68,7 @@ class StreamlitServer:
         env = {**os.environ, "COMPLAINT_RADAR_DB": str(self.db_path), "PYTHONPATH": str(ROOT)}
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+            [sys.executable, "-m", "ui.launch", "--server.headless", "true",
              "--server.port", str(self.port), "--server.address", "127.0.0.1",
              "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
             cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
