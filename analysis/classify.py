@@ -295,6 +295,7 @@ class RuleClassifier:
 
 
 # -- supervised model ----------------------------------------------------------------------
+MODEL_FORMAT = 2  # bump when a saved model's attributes change: older saved models are not loaded
 MODELS_SQL = """
 CREATE TABLE IF NOT EXISTS classifier_models (
     name          VARCHAR NOT NULL,
@@ -477,6 +478,7 @@ class SupervisedClassifier:
         self._stack_target = np.asarray(targets, dtype=np.int64)
         self._n_models = len(self._model.calibrated_classifiers_)
         self._model = None
+        self.format_ = MODEL_FORMAT
 
     def _check_fitted(self) -> None:
         if self.classes_ is None:
@@ -579,10 +581,17 @@ class SupervisedClassifier:
 
     @staticmethod
     def from_bytes(data: bytes) -> SupervisedClassifier:
-        """Inverse of :meth:`to_bytes`."""
+        """Inverse of :meth:`to_bytes`.
+
+        Raises:
+            TypeError: not a model of this class, or one saved by an older version of it
+                (other features; :meth:`load` then answers None and enrichment retrains).
+        """
         model = pickle.loads(data)
         if not isinstance(model, SupervisedClassifier):
             raise TypeError("not a SupervisedClassifier")
+        if getattr(model, "format_", None) != MODEL_FORMAT:
+            raise TypeError("a SupervisedClassifier saved by an older version")
         return model
 
     def save(self, store, *, name: str = "category", key: str | None = None) -> None:
@@ -618,7 +627,12 @@ class SupervisedClassifier:
             sql += " AND fingerprint = ?"
             params.append(key)
         row = store.cursor().execute(sql + " ORDER BY created_at DESC LIMIT 1", params).fetchone()
-        return None if row is None else SupervisedClassifier.from_bytes(bytes(row[0]))
+        if row is None:
+            return None
+        try:
+            return SupervisedClassifier.from_bytes(bytes(row[0]))
+        except (TypeError, AttributeError, ModuleNotFoundError, pickle.UnpicklingError):
+            return None  # saved by an older version: as if none were saved
 
     @staticmethod
     def exists(store, *, name: str = "category", key: str | None = None) -> bool:

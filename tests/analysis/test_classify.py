@@ -336,6 +336,21 @@ def test_model_saved_in_the_store(model):
         assert SupervisedClassifier.load(store) is None
 
 
+def test_a_model_saved_by_an_older_version_is_not_loaded(model):
+    import pickle
+
+    old = pickle.loads(model.to_bytes())
+    del old.format_  # what a model pickled before the compiled format looks like
+    with pytest.raises(TypeError, match="older version"):
+        SupervisedClassifier.from_bytes(pickle.dumps(old))
+    with Store(":memory:") as store:
+        model.save(store)
+        assert SupervisedClassifier.load(store) is not None
+        store.con.execute("UPDATE classifier_models SET payload = ?", [pickle.dumps(old)])
+        assert SupervisedClassifier.exists(store)
+        assert SupervisedClassifier.load(store) is None  # the classify CLI then uses the rules
+
+
 def test_model_refuses_unusable_labels():
     with pytest.raises(ValueError):
         SupervisedClassifier().fit(["a b", "c d", "e f"], ["x", "x", "x"])
