@@ -93,7 +93,11 @@ class KeywordBanks:
         self._negatable = {self.banks.index(b) for b in negatable}
 
     def _count(self, text: str, tokens: str | None) -> tuple[dict[str, int], dict[str, int]]:
-        """Counts of each keyword: all occurrences, and those not right after a negation."""
+        """Counts of each keyword: all occurrences, and those not right after a negation.
+
+        With ``tokens`` (space-joined, a space at both ends), one-character keywords
+        (书, 鞋, 药 …) only count when they are whole tokens, not parts of longer words.
+        """
         counts: dict[str, int] = {}
         plain: dict[str, int] = {}
         table, negations = self._table, self._negations
@@ -107,21 +111,6 @@ class KeywordBanks:
                 plain[word] = plain.get(word, 0) + 1
         return counts, plain
 
-    def hits(self, text: str, tokens: str | None = None) -> list[dict[str, int]]:
-        """Keywords found in ``text`` with their counts, one dict per bank.
-
-        With ``tokens`` (space-joined, a space at both ends), one-character keywords
-        (书, 鞋, 药 …) only count when they are whole tokens, not parts of longer words.
-        """
-        counts, plain = self._count(text, tokens)
-        found: list[dict[str, int]] = [{} for _ in self.banks]
-        for word, count in counts.items():
-            for bank, _, _ in self._table[word]:
-                n = plain.get(word, 0) if bank in self._negatable else count
-                if n:
-                    found[bank][word] = n
-        return found
-
     def score(self, fields: Sequence[tuple[str, str]], tokens: str | None = None, *,
               cache: dict | None = None):
         """Score one complaint.
@@ -129,7 +118,7 @@ class KeywordBanks:
         Args:
             fields: ``(field, text)`` pairs, field one of :data:`FIELD_WEIGHTS`.
             tokens: the complaint's tokens, space-joined with a space at both ends
-                (see :meth:`hits`); applied to the text field only.
+                (see :meth:`_count`); applied to the text field only.
             cache: a dict kept across calls: the keyword counts of the short fields
                 (product, title, exported cells), which repeat across complaints, are
                 looked up there instead of scanned again.

@@ -319,6 +319,8 @@ _CUBE_SQL = (
     "coalesce(nullif(trim(district), ''), '未填写') AS district, problem, count(*) AS n "
     "FROM complaints_enriched WHERE received_at IS NOT NULL GROUP BY ALL"
 )
+
+
 def _daily_cube(store: Store) -> pa.Table:
     """The store's daily cube, rebuilt whenever the store's fingerprint changes."""
 
