@@ -101,8 +101,12 @@ def _char_positions(docs: list[str], ngram_range: tuple[int, int], bits: int) ->
         if m <= 0:
             continue
         key = codes[:m].copy()
-        for k in range(1, n):
-            key = (key << np.uint64(21)) | codes[k:k + m]
+        with np.errstate(over="ignore"):
+            for k in range(1, n):
+                if n <= 3:  # up to three code points (21 bits each) pack into 64 bits exactly
+                    key = (key << np.uint64(21)) | codes[k:k + m]
+                else:  # longer n-grams would overflow: combine like word hashes instead
+                    key = key * _MIX + codes[k:k + m]
         idx = np.flatnonzero(rows_of[:m] == rows_of[n - 1:]) if n > 1 else np.arange(m)
         rows.append(rows_of[idx])
         buckets.append(_bucket(key[idx], salt=n, bits=bits))

@@ -59,6 +59,17 @@ def test_char_block_matches_tfidf_vectorizer():
     assert _same_rows(_rows(ours), _rows(reference.fit_transform(joined)))
 
 
+def test_char_ngrams_longer_than_three_stay_distinct():
+    # Four characters no longer fit 21 bits each into 64: 甲乙丙丁 and 戊乙丙丁 share their last three.
+    docs = ["甲乙丙丁", "戊乙丙丁"]
+    ours = HashedTfidf(word_ngrams=None, char_ngrams=(4, 4), bits=24, min_df=1).fit_transform(docs)
+    assert ours.shape[1] == 2
+    reference = TfidfVectorizer(analyzer="char", ngram_range=(1, 4), sublinear_tf=True, lowercase=False)
+    hashed = HashedTfidf(word_ngrams=None, char_ngrams=(1, 4), bits=24, min_df=1)
+    assert _same_rows(_rows(hashed.fit_transform(DOCS)),
+                      _rows(reference.fit_transform([(d or "").replace(" ", "") for d in DOCS])))
+
+
 def test_hand_computed_values():
     # Two texts, words only: "a b a" and "b". tf(a)=2 → 1 + ln 2; idf(a) = ln(3/2) + 1; idf(b) = 1.
     X = HashedTfidf(word_ngrams=(1, 1), char_ngrams=None, min_df=1).fit_transform(["a b a", "b"]).toarray()
