@@ -998,22 +998,6 @@ def _data_fingerprint(store: Store) -> str:
     return "-".join(str(v) for v in row)
 
 
-# Store states (path, Store.fingerprint(), tokenizer fingerprint) this process has enriched:
-# a scope change on the 聚类探索 page then skips the enrichment check (0.1 s on 1M complaints).
-_ENRICHED: dict[tuple[str, str], str] = {}
-
-
-def _ensure_enriched_once(store: Store, tokenizer, progress) -> None:
-    """``enrich.ensure_enriched`` unless this process already ran it on the same store state."""
-    from analysis import enrich
-
-    key = (store.path, str(getattr(tokenizer, "fingerprint", "")))
-    if store.path != ":memory:" and _ENRICHED.get(key) == store.fingerprint():
-        return
-    enrich.ensure_enriched(store, tokenizer=tokenizer, progress=progress)
-    _ENRICHED[key] = store.fingerprint()
-
-
 def _scope_metadata(store: Store, where: str, params: list) -> pd.DataFrame:
     return store.query(
         "SELECT complaint_id, received_at, category, platform_norm, product, brand, merchant "
@@ -1171,7 +1155,7 @@ def run_clustering(
     Returns:
         The :class:`ClusterResult`, with ``metadata``, ``scope`` and ``run_id`` set.
     """
-    from analysis import segment
+    from analysis import enrich, segment
 
     scope = ClusterScope(category=category or None, platform=platform or None, start=start, end=end)
     if start and end and start > end:
@@ -1179,7 +1163,7 @@ def run_clustering(
     if tokenizer is None:
         tokenizer = segment.Tokenizer()
     if not store.read_only:
-        _ensure_enriched_once(store, tokenizer, progress)
+        enrich.ensure_enriched_once(store, tokenizer=tokenizer, progress=progress)
     run_id, cache_key = run_key(store, scope, k=k, random_state=random_state, tokenizer=tokenizer)
     result = _load_run(store, run_id) if use_cache else None
     if result is None:

@@ -10,14 +10,13 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from analysis import enrich
 from analysis.classify import SOURCE_LABELS, evidence_terms
-from analysis.enrich import ensure_enriched
 from analysis.privacy import escape_markdown, mask_series
 from analysis.search import highlight_spans, search
 from analysis.segment import Tokenizer
 from analysis.store import Filters, Store
 from analysis.taxonomy import UNCLASSIFIED, load_taxonomy
-from ui.state import store_key
 
 SNIPPET_CHARS = 80
 TABLE_COLUMNS = {
@@ -38,17 +37,11 @@ def get_tokenizer() -> Tokenizer:
     return Tokenizer()
 
 
-@st.cache_resource(show_spinner="正在分词和分类新导入的投诉，请稍候…", max_entries=4)
-def _enrich(_store: Store, key: str) -> dict:
-    return ensure_enriched(_store, tokenizer=get_tokenizer())
-
-
-def ensure_enriched_once(store: Store) -> dict:
-    """Enrich the store (tokens, categories, problems, platforms) once per store state."""
-    stats = _enrich(store, store_key(store))
-    if stats.get("classified"):
-        _enrich(store, store_key(store))  # the fingerprint moved: remember the new state as done
-    return stats
+def ensure_enriched_once(store: Store) -> dict | None:
+    """Enrich the store (tokens, categories, problems, platforms) once per store state
+    (:func:`analysis.enrich.ensure_enriched_once`); the spinner shows only when it takes time."""
+    with st.spinner("正在分词和分类新导入的投诉，请稍候…"):
+        return enrich.ensure_enriched_once(store, tokenizer=get_tokenizer())
 
 
 @st.cache_data(show_spinner=False)

@@ -574,7 +574,7 @@ def test_enrichment_check_runs_once_per_store_state(store, tokenizer, monkeypatc
     calls = []
     real = enrich.ensure_enriched
     monkeypatch.setattr(enrich, "ensure_enriched", lambda *a, **k: calls.append(1) or real(*a, **k))
-    monkeypatch.setattr(cluster, "_ENRICHED", {})
+    monkeypatch.setattr(enrich, "_ENRICHED", {})
     cluster.run_clustering(store, tokenizer=tokenizer)
     cluster.run_clustering(store, platform="淘宝", tokenizer=tokenizer)
     assert len(calls) == 1

@@ -72,6 +72,23 @@ def test_enriches_every_complaint_once(store, tokenizer):
     assert again["fingerprint"] == stats["fingerprint"]
 
 
+def test_once_per_store_state_in_a_process(tmp_path, tokenizer, monkeypatch):
+    monkeypatch.setattr(enrich, "_ENRICHED", {})
+    with Store(tmp_path / "once.duckdb") as s:
+        insert(s, COMPLAINTS[:3])
+        assert enrich.ensure_enriched_once(s, tokenizer=tokenizer)["classified"] == 3
+        assert enrich.ensure_enriched_once(s, tokenizer=tokenizer) is None  # same state: skipped
+        insert(s, COMPLAINTS[3:], start=3, import_id=2)
+        s.con.execute("INSERT INTO imports (import_id, file_name, sha256, imported_at, rows_read, imported, "
+                      "quarantined, duplicates, conflicts) VALUES (2, 'f', 's', now(), 3, 3, 0, 0, 0)")
+        assert enrich.ensure_enriched_once(s, tokenizer=tokenizer)["classified"] == 3  # a new import
+        assert enrich.ensure_enriched_once(s, tokenizer=tokenizer) is None
+    with Store(":memory:") as memory:  # in-memory stores share a path: never skipped
+        insert(memory, COMPLAINTS[:1])
+        assert enrich.ensure_enriched_once(memory, tokenizer=tokenizer)["classified"] == 1
+        assert enrich.ensure_enriched_once(memory, tokenizer=tokenizer)["classified"] == 0
+
+
 def test_new_rows_stale_rows_changed_texts_and_orphans(store, tokenizer):
     insert(store, COMPLAINTS)
     ensure_enriched(store, tokenizer=tokenizer)
