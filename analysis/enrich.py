@@ -25,9 +25,9 @@ from analysis.segment import Tokenizer, ensure_tokens
 from analysis.taxonomy import Taxonomy, load_taxonomy
 
 MODEL_NAME = "category"
-MODEL_VERSION = "svm-hashed-5"
+MODEL_VERSION = "stack-6"
 MIN_LABELLED = 200  # labelled complaints needed before a model is trained
-MIN_PER_CLASS = 20  # a category needs this many labelled complaints to be learnt
+MIN_PER_CLASS = 20  # a category needs this many labelled distinct texts to be learnt
 # Training rows at most (classes under FULL_CLASS are always kept whole). Training time grows
 # with rows × fine labels; on the demo's 40 export labels, 20k instead of 40k training rows
 # cost 0.002 held-out accuracy and half the time (bench/README.md, bench_end_to_end.py).
@@ -48,18 +48,21 @@ def _digest(*parts: object) -> str:
     return hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=8).hexdigest()
 
 
-def _label_counts(store, taxonomy: Taxonomy) -> tuple[dict[str, int], dict[str, str]]:
-    """Labelled complaints per taxonomy category, and the raw → category mapping used."""
+def _label_counts(store, taxonomy: Taxonomy) -> tuple[dict[str, int], dict[str, int], dict[str, str]]:
+    """Labelled complaints and labelled distinct texts per taxonomy category, and the raw →
+    category mapping used."""
     raw = store.query(
-        "SELECT category_raw AS raw, count(*) AS n FROM complaints "
+        "SELECT category_raw AS raw, count(*) AS n, count(DISTINCT text_hash) AS d FROM complaints "
         "WHERE category_raw IS NOT NULL AND trim(category_raw) <> '' GROUP BY 1"
     )
     mapping = {r: taxonomy.map_category(r) for r in raw["raw"]}
     counts: dict[str, int] = {}
-    for r, n in zip(raw["raw"], raw["n"]):
+    distinct: dict[str, int] = {}
+    for r, n, d in zip(raw["raw"], raw["n"], raw["d"]):
         if mapping[r] is not None:
             counts[mapping[r]] = counts.get(mapping[r], 0) + int(n)
-    return counts, {r: c for r, c in mapping.items() if c is not None}
+            distinct[mapping[r]] = distinct.get(mapping[r], 0) + int(d)
+    return counts, distinct, {r: c for r, c in mapping.items() if c is not None}
 
 
 def training_plan(store, *, taxonomy: Taxonomy | None = None, tokenizer: Tokenizer) -> dict | None:
@@ -69,8 +72,9 @@ def training_plan(store, *, taxonomy: Taxonomy | None = None, tokenizer: Tokeniz
         None when there are too few labels; otherwise ``{"key", "classes", "counts", "mapping"}``.
     """
     taxonomy = taxonomy or load_taxonomy()
-    counts, mapping = _label_counts(store, taxonomy)
-    classes = sorted(c for c, n in counts.items() if n >= MIN_PER_CLASS)
+    counts, distinct, mapping = _label_counts(store, taxonomy)
+    # copies of one text teach the model nothing new: a category needs distinct texts
+    classes = sorted(c for c, n in distinct.items() if n >= MIN_PER_CLASS)
     if len(classes) < 2 or sum(counts[c] for c in classes) < MIN_LABELLED:
         return None
     labels_fp = store.scalar(

@@ -208,8 +208,8 @@ def _duckdb_memory(store: Store, limit: str = DUCKDB_MEMORY_LIMIT):
 def _joblib_processes(n_jobs: int):
     """Let scikit-learn's joblib-parallel steps use ``n_jobs`` processes, then stop them.
 
-    The supervised model's calibration fits its folds through joblib; in
-    processes the results are the same as in one (each fold is deterministic).
+    The supervised model trains its stack folds through joblib; in processes the
+    results are the same as in one (each fold is deterministic).
     """
     if n_jobs < 2:
         yield
@@ -821,7 +821,7 @@ def build(
                     first_event.append(time.perf_counter())
                 _notify(progress, "enrich", done, total)
 
-            # The model's three calibration fits in three processes at once: on two cores
+            # The model's three stack folds in three processes at once: on two cores
             # they end together (1.5 fit-times) instead of two, then one alone (2 fit-times).
             with _joblib_processes(3 if parallel else 1):
                 stats = enrich.ensure_enriched(store, tokenizer=tokenizer, progress=enrich_progress, **chunks, **hook)

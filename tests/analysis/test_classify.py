@@ -274,29 +274,70 @@ def model():
     return SupervisedClassifier(min_df=1, random_state=0).fit(tokens, labels)
 
 
-@pytest.mark.parametrize("two_classes", [False, True])
-def test_compiled_model_gives_sklearns_calibrated_probabilities(monkeypatch, two_classes):
-    # _compile folds the calibrated SVMs into one product and drops sklearn's object: keep a
-    # reference to it and compare predict_proba on texts the model has and has not seen.
-    kept = {}
-    compile_ = SupervisedClassifier._compile
-
-    def keep(self):
-        kept["sklearn"] = self._model
-        compile_(self)
-
-    monkeypatch.setattr(SupervisedClassifier, "_compile", keep)
+def _pairs(two_classes: bool):
     tokens, labels = _training_data()
     if two_classes:
         pairs = [(t, lab) for t, lab in zip(tokens, labels) if lab in ("家用电器", "化妆品")]
         tokens, labels = [t for t, _ in pairs], [lab for _, lab in pairs]
+    return tokens, labels
+
+
+@pytest.mark.parametrize("two_classes", [False, True])
+def test_base_models_are_sklearns(two_classes):
+    # _fit_bases hands back the three base models as one linear map: compare each block
+    # with the scikit-learn model it was read from, refitted here.
+    from scipy import sparse
+    from sklearn.naive_bayes import ComplementNB
+    from sklearn.svm import LinearSVC
+
+    from analysis.classify import _fit_bases
+
+    tokens, labels = _pairs(two_classes)
+    model = SupervisedClassifier(min_df=1)
+    X = model._features(tokens, fit=True)
+    y = np.asarray(labels, dtype=object)
+    classes = np.unique(y)
+    weights = {c: 1.0 for c in classes} | {classes[0]: 1.5}
+    W, b = _fit_bases(X, y, classes, C=0.3, tol=1e-4, class_weight=weights, nb_alpha=0.03, random_state=0)
+    k = len(classes)
+    assert W.shape == (X.shape[1], 3 * k) and W.dtype == np.float32
+    scores = X @ W + b
+    svm = LinearSVC(C=0.3, tol=1e-4, class_weight=weights, random_state=0).fit(X, y).decision_function(X)
+    if k == 2:
+        svm = np.column_stack([-svm, svm])
+    assert np.allclose(scores[:, :k], svm, atol=1e-4)
+    binary = (X > 0).astype(float)
+    for j, label in enumerate(classes):  # NB-SVM, written out from Wang & Manning
+        p = 1 + np.asarray(binary[y == label].sum(axis=0)).ravel()
+        q = 1 + np.asarray(binary[y != label].sum(axis=0)).ravel()
+        r = np.log(p / p.sum()) - np.log(q / q.sum())
+        scaled = X @ sparse.diags(r)
+        expected = LinearSVC(C=0.3, tol=1e-4, random_state=0).fit(scaled, y == label).decision_function(scaled)
+        assert np.allclose(scores[:, k + j], expected, atol=1e-3)
+    joint = ComplementNB(alpha=0.03).fit(X, y).predict_joint_log_proba(X)
+    assert np.allclose(scores[:, 2 * k:], joint - joint.mean(axis=1, keepdims=True), atol=1e-3)
+
+
+@pytest.mark.parametrize("two_classes", [False, True])
+def test_compiled_model_gives_the_stacks_probabilities(monkeypatch, two_classes):
+    # fit folds the averaged base models and the combiner into one softmax: compare with the
+    # combiner applied to the fold models' mean scores, on seen and unseen texts.
+    monkeypatch.setattr(SupervisedClassifier, "_keep_trace", True)
+    tokens, labels = _pairs(two_classes)
     model = SupervisedClassifier(min_df=1, random_state=0).fit(tokens, labels)
-    assert model._model is None  # only the compiled arrays are kept (and saved)
-    texts = tokens[:6] + ["热水器 漏电 面膜", "完全 没 见过 的 词", ""]
+    folds, bases, combiner = model._fit_trace
+    assert len(folds) == len(bases) == 3
+    texts = tokens[:6] + ["热水器 漏电 面膜", "完全 没 见过 的 词 热水器"]
     X = model._features(texts, fit=False)
-    expected = kept["sklearn"].predict_proba(X)
-    assert np.allclose(model._fine_proba(X), expected, atol=1e-6)
-    assert np.allclose(model._fine_proba(X).sum(axis=1), 1.0)
+    mean_scores = np.mean([X @ W + b for W, b in bases], axis=0)
+    expected = combiner.predict_proba(mean_scores)
+    assert np.allclose(model._fine_proba(X), expected, atol=1e-5)
+    # each fold model scored only texts it was not trained on
+    held_out = np.concatenate([test for _, test in folds])
+    assert sorted(held_out) == list(range(len(tokens)))
+    # no known feature at all: nothing points anywhere
+    empty = model._features(["", "从来 没 出现"], fit=False)
+    assert np.allclose(model._fine_proba(empty), 1 / len(model.fine_classes_))
 
 
 def test_model_predicts_with_probabilities_and_evidence(model):
@@ -306,7 +347,7 @@ def test_model_predicts_with_probabilities_and_evidence(model):
     assert proba.sum() == pytest.approx(1.0)
     assert out["category_confidence"].iloc[0] == pytest.approx(proba.max(), abs=1e-4)
     assert out["category_evidence"].iloc[0].startswith("模型:")
-    assert "热水器" in evidence_terms(out["category_evidence"].iloc[0])
+    assert any("热水器" in term for term in evidence_terms(out["category_evidence"].iloc[0]))  # or 热水器安装
     assert list(model.classes_) == ["化妆品", "图书文娱", "家用电器"]
 
 
@@ -351,11 +392,27 @@ def test_a_model_saved_by_an_older_version_is_not_loaded(model):
         assert SupervisedClassifier.load(store) is None  # the classify CLI then uses the rules
 
 
+def test_copies_of_a_text_share_a_fold():
+    from analysis.classify import _text_folds
+
+    texts = ["a", "b", "a", "c", "d", "a", "e", "b", "f", "g", "h", "i"]
+    labels = np.array(["x", "x", "x", "x", "x", "x", "y", "x", "y", "y", "y", "y"], dtype=object)
+    codes, _ = pd.factorize(np.array(texts, dtype=object))
+    folds = _text_folds(codes, labels, 3, random_state=0)
+    held_out = np.concatenate([test for _, test in folds])
+    assert sorted(held_out) == list(range(len(texts)))  # every row held out exactly once
+    for train, test in folds:
+        assert not {texts[i] for i in train} & {texts[i] for i in test}
+        assert set(labels[train]) == {"x", "y"}  # stratified: both labels in every training part
+
+
 def test_model_refuses_unusable_labels():
     with pytest.raises(ValueError):
         SupervisedClassifier().fit(["a b", "c d", "e f"], ["x", "x", "x"])
     with pytest.raises(ValueError):
         SupervisedClassifier().fit(["a", "b", "c", "d"], ["x", "x", "x", "y"])  # y has 1 < 3 folds
+    with pytest.raises(ValueError, match="distinct texts"):  # y: three copies of one text
+        SupervisedClassifier().fit(["a", "b", "c", "d", "d", "d"], ["x", "x", "x", "y", "y", "y"])
     with pytest.raises(RuntimeError):
         SupervisedClassifier().predict(["a"])
 
@@ -434,12 +491,12 @@ def test_model_learns_fine_labels_and_reports_categories():
         "通讯器材类": ["手机 屏幕 碎 了", "手机 信号 差", "手机 电池 不 耐用", "手机 充电 慢"] * 3,
         "电子计算机类": ["电脑 蓝屏 死机", "笔记本 键盘 失灵", "电脑 风扇 响", "笔记本 开机 慢"] * 3,
         "家电类": ["冰箱 不 制冷", "洗衣机 漏水", "空调 噪音", "热水器 漏电"] * 3,
-        "小家电": ["电饭煲 坏"] * 2,  # too few to learn on its own: trained as 家电类
+        "小家电": ["电饭煲 坏"] * 5,  # one distinct text, too few to learn on its own: trained as 家电类
     }
     tokens = [d for docs_ in docs.values() for d in docs_]
     labels = [label for label, docs_ in docs.items() for _ in docs_]
     mapping = {"通讯器材类": "消费类电子产品", "电子计算机类": "消费类电子产品", "家电类": "家用电器", "小家电": "家用电器"}
-    model = SupervisedClassifier(min_df=1, random_state=0).fit(tokens, labels, label_map=mapping)
+    model = SupervisedClassifier(min_df=1, min_fine_examples=4, random_state=0).fit(tokens, labels, label_map=mapping)
     assert list(model.classes_) == ["家用电器", "消费类电子产品"]
     assert list(model.fine_classes_) == ["家电类", "电子计算机类", "通讯器材类"]
     proba = model.predict_proba(["电脑 死机", "手机 屏幕"])

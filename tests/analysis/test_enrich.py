@@ -182,9 +182,19 @@ def test_model_trained_from_labels_then_reused(store, tokenizer, small_threshold
     assert training_plan(store, tokenizer=tokenizer)["key"] != plan["key"]
 
 
+def test_copies_of_one_text_do_not_make_a_class(store, tokenizer, small_thresholds):
+    rows = [r for r in labelled_rows(copies=3) if r[1] != "图书"]
+    rows += [("书的印刷质量差", "图书", None, None, None)] * 12  # 12 complaints, one distinct text
+    insert(store, rows)
+    plan = training_plan(store, tokenizer=tokenizer)
+    assert plan["classes"] == ["化妆品", "家用电器"]
+    assert plan["counts"]["图书文娱"] == 12  # still counted as complaints
+    assert ensure_enriched(store, tokenizer=tokenizer)["model"] == "trained"
+
+
 def test_too_few_labels_train_nothing_and_drop_an_old_model(store, tokenizer, small_thresholds):
     insert(store, labelled_rows(copies=1))  # 6 per class < 10
-    SupervisedClassifier(min_df=1).fit(["a b", "c d"] * 3, ["x", "y"] * 3).save(store)
+    SupervisedClassifier(min_df=1).fit(["a b", "c d", "e f", "g h", "i j", "k l"], ["x", "y"] * 3).save(store)
     assert training_plan(store, tokenizer=tokenizer) is None
     stats = ensure_enriched(store, tokenizer=tokenizer)
     assert stats["model"] == "none"
