@@ -409,6 +409,8 @@ class SupervisedClassifier:
             train the combiner.
         nb_alpha: smoothing of complement naive Bayes.
         combiner_C: regularisation of the combining logistic regression.
+        combiner_weight_power: weight labels in the combiner by ``(n_max / n_label) ** power``
+            (a little towards small labels: macro-F1 counts every category alike).
         min_confidence: probability below which :meth:`predict` answers 未分类.
         min_fine_examples: a fine label with fewer examples is trained as the most frequent
             fine label of its category.
@@ -422,7 +424,8 @@ class SupervisedClassifier:
     def __init__(self, *, C: float = 0.3, tol: float = 1e-3, word_ngrams: tuple[int, int] = (1, 2),
                  char_ngrams: tuple[int, int] | None = (1, 3), min_df: int = 2, hash_bits: int = 21,
                  class_weight_power: float = 0.3, stack_folds: int = 3, nb_alpha: float = 0.03,
-                 combiner_C: float = 1.0, min_confidence: float = 0.6, min_fine_examples: int = 10, stopwords: frozenset[str] | Sequence[str] = frozenset(),
+                 combiner_C: float = 1.0, combiner_weight_power: float = 0.15, min_confidence: float = 0.6,
+                 min_fine_examples: int = 10, stopwords: frozenset[str] | Sequence[str] = frozenset(),
                  random_state: int | None = 0) -> None:
         self.C = C
         self.tol = tol
@@ -434,6 +437,7 @@ class SupervisedClassifier:
         self.stack_folds = stack_folds
         self.nb_alpha = nb_alpha
         self.combiner_C = combiner_C
+        self.combiner_weight_power = combiner_weight_power
         self.min_confidence = min_confidence
         self.min_fine_examples = min_fine_examples
         self.stopwords = frozenset(stopwords)
@@ -522,9 +526,18 @@ class SupervisedClassifier:
                 trace.append((W_k.copy(), b_k))
         W /= len(folds)
         b /= len(folds)
-        combiner = LogisticRegression(C=self.combiner_C, max_iter=5000).fit(scores, fine)
+        # Standardised scores and tolerance 1e-3: on the demo's 40 labels lbfgs then stops
+        # after ≈ 120 iterations in 8 s (raw scores, tolerance 1e-4: 1,613 iterations, 102 s).
+        # Standardising is linear, so it is folded into the weights too.
+        centre, scale = scores.mean(axis=0), scores.std(axis=0)
+        scale[scale == 0] = 1.0
+        label_weights = dict(zip(names, (counts.max() / counts) ** self.combiner_weight_power))
+        combiner = LogisticRegression(C=self.combiner_C, tol=1e-3, class_weight=label_weights, max_iter=5000)
+        combiner.fit((scores - centre) / scale, fine)
+        W /= scale.astype(np.float32)
+        b = (b - centre) / scale
         if self._keep_trace:
-            self._fit_trace = (folds, trace, combiner)
+            self._fit_trace = (folds, trace, (centre, scale), combiner)
         self._compile(W, b, combiner)
         self.fine_classes_ = names
         fine_to_cat = {f: label_map.get(f, f) for f in names}
@@ -537,8 +550,8 @@ class SupervisedClassifier:
         digest = hashlib.blake2b(digest_size=8)
         digest.update(repr((MODEL_FORMAT, self.C, self.tol, self.word_ngrams, self.char_ngrams, self.min_df,
                             self.hash_bits, self.class_weight_power, self.stack_folds, self.nb_alpha,
-                            self.combiner_C, self.min_fine_examples, self.random_state, sorted(self.stopwords),
-                            sorted(fine_to_cat.items()))).encode())
+                            self.combiner_C, self.combiner_weight_power, self.min_fine_examples,
+                            self.random_state, sorted(self.stopwords), sorted(fine_to_cat.items()))).encode())
         for tok, lab in zip(tokens, fine):
             digest.update(f"{tok}\x1f{lab}\n".encode())
         self.fingerprint = digest.hexdigest()

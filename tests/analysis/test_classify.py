@@ -325,12 +325,12 @@ def test_compiled_model_gives_the_stacks_probabilities(monkeypatch, two_classes)
     monkeypatch.setattr(SupervisedClassifier, "_keep_trace", True)
     tokens, labels = _pairs(two_classes)
     model = SupervisedClassifier(min_df=1, random_state=0).fit(tokens, labels)
-    folds, bases, combiner = model._fit_trace
+    folds, bases, (centre, scale), combiner = model._fit_trace
     assert len(folds) == len(bases) == 3
     texts = tokens[:6] + ["热水器 漏电 面膜", "完全 没 见过 的 词 热水器"]
     X = model._features(texts, fit=False)
     mean_scores = np.mean([X @ W + b for W, b in bases], axis=0)
-    expected = combiner.predict_proba(mean_scores)
+    expected = combiner.predict_proba((mean_scores - centre) / scale)
     assert np.allclose(model._fine_proba(X), expected, atol=1e-5)
     # each fold model scored only texts it was not trained on
     held_out = np.concatenate([test for _, test in folds])
