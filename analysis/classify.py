@@ -8,8 +8,8 @@ Three layers, each explainable:
   problem words (没有质量问题) do not count. Keeps the matched keywords as evidence.
 * :class:`SupervisedClassifier` — TF-IDF over cached tokens (word 1–2-grams) and over
   characters (1–3-grams); a linear SVM, NB-SVM and complement naive Bayes combined by a
-  logistic regression into probabilities; trained when an
-  import carries a usable category column (see :mod:`analysis.enrich`).
+  logistic regression into probabilities; trained when an import carries a usable
+  category column (see :mod:`analysis.enrich`).
 * :func:`classify_complaints` — combines exported columns (mapped onto the taxonomy),
   the model where it is confident and the rules otherwise; 未分类 when unsure.
 
@@ -412,7 +412,7 @@ class SupervisedClassifier:
         combiner_weight_power: weight labels in the combiner by ``(n_max / n_label) ** power``
             (a little towards small labels: macro-F1 counts every category alike).
         min_confidence: probability below which :meth:`predict` answers 未分类.
-        min_fine_examples: a fine label with fewer examples is trained as the most frequent
+        min_fine_examples: a fine label with fewer distinct texts is trained as the biggest
             fine label of its category.
         stopwords: tokens ignored (default none: punctuation and function words carry
             signal about where a text comes from).
