@@ -15,8 +15,9 @@ readable for analysts (example → shown as):
 
 Decisions (each pinned by a test case in ``tests/analysis/test_privacy.py``):
 
-* Digits may be half- or full-width (``１３８…``) and grouped by spaces or
-  hyphens; masked digits become ``*``, everything else keeps its characters.
+* Digits may be half- or full-width (``１３８…``) and grouped by spaces,
+  hyphens or dots (``138.1234.5678``); masked digits become ``*``, everything
+  else keeps its characters.
 * A resident ID is recognised by its *shape* — a valid province code and a
   plausible birth date — not by its check digit: an ID with a mistyped
   check digit is still personal data and is masked. After an ID cue
@@ -47,7 +48,7 @@ MASK = "*"
 ADDRESS_MASK = "****"
 
 _D = "0-9\uff10-\uff19"  # half- and full-width digits (inside a character class)
-_SEP = " \\-\uff0d"  # separators allowed inside a phone/card number
+_SEP = " \\-\uff0d.\uff0e"  # separators allowed inside a phone/card number (138.1234.5678 too)
 _DIGIT_TO_ASCII = {cp: cp - 0xFEE0 for cp in range(0xFF10, 0xFF1A)}
 _CJK = "\u4e00-\u9fff"
 

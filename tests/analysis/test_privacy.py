@@ -37,6 +37,8 @@ CASES = [
     ("8613712345678", "86137****5678"),
     ("１３８１２３４５６７８", "１３８****５６７８"),  # full-width digits keep their width
     ("联系我：138 1234 5678。", "联系我：138 **** 5678。"),
+    ("手机138.1234.5678.", "手机138.****.5678."),  # dots as separators; the full stop stays
+    ("电话０２１．６２３４５６７８", "电话０２１．****５６７８"),
     ("2017-11-11 13812345678", "2017-11-11 138****5678"),  # the date stays, the mobile goes
     ("订单号15012345678", "订单号150****5678"),  # mobile-shaped: always masked
     # landlines
@@ -96,6 +98,7 @@ CASES = [
     ("价格¥1299，1299元，优惠后12,345.00元", "价格¥1299，1299元，优惠后12,345.00元"),
     ("2017-11-11 下单，20171111 发货，2017年11月11日签收", "2017-11-11 下单，20171111 发货，2017年11月11日签收"),
     ("型号MK-HJ1705 iPhone 8 RTX3080 GB4806.1-2016", "型号MK-HJ1705 iPhone 8 RTX3080 GB4806.1-2016"),
+    ("2017.11.11 付款1299.00元，尺码175.5 180.2，iOS 13.1.2，IP 192.168.1.100", "2017.11.11 付款1299.00元，尺码175.5 180.2，iOS 13.1.2，IP 192.168.1.100"),
     ("知道12号发货，11月11号到", "知道12号发货，11月11号到"),
     ("", ""),
 ]
@@ -218,7 +221,7 @@ _NO_DIGIT_TEXT = st.text(alphabet=st.sampled_from(list("我的手机电话号码
 def _mobiles(draw):
     digits = "1" + draw(st.sampled_from("3456789")) + "".join(draw(st.lists(
         st.sampled_from("0123456789"), min_size=9, max_size=9)))
-    sep = draw(st.sampled_from(["", " ", "-"]))
+    sep = draw(st.sampled_from(["", " ", "-", "."]))
     shown = f"{digits[:3]}{sep}{digits[3:7]}{sep}{digits[7:]}"
     prefix = draw(st.sampled_from(["", "+86", "+86 ", "0086", "0086 ", "86-"]))
     shown = prefix + shown
