@@ -331,8 +331,7 @@ def _fit_bases(X, y: np.ndarray, classes: np.ndarray, *, C: float, tol: float, c
     b = np.zeros(N_BASES * n_classes)
     # A label missing from this fold's texts (possible when copies of a text share a fold)
     # keeps zero weights and a "no" intercept: the combiner sees it score low.
-    seen = np.isin(classes, y)
-    at = np.flatnonzero(seen)
+    at = np.flatnonzero(np.isin(classes, y))
     b[:2 * n_classes] = -1.0
     svm = LinearSVC(C=C, tol=tol, class_weight=class_weight, random_state=random_state).fit(X, y)
     coef, intercept = svm.coef_, svm.intercept_
@@ -839,6 +838,14 @@ def _map_each(values: list, mapper) -> list:
     return out
 
 
+def _put(frame: pd.DataFrame, column: str, rows, values) -> None:
+    """Set ``frame[column]`` at positions ``rows`` to ``values``, as one whole column:
+    setting cells one by one copies an Arrow-backed column each time."""
+    column_values = frame[column].to_numpy(copy=True)
+    column_values[rows] = values
+    frame[column] = column_values
+
+
 def classify_complaints(frame: pd.DataFrame, *, tokens: Sequence[str | None] | None = None,
                         taxonomy: Taxonomy | None = None, rules: RuleClassifier | None = None,
                         model: SupervisedClassifier | None = None) -> pd.DataFrame:
@@ -877,22 +884,19 @@ def classify_complaints(frame: pd.DataFrame, *, tokens: Sequence[str | None] | N
     ]
     # Where both exported columns map, they decide category and problem: no rules needed.
     todo = [i for i, (cm, pm) in enumerate(zip(cat_map, prob_map)) if cm is None or pm is None]
-    if len(todo) == n:
-        out = rules.predict(column("text"), tokens=tokens, products=column("product"),
-                            titles=column("title"), raw_labels=leftovers)
-    else:
-        def pick(values):
-            return None if values is None else [values[i] for i in todo]
 
-        part = rules.predict(pick(column("text")), tokens=pick(tokens), products=pick(column("product")),
-                             titles=pick(column("title")), raw_labels=pick(leftovers))
+    def pick(values):
+        return values if values is None or len(todo) == n else [values[i] for i in todo]
+
+    out = rules.predict(pick(column("text")), tokens=pick(tokens), products=pick(column("product")),
+                        titles=pick(column("title")), raw_labels=pick(leftovers))
+    if len(todo) < n:
+        part = out
         out = pd.DataFrame({"category": UNCLASSIFIED, "category_confidence": 0.0, "category_evidence": "",
                             "problem": UNCLASSIFIED, "problem_confidence": 0.0, "problem_evidence": "",
                             "severity": 0}, index=range(n))[list(part.columns)]
         for col in part.columns:
-            values = out[col].to_numpy(copy=True)
-            values[todo] = part[col].to_numpy()
-            out[col] = values
+            _put(out, col, todo, part[col].to_numpy())
     out.index = frame.index
     source = np.where(out["category"] != UNCLASSIFIED, "rule", "none").astype(object)
 
@@ -909,21 +913,16 @@ def classify_complaints(frame: pd.DataFrame, *, tokens: Sequence[str | None] | N
             use = pos[confident & ~overrule]
             chosen = pred[confident & ~overrule]
             for col in ("category", "category_confidence", "category_evidence"):
-                values = out[col].to_numpy(copy=True)
-                values[use] = chosen[col].to_numpy()
-                out[col] = values
+                _put(out, col, use, chosen[col].to_numpy())
             source[use] = "model"
 
-    # Whole columns at once: setting cells one by one copies an Arrow-backed column each time.
     for prefix, mapped, raw in (("category", cat_map, cat_raw), ("problem", prob_map, prob_raw)):
         rows = [i for i, m in enumerate(mapped) if m is not None]
         if not rows:
             continue
         for col, values in ((prefix, [mapped[i] for i in rows]), (f"{prefix}_confidence", 1.0),
                             (f"{prefix}_evidence", [f"导出列:{raw[i].strip()}" for i in rows])):
-            column_values = out[col].to_numpy(copy=True)
-            column_values[rows] = values
-            out[col] = column_values
+            _put(out, col, rows, values)
         if prefix == "category":
             source[rows] = "export"
     out["severity"] = [taxonomy.severity_of(p) for p in out["problem"]]
