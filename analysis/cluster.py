@@ -41,7 +41,7 @@ import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from analysis.errors import ConfigError, UserError
-from analysis.store import Filters, Store
+from analysis.store import CLASSIFIED_BY_SQL, Filters, Store
 
 __all__ = [
     "LABEL_TAG_BOOST",
@@ -992,8 +992,7 @@ def _data_fingerprint(store: Store) -> str:
     or model: the enrichment's fingerprints change even when every count stays the same)."""
     row = store.cursor().execute(
         "SELECT (SELECT count(*) FROM imports), (SELECT coalesce(max(import_id), 0) FROM imports), "
-        "(SELECT count(*) FROM complaints), (SELECT count(*) FROM enrichment), "
-        "(SELECT string_agg(DISTINCT model_fingerprint, ',' ORDER BY model_fingerprint) FROM enrichment)"
+        f"(SELECT count(*) FROM complaints), (SELECT count(*) FROM enrichment), {CLASSIFIED_BY_SQL}"
     ).fetchone()
     return "-".join(str(v) for v in row)
 

@@ -46,6 +46,10 @@ from analysis.errors import UserError
 
 T = TypeVar("T")
 
+# The enrichment's classifier fingerprints: part of every fingerprint of the store's contents,
+# which changes when complaints are classified anew (taxonomy, rules or model changed) with
+# every count the same.
+CLASSIFIED_BY_SQL = "(SELECT string_agg(DISTINCT model_fingerprint, ',' ORDER BY model_fingerprint) FROM enrichment)"
 DB_ENV_VAR = "COMPLAINT_RADAR_DB"
 DEFAULT_DB_PATH = Path(__file__).resolve().parent.parent / "data" / "store" / "complaints.duckdb"
 UNCLASSIFIED = "未分类"
@@ -299,8 +303,7 @@ class Store:
             "SELECT count(*), coalesce(max(import_id), 0), "
             "(SELECT count(*) FROM enrichment), (SELECT count(*) FROM cluster_edits), "
             "(SELECT count(*) FROM sampling_candidates), "
-            # classified anew (taxonomy, rules or model changed) with every count the same
-            "(SELECT string_agg(DISTINCT model_fingerprint, ',' ORDER BY model_fingerprint) FROM enrichment) "
+            f"{CLASSIFIED_BY_SQL} "
             "FROM imports"
         ).fetchone()
         return "-".join(str(v) for v in row)
