@@ -275,9 +275,6 @@ class _Facts:
     columns: dict[str, _Column]
 
 
-_FITS_LOCK = threading.Lock()
-
-
 def _facts(store: Store) -> _Facts:
     """The store's unit facts, rebuilt whenever the store's fingerprint changes."""
     return store.memo("sampling.facts", lambda: _build_facts(store))
@@ -378,6 +375,7 @@ def _cells(facts: _Facts, rows: np.ndarray, *, source: str, by_merchant: bool, c
 # 1M complaints); any change in the counts, expected counts or options changes the key.
 _FITS: collections.OrderedDict[str, tuple[ebgm.GPSFit, pd.DataFrame]] = collections.OrderedDict()
 _FITS_MAX = 8
+_FITS_LOCK = threading.Lock()
 
 
 def _fit_and_score(fit_n: np.ndarray, fit_e: np.ndarray, fit_w: np.ndarray, n_cell: np.ndarray,
