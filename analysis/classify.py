@@ -23,7 +23,6 @@ import hashlib
 import io
 import math
 import pickle
-import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -31,6 +30,7 @@ import pandas as pd
 from scipy import sparse
 
 from analysis.taxonomy import OTHER_PLATFORM, UNCLASSIFIED, PhraseIndex, Taxonomy, load_taxonomy
+from analysis.textutil import to_halfwidth
 
 RULES_VERSION = "rules-5"  # bump when the scoring code changes: stored results go stale
 EVIDENCE_SEP = "、"
@@ -56,18 +56,11 @@ def _as_list(values, n: int) -> list:
     return values
 
 
-_FULLWIDTH = re.compile("[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]")
-_FULLWIDTH_TABLE = {cp: cp - 0xFEE0 for cp in (*range(0xFF10, 0xFF1A), *range(0xFF21, 0xFF3B), *range(0xFF41, 0xFF5B))}
-
-
 def _clean(value) -> str:
     """Lower-case, half-width ASCII letters and digits, at most ``_MAX_TEXT`` characters."""
     if not isinstance(value, str) or not value:
         return ""
-    value = value[:_MAX_TEXT]
-    if _FULLWIDTH.search(value):
-        value = value.translate(_FULLWIDTH_TABLE)
-    return value.lower()
+    return to_halfwidth(value[:_MAX_TEXT]).lower()
 
 
 class KeywordBanks:

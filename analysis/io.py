@@ -41,6 +41,7 @@ import pyarrow.compute as pc
 
 from analysis.errors import ImportRejected
 from analysis.schema import header_score, normalize_header
+from analysis.textutil import FULLWIDTH_ALNUM, to_halfwidth
 
 __all__ = [
     "SUPPORTED_SUFFIXES", "ENCODING_LABELS", "TableInfo", "RawChunk", "QuarantinedRow", "RawTable",
@@ -82,12 +83,8 @@ def encoding_label(encoding: str | None) -> str:
 # ---------------------------------------------------------------------------
 # Normalisation
 # ---------------------------------------------------------------------------
-# Full-width letters, digits and the ideographic space become ASCII in every field;
-# free text keeps its Chinese punctuation (，。！？：；（）) as written.
-_FW_ALNUM = {cp: cp - 0xFEE0 for cp in itertools.chain(range(0xFF10, 0xFF1A), range(0xFF21, 0xFF3B),
-                                                         range(0xFF41, 0xFF5B))}
-_FW_ALNUM[0x3000] = 0x20
-_FW_ALNUM_PATTERN = "[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]"
+# Full-width letters and digits become ASCII (textutil.to_halfwidth) and the ideographic
+# space a space (_HSPACE) in every field; free text keeps its Chinese punctuation (，。！？：；（）).
 _INVISIBLE = "[\u200b-\u200d\u2060\ufeff\u00ad]"
 _CONTROL = "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
 _HSPACE = "[ \t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+"
@@ -145,9 +142,9 @@ def _normalize_all(arr: pa.Array, kind: str) -> pa.Array:
         arr = pc.utf8_normalize(arr, "NFKC")
         arr = pc.replace_substring_regex(arr, r"\s+", " ")
     else:
-        mask = pc.fill_null(pc.match_substring_regex(arr, _FW_ALNUM_PATTERN + "|\u3000"), False)
+        mask = pc.fill_null(pc.match_substring_regex(arr, FULLWIDTH_ALNUM), False)
         if pc.any(mask).as_py():
-            fixed = [None if s is None else s.translate(_FW_ALNUM) for s in arr.filter(mask).to_pylist()]
+            fixed = [None if s is None else to_halfwidth(s) for s in arr.filter(mask).to_pylist()]
             arr = pc.replace_with_mask(arr, mask, pa.array(fixed, type=pa.large_string()))
         arr = pc.replace_substring_regex(arr, _HSPACE, " ")
         arr = pc.replace_substring_regex(arr, r" ?\n ?", "\n")

@@ -44,12 +44,13 @@ import re
 
 import pandas as pd
 
+from analysis.textutil import to_halfwidth
+
 MASK = "*"
 ADDRESS_MASK = "****"
 
 _D = "0-9\uff10-\uff19"  # half- and full-width digits (inside a character class)
 _SEP = " \\-\uff0d.\uff0e"  # separators allowed inside a phone/card number (138.1234.5678 too)
-_DIGIT_TO_ASCII = {cp: cp - 0xFEE0 for cp in range(0xFF10, 0xFF1A)}
 _CJK = "\u4e00-\u9fff"
 
 _PROVINCES = frozenset({
@@ -188,7 +189,7 @@ def looks_like_id(number: str) -> bool:
 
     The check digit is not required (see the module notes).
     """
-    number = number.translate(_DIGIT_TO_ASCII).upper()
+    number = to_halfwidth(number).upper()
     if len(number) == 18 and number[:17].isdigit() and (number[17].isdigit() or number[17] == "X"):
         return number[:2] in _PROVINCES and _valid_date(int(number[6:10]), int(number[10:12]),
                                                         int(number[12:14]))
@@ -274,7 +275,7 @@ def _card(d: str, ctx: _Context, whole: bool) -> range | None:
 
 
 def _mask_number(token: str, text: str, start: int) -> str:
-    groups = [(m.start(), m.group().translate(_DIGIT_TO_ASCII)) for m in _GROUP.finditer(token)]
+    groups = [(m.start(), to_halfwidth(m.group())) for m in _GROUP.finditer(token)]
     ctx = _Context(text, start)
     n = len(groups)
     masked: list[tuple[int, int, range]] = []  # (first group, end group, digit positions)

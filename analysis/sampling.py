@@ -54,6 +54,7 @@ import pandas as pd
 from analysis import ebgm
 from analysis.errors import UserError
 from analysis.store import Filters, Store
+from analysis.textutil import data_path, load_stopwords
 
 __all__ = [
     "FOCUS_CATEGORIES",
@@ -1141,13 +1142,9 @@ _STOPWORDS: frozenset[str] | None = None
 
 
 def _stopwords() -> frozenset[str]:
+    """The tokenizer's and the clustering stop words (read once)."""
     global _STOPWORDS  # noqa: PLW0603 (read-once cache of a data file)
     if _STOPWORDS is None:
-        words: set[str] = set()
-        root = Path(__file__).resolve().parent.parent / "data"
-        for path in (root / "dict" / "stopwords.txt", root / "cluster" / "stopwords.txt"):
-            if path.exists():
-                words.update(w.strip() for w in path.read_text(encoding="utf-8").splitlines()
-                             if w.strip() and not w.startswith("#"))
-        _STOPWORDS = frozenset(words)
+        _STOPWORDS = (load_stopwords(data_path("dict", "stopwords.txt"))
+                      | load_stopwords(data_path("cluster", "stopwords.txt")))
     return _STOPWORDS

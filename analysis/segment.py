@@ -40,8 +40,9 @@ import pandas as pd
 import pyarrow as pa
 
 from analysis.errors import ConfigError, UserError
+from analysis.textutil import data_path, load_stopwords, read_lines, to_halfwidth
 
-DICT_DIR = Path(__file__).resolve().parent.parent / "data" / "dict"
+DICT_DIR = data_path("dict")
 DEFAULT_USERDICT = DICT_DIR / "userdict.txt"
 DEFAULT_STOPWORDS = DICT_DIR / "stopwords.txt"
 BACKENDS = ("rjieba", "jieba")
@@ -49,10 +50,6 @@ BACKENDS = ("rjieba", "jieba")
 # Bump when the token post-processing changes: it invalidates cached tokens.
 _PIPELINE_VERSION = "2"
 
-# Full-width ASCII letters and digits → half width (before segmentation).
-_FULLWIDTH = re.compile("[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]")
-_FULLWIDTH_TABLE = {cp: cp - 0xFEE0 for cp in (
-    *range(0xFF10, 0xFF1A), *range(0xFF21, 0xFF3B), *range(0xFF41, 0xFF5B))}
 # A user-dictionary line: word, optional positive frequency, optional lower-case tag.
 _FREQ = re.compile(r"[0-9]+")
 _TAG = re.compile(r"[a-z]+")
@@ -73,16 +70,7 @@ class UserWord(NamedTuple):
 
 
 def _read_lines(path: Path) -> list[str]:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError("文件不存在，请检查路径或恢复 data/dict/ 下的默认文件。", file=str(path)) from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        row = data[: exc.start].count(b"\n") + 1
-        raise ConfigError("不是 UTF-8 编码，请另存为 UTF-8 文本。", file=str(path), row=row) from None
-    return text.lstrip("\ufeff").splitlines()
+    return read_lines(path, missing="文件不存在，请检查路径或恢复 data/dict/ 下的默认文件。")
 
 
 def load_userdict(path: str | Path) -> list[UserWord]:
@@ -134,34 +122,12 @@ def load_userdict(path: str | Path) -> list[UserWord]:
     return entries
 
 
-def load_stopwords(path: str | Path) -> frozenset[str]:
-    """Read and validate a stop-word list: one word per line, UTF-8, blank lines skipped.
-
-    Words are lower-cased like the tokens they filter.
-
-    Raises:
-        ConfigError: a line holding more than one word, naming file and line.
-    """
-    path = Path(path)
-    words: set[str] = set()
-    for lineno, raw in enumerate(_read_lines(path), 1):
-        word = raw.strip()
-        if not word:
-            continue
-        if any(ch.isspace() for ch in word):
-            raise ConfigError(f"每行只能写一个停用词，「{word}」中含有空格。", file=str(path), row=lineno)
-        words.add(word.lower())
-    return frozenset(words)
-
-
 def _normalise_text(text) -> str:
     if not isinstance(text, str):
         if text is None or (isinstance(text, float) and text != text) or text is pd.NA:
             return ""
         text = str(text)
-    if _FULLWIDTH.search(text):
-        text = text.translate(_FULLWIDTH_TABLE)
-    return text
+    return to_halfwidth(text)
 
 
 class Tokenizer:
