@@ -11,7 +11,6 @@ to a canonical field name. Columns absent from the mapping are not imported.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import functools
 import hashlib
@@ -21,8 +20,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from analysis.errors import ConfigError, UserError
+from analysis.textutil import data_path, read_config_csv
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+DATA_DIR = data_path()
 FIELDS_FILE = DATA_DIR / "schema" / "fields.csv"
 ALIASES_FILE = DATA_DIR / "schema" / "column_aliases.csv"
 
@@ -48,22 +48,6 @@ def _rel(path: Path) -> str:
         return str(path)
 
 
-def _read_csv(path: Path, columns: Sequence[str]) -> list[tuple[int, dict[str, str]]]:
-    """Rows of a data CSV with their 1-based line numbers; checks the header."""
-    try:
-        with open(path, encoding="utf-8-sig", newline="") as fh:
-            reader = csv.DictReader(fh)
-            missing = [c for c in columns if c not in (reader.fieldnames or [])]
-            if missing:
-                raise ConfigError(f"缺少列 {', '.join(missing)}；表头应包含 {', '.join(columns)}。",
-                                  file=_rel(path), row=1)
-            return [(reader.line_num, row) for row in reader]
-    except OSError as exc:
-        raise ConfigError(f"无法读取（{exc.strerror}）。", file=_rel(path)) from exc
-    except UnicodeDecodeError as exc:
-        raise ConfigError("不是 UTF-8 编码，请以 UTF-8 保存。", file=_rel(path)) from exc
-
-
 def load_fields(path: str | Path | None = None) -> tuple[Field, ...]:
     """Read and check the canonical fields file.
 
@@ -77,7 +61,8 @@ def load_fields(path: str | Path | None = None) -> tuple[Field, ...]:
     path = Path(path) if path else FIELDS_FILE
     out: list[Field] = []
     seen: set[str] = set()
-    for line, row in _read_csv(path, ("field", "label", "required", "personal", "kind", "description")):
+    for line, row in read_config_csv(path, ("field", "label", "required", "personal", "kind", "description"),
+                                      file=_rel(path)):
         name = (row["field"] or "").strip()
         if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
             raise ConfigError(f"字段名「{name}」无效，应为小写英文标识符。", file=_rel(path), row=line)
@@ -144,7 +129,7 @@ def load_aliases(path: str | Path | None = None) -> dict[str, str]:
     path = Path(path) if path else ALIASES_FILE
     out: dict[str, str] = {}
     where: dict[str, int] = {}
-    for line, row in _read_csv(path, ("field", "alias")):
+    for line, row in read_config_csv(path, ("field", "alias"), file=_rel(path)):
         field = (row["field"] or "").strip()
         alias = (row["alias"] or "").strip()
         if field not in FIELD_NAMES:

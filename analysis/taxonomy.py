@@ -11,7 +11,6 @@ raises :class:`analysis.errors.ConfigError` naming the file, the line and the re
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import functools
 import hashlib
@@ -22,7 +21,9 @@ from pathlib import Path
 import pandas as pd
 
 from analysis.errors import ConfigError
+from analysis.textutil import data_path, decode_utf8, is_comment, read_config_csv
 
+#: The bundled taxonomy (``load_taxonomy()`` reads ``$COMPLAINT_RADAR_DATA/taxonomy`` when that is set).
 TAXONOMY_DIR = Path(__file__).resolve().parent.parent / "data" / "taxonomy"
 UNCLASSIFIED = "未分类"
 OTHER_PLATFORM = "其他平台"
@@ -269,12 +270,13 @@ def load_taxonomy(directory: str | Path | None = None) -> Taxonomy:
     """Read and validate the taxonomy (cached until a file changes).
 
     Args:
-        directory: folder holding the taxonomy files; default ``data/taxonomy/``.
+        directory: folder holding the taxonomy files; default ``data/taxonomy/`` (under
+            ``$COMPLAINT_RADAR_DATA`` when set, see :func:`analysis.textutil.data_path`).
 
     Raises:
         ConfigError: a file is missing or malformed (the message names file, line and reason).
     """
-    folder = Path(directory) if directory is not None else TAXONOMY_DIR
+    folder = Path(directory) if directory is not None else data_path("taxonomy")
     stamp = []
     for name in _FILES:
         path = folder / name
@@ -296,38 +298,11 @@ class _Loader:
         self.folder = folder
         self.digest = hashlib.blake2b(digest_size=12)
 
-    # generic CSV reading with line numbers
     def rows(self, name: str, columns: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
         path = self.folder / name
         raw = path.read_bytes()
         self.digest.update(name.encode() + b"\0" + raw + b"\0")
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            line = raw[: exc.start].count(b"\n") + 1
-            raise ConfigError("文件不是 UTF-8 编码，请另存为 UTF-8。", file=str(path), row=line) from None
-        reader = csv.reader(text.splitlines())
-        header = next(reader, None)
-        if header is None:
-            raise ConfigError("文件为空，缺少表头。", file=str(path), row=1)
-        header = [h.strip() for h in header]
-        missing = [c for c in columns if c not in header]
-        if missing:
-            raise ConfigError(f"表头缺少列「{'、'.join(missing)}」（应为 {','.join(columns)}）。",
-                              file=str(path), row=1)
-        out = []
-        for record in reader:
-            line = reader.line_num
-            if not any(cell.strip() for cell in record):
-                continue
-            if record[0].lstrip().startswith("#"):
-                continue
-            if len(record) > len(header):
-                raise ConfigError(f"本行有 {len(record)} 个字段，表头只有 {len(header)} 列"
-                                  "（含逗号的内容请用英文双引号括起）。", file=str(path), row=line)
-            values = {h: (record[i].strip() if i < len(record) else "") for i, h in enumerate(header)}
-            out.append((line, values))
-        return out
+        return read_config_csv(path, columns, data=raw)
 
     def fail(self, name: str, line: int | None, reason: str) -> ConfigError:
         return ConfigError(reason, file=str(self.folder / name), row=line)
@@ -489,15 +464,11 @@ class _Loader:
         name = "ignore_phrases.txt"
         raw = (self.folder / name).read_bytes()
         self.digest.update(name.encode() + b"\0" + raw + b"\0")
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            line = raw[: exc.start].count(b"\n") + 1
-            raise self.fail(name, line, "文件不是 UTF-8 编码，请另存为 UTF-8。") from None
+        text = decode_utf8(raw, str(self.folder / name))
         phrases = []
         for line_no, line in enumerate(text.splitlines(), start=1):
             phrase = line.strip()
-            if not phrase or phrase.startswith("#"):
+            if not phrase or is_comment(line):
                 continue
             if len(phrase.split()) > 1:
                 raise self.fail(name, line_no, f"每行只能写一个短语，「{phrase}」含有空格。")

@@ -32,7 +32,6 @@ Statistics, in short:
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import datetime as dt
 import math
@@ -48,14 +47,16 @@ from scipy import signal, stats
 from analysis.errors import ConfigError, UserError
 from analysis.privacy import mask_series
 from analysis.store import UNCLASSIFIED, Filters, Store
+from analysis.textutil import data_path, json_safe, read_config_csv
 
 __all__ = [
     "CALENDAR_COLUMNS", "DRIVER_DIMENSIONS", "FREQS", "LENSES", "OTHER", "PROMOTIONS_PATH", "SURGE_METHODS",
     "EventStudy", "Promotion", "PromotionCalendar",
     "count_series", "describe_event", "detect_surges", "event_study", "lift_frame",
-    "load_promotions", "query_daily_cube", "yoy_overlay",
+    "load_promotions", "promotions_path", "query_daily_cube", "yoy_overlay",
 ]
 
+#: The bundled calendar (:func:`promotions_path` follows ``$COMPLAINT_RADAR_DATA``).
 PROMOTIONS_PATH = Path(__file__).resolve().parent.parent / "data" / "promotions.csv"
 CALENDAR_COLUMNS = ("name", "year", "presale_start", "main_start", "main_end", "after_end",
                     "anchor_day", "aliases", "source")
@@ -177,11 +178,16 @@ class PromotionCalendar:
 
 
 
+def promotions_path() -> Path:
+    """The promotion calendar read by default: ``promotions.csv`` in the data folder."""
+    return data_path("promotions.csv")
+
+
 def load_promotions(path: str | Path | None = None) -> PromotionCalendar:
     """Read and validate the promotion calendar.
 
     Args:
-        path: the CSV file; ``None`` reads ``data/promotions.csv``.
+        path: the CSV file; ``None`` reads :func:`promotions_path` (``data/promotions.csv``).
 
     Returns:
         The calendar.
@@ -189,56 +195,31 @@ def load_promotions(path: str | Path | None = None) -> PromotionCalendar:
     Raises:
         ConfigError: a malformed file, naming file, line and reason.
     """
-    path = Path(path) if path is not None else PROMOTIONS_PATH
+    path = Path(path) if path is not None else promotions_path()
     fname = str(path)
     try:
-        handle = path.open(encoding="utf-8-sig", newline="")
+        data = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"无法读取促销日历：{exc.strerror or exc}", file=fname) from exc
     promotions: list[Promotion] = []
     aliases: dict[str, str] = {}
     alias_lines: dict[str, tuple[str, int]] = {}
     seen: dict[tuple[str, int], int] = {}
-    with handle:
-        reader = csv.reader(handle)
-        try:
-            header = [h.strip() for h in next(reader)]
-        except StopIteration:
-            raise ConfigError("文件为空，缺少表头。", file=fname, row=1) from None
-        except (csv.Error, UnicodeDecodeError) as exc:
-            raise ConfigError(f"无法解析表头：{exc}", file=fname, row=1) from None
-        missing = [c for c in CALENDAR_COLUMNS if c not in header]
-        if missing:
-            raise ConfigError(f"表头缺少列：{'、'.join(missing)}（应有 {','.join(CALENDAR_COLUMNS)}）。",
-                              file=fname, row=1)
-        index = {c: header.index(c) for c in CALENDAR_COLUMNS}
-        while True:
-            try:
-                cells = next(reader)
-            except StopIteration:
-                break
-            except (csv.Error, UnicodeDecodeError) as exc:
-                raise ConfigError(f"无法解析此行：{exc}", file=fname, row=reader.line_num) from None
-            line = reader.line_num
-            if not any(c.strip() for c in cells):
-                continue
-            if len(cells) != len(header):
-                raise ConfigError(f"应有 {len(header)} 列，实际 {len(cells)} 列（逗号是否多了或少了？）。",
-                                  file=fname, row=line)
-            promo = _parse_promotion({c: cells[i].strip() for c, i in index.items()}, fname, line)
-            key = (promo.name, promo.year)
-            if key in seen:
-                raise ConfigError(f"{promo.year}年的{promo.name}重复（第 {seen[key]} 行已有）。",
-                                  file=fname, row=line)
-            seen[key] = line
-            for alias in filter(None, (a.strip() for a in cells[index["aliases"]].split("|"))):
-                owner = alias_lines.get(alias)
-                if owner is not None and owner[0] != promo.name:
-                    raise ConfigError(f"别名「{alias}」已在第 {owner[1]} 行用于「{owner[0]}」。",
-                                      file=fname, row=line, column="aliases")
-                alias_lines[alias] = (promo.name, line)
-                aliases[alias] = promo.name
-            promotions.append(promo)
+    for line, row in read_config_csv(path, CALENDAR_COLUMNS, data=data):
+        promo = _parse_promotion(row, fname, line)
+        key = (promo.name, promo.year)
+        if key in seen:
+            raise ConfigError(f"{promo.year}年的{promo.name}重复（第 {seen[key]} 行已有）。",
+                              file=fname, row=line)
+        seen[key] = line
+        for alias in filter(None, (a.strip() for a in row["aliases"].split("|"))):
+            owner = alias_lines.get(alias)
+            if owner is not None and owner[0] != promo.name:
+                raise ConfigError(f"别名「{alias}」已在第 {owner[1]} 行用于「{owner[0]}」。",
+                                  file=fname, row=line, column="aliases")
+            alias_lines[alias] = (promo.name, line)
+            aliases[alias] = promo.name
+        promotions.append(promo)
     if not promotions:
         raise ConfigError("文件没有数据行。", file=fname, row=2)
     names = {p.name for p in promotions}
@@ -647,20 +628,12 @@ class EventStudy:
             self.covered_start > self.window_start or self.covered_end < self.window_end)
 
     def to_dict(self) -> dict:
-        """JSON-ready dict (dates ISO, drivers as records)."""
-        def clean(value):
-            if isinstance(value, dt.date):
-                return value.isoformat()
-            if isinstance(value, float | np.floating):
-                return None if not math.isfinite(value) else round(float(value), 6)
-            if isinstance(value, np.integer):
-                return int(value)
-            return value
-        out = {f.name: clean(getattr(self, f.name)) for f in dataclasses.fields(self)
+        """JSON-ready dict (dates ISO, floats to 6 decimals, drivers and baselines as records)."""
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
                if f.name not in ("drivers", "baselines")}
-        out["drivers"] = [{k: clean(v) for k, v in r.items()} for r in self.drivers.to_dict("records")]
-        out["baselines"] = [{k: clean(v) for k, v in r.items()} for r in self.baselines.to_dict("records")]
-        return out
+        out["drivers"] = self.drivers.to_dict("records")
+        out["baselines"] = self.baselines.to_dict("records")
+        return json_safe(out)
 
 
 def _days(start: dt.date, end: dt.date) -> list[dt.date]:

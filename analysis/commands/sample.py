@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import math
 import sys
 from pathlib import Path
 
 from analysis import export, sampling
 from analysis.errors import UserError
 from analysis.store import Filters, Store
+from analysis.textutil import json_safe
 
 NAME = "sample"
 HELP = "生成质量抽检优先级清单（EBGM/PRR 信号 + 严重程度 + 投诉量 + 增长），可导出 Excel / CSV"
@@ -45,19 +45,6 @@ def _ensure_enriched(store: Store) -> None:
     except ImportError:
         return
     enrich.ensure_enriched(store)
-
-
-def _json_value(value):
-    """JSON-safe value: numpy scalars unwrapped, NaN/∞ → null, floats to 6 decimals."""
-    if isinstance(value, dict):
-        return {k: _json_value(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_value(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
-        value = value.item()
-    if isinstance(value, float):
-        return round(value, 6) if math.isfinite(value) else None
-    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -113,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
             "method": result.fit.method if result.fit else None, "notes": result.notes,
             "units_scored": int(len(result.units)), "targets": targets,
         }
-        json.dump(_json_value(out), sys.stdout, ensure_ascii=False, indent=1, allow_nan=False)
+        json.dump(json_safe(out), sys.stdout, ensure_ascii=False, indent=1, allow_nan=False)
         sys.stdout.write("\n")
         return 0
     print(f"评估期 {result.period[0]} 至 {result.period[1]}；参与评分 {len(result.units)} 个对象；"

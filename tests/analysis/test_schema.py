@@ -127,7 +127,7 @@ def test_malformed_alias_file_names_file_line_and_reason(tmp_path):
     with pytest.raises(ConfigError, match="第 2 行.*别名为空"):
         schema.load_aliases(path)
     path = _write(tmp_path, "field,name\ntext,投诉内容\n")
-    with pytest.raises(ConfigError, match="缺少列 alias"):
+    with pytest.raises(ConfigError, match="缺少列：alias"):
         schema.load_aliases(path)
 
 

@@ -237,7 +237,7 @@ def test_mapping_to_unknown_category(tax_dir):
 
 def test_missing_column_and_file_and_encoding(tax_dir):
     _rewrite(tax_dir / "platforms.csv", 1, "name,aliases")
-    _fails(tax_dir, "platforms.csv", 1, "表头缺少列「text_cues」")
+    _fails(tax_dir, "platforms.csv", 1, "表头缺少列：text_cues")
     (tax_dir / "platforms.csv").unlink()
     _fails(tax_dir, "platforms.csv", None, "缺少分类数据文件")
     shutil.copy(TAXONOMY_DIR / "platforms.csv", tax_dir / "platforms.csv")
