@@ -12,6 +12,7 @@ report, the quarantine download) reuse :func:`formula_safe_frame` and
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import io
 import json
@@ -28,6 +29,7 @@ from analysis.store import Store
 __all__ = [
     "FORMULA_PREFIXES",
     "PLAN_COLUMNS",
+    "Sheet",
     "formula_safe",
     "formula_safe_frame",
     "mask_series",
@@ -105,20 +107,45 @@ def _sheet_name(name: str) -> str:
     return clean or "Sheet"
 
 
+@dataclasses.dataclass(frozen=True)
+class Sheet:
+    """A frame with the layout of its worksheet (for :func:`write_xlsx`).
+
+    Attributes:
+        frame: the table, written with its headers.
+        title: a bold line above the table (the table then starts on the fourth row).
+        subtitle: an italic line under the title.
+        total_row: the last row is a total (bold).
+        freeze_columns: columns kept in view when scrolling right (the header row always is).
+        widths: column widths by header (others: sized to the content, ≤ 60).
+    """
+
+    frame: pd.DataFrame
+    title: str | None = None
+    subtitle: str | None = None
+    total_row: bool = False
+    freeze_columns: int = 0
+    widths: Mapping[str, int] | None = None
+
+
 def write_xlsx(
     target,
-    sheets: Mapping[str, pd.DataFrame],
+    sheets: Mapping[str, pd.DataFrame | Sheet],
     *,
     percent_columns: Sequence[str] = (),
     widths: Mapping[str, int] | None = None,
 ) -> None:
     """Write frames as sheets of one workbook, formula-safe.
 
+    The one xlsx writer of the project (the sampling plan, the 统计表 workbook, downloads).
+
     Args:
         target: a path or a binary buffer.
-        sheets: sheet name → frame (written with its headers, frozen first row).
+        sheets: sheet name → frame, or → :class:`Sheet` for a title, a total row, frozen
+            columns (each written with its headers, the header row frozen).
         percent_columns: numeric columns shown as percentages.
-        widths: column widths by header (others: sized to the content, ≤ 60).
+        widths: column widths by header for every sheet (a :class:`Sheet`'s own win;
+            others: sized to the content, ≤ 60).
     """
     import xlsxwriter  # noqa: PLC0415
 
@@ -132,34 +159,50 @@ def write_xlsx(
         num = book.add_format({"num_format": "0.00"})
         wrap = book.add_format({"text_wrap": True, "valign": "top"})
         when = book.add_format({"num_format": "yyyy-mm-dd hh:mm"})
-        for name, frame in sheets.items():
+        bold = book.add_format({"bold": True})
+        title_fmt = book.add_format({"bold": True, "font_size": 14})
+        subtitle_fmt = book.add_format({"italic": True, "font_color": "#555555"})
+        for name, spec in sheets.items():
+            if not isinstance(spec, Sheet):
+                spec = Sheet(spec)
+            frame = spec.frame
             sheet = book.add_worksheet(_sheet_name(name))
+            top = 0
+            if spec.title is not None or spec.subtitle is not None:
+                sheet.write_string(0, 0, str(formula_safe(spec.title or "")), title_fmt)
+                if spec.subtitle:
+                    sheet.write_string(1, 0, str(formula_safe(spec.subtitle)), subtitle_fmt)
+                top = 3
             safe = formula_safe_frame(frame)
+            last = len(safe) if spec.total_row else -1
             for j, col in enumerate(safe.columns):
-                sheet.write_string(0, j, str(col), head)
+                sheet.write_string(top, j, str(col), head)
                 values = safe.iloc[:, j].tolist()
                 is_pct = frame.columns[j] in percent_columns
                 is_float = pd.api.types.is_float_dtype(frame.iloc[:, j].dtype)
                 longest = max([len(str(col))] + [len(str(v)) for v in values[:500] if v is not None])
-                width = (widths or {}).get(frame.columns[j], min(max(8, int(longest * 1.6)), 60))
+                width = {**(widths or {}), **(spec.widths or {})}.get(frame.columns[j],
+                                                                        min(max(8, int(longest * 1.6)), 60))
                 sheet.set_column(j, j, width, pct if is_pct else (num if is_float else None))
                 for i, raw in enumerate(values, start=1):
+                    row = top + i
                     v = _cell(raw)
                     if v is None:
-                        sheet.write_blank(i, j, None)
+                        sheet.write_blank(row, j, None)
                     elif isinstance(v, bool):
-                        sheet.write_boolean(i, j, v)
+                        sheet.write_boolean(row, j, v)
                     elif isinstance(v, (int, float)):
                         if isinstance(v, float) and not math.isfinite(v):
-                            sheet.write_string(i, j, "∞" if v > 0 else "-∞" if v < 0 else "")
+                            sheet.write_string(row, j, "∞" if v > 0 else "-∞" if v < 0 else "")
                         else:
-                            sheet.write_number(i, j, v, pct if is_pct else (num if isinstance(v, float) else None))
+                            sheet.write_number(row, j, v, bold if i == last else
+                                               pct if is_pct else (num if isinstance(v, float) else None))
                     elif isinstance(v, (dt.datetime, dt.date)):
-                        sheet.write_datetime(i, j, v, when)
+                        sheet.write_datetime(row, j, v, when)
                     else:
                         text = str(v)
-                        sheet.write_string(i, j, text, wrap if len(text) > 30 else None)
-            sheet.freeze_panes(1, 0)
+                        sheet.write_string(row, j, text, bold if i == last else wrap if len(text) > 30 else None)
+            sheet.freeze_panes(top + 1, spec.freeze_columns)
     finally:
         book.close()
 

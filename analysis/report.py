@@ -27,10 +27,9 @@ from pathlib import Path
 from typing import BinaryIO
 
 import pandas as pd
-import xlsxwriter
 
 from analysis import overview, plots, sampling, trends
-from analysis.export import formula_safe, formula_safe_frame
+from analysis.export import Sheet, write_xlsx
 from analysis.privacy import mask_text
 from analysis.store import UNCLASSIFIED, Filters, Store
 from analysis.taxonomy import load_taxonomy
@@ -201,34 +200,16 @@ def write_stat_workbook(path_or_buffer: str | os.PathLike | BinaryIO, store: Sto
     generated_at = generated_at or dt.datetime.now().replace(microsecond=0)
     sheets = {"说明": _notes_frame(store, filters, generated_at), **stat_tables(store, filters)}
     target = os.fspath(path_or_buffer) if isinstance(path_or_buffer, (str, os.PathLike)) else path_or_buffer
-    book = xlsxwriter.Workbook(target, {"in_memory": True, "strings_to_formulas": False,
-                                        "strings_to_urls": False, "strings_to_numbers": False})
-    fmt = {
-        "title": book.add_format({"bold": True, "font_size": 14}),
-        "sub": book.add_format({"italic": True, "font_color": "#555555"}),
-        "head": book.add_format({"bold": True, "bg_color": "#f2dede", "border": 1,
-                                 "text_wrap": True, "valign": "top"}),
-        "cell": book.add_format({"border": 1}),
-        "total": book.add_format({"bold": True, "border": 1, "bg_color": "#f5f5f5"}),
-        "wrap": book.add_format({"text_wrap": True, "valign": "top", "border": 1}),
-    }
     subtitle = f"统计时段：{_period_text(filters)}；{describe_filters(filters)}"
+    specs = {}
     for name, frame in sheets.items():
-        sheet = book.add_worksheet(name)
-        safe = formula_safe_frame(frame)
         if name == "说明":
-            _write_frame(sheet, safe, 0, fmt, wrap_last=True)
-            sheet.set_column(0, 0, 22)
-            sheet.set_column(1, 1, 90)
+            specs[name] = Sheet(frame, widths=dict(zip(frame.columns, (22, 90))))
             continue
-        table = name.split("-")[0]
-        sheet.write_string(0, 0, TITLES.get(table, name), fmt["title"])
-        sheet.write_string(1, 0, formula_safe(subtitle), fmt["sub"])
-        _write_frame(sheet, safe, 3, fmt, total_row=name.startswith("统计表"))
-        sheet.set_column(0, 0, 44)
-        sheet.set_column(1, max(len(frame.columns) - 1, 1), 11)
-        sheet.freeze_panes(4, 1)
-    book.close()
+        specs[name] = Sheet(frame, title=TITLES.get(name.split("-")[0], name), subtitle=subtitle,
+                            total_row=name.startswith("统计表"), freeze_columns=1,
+                            widths={c: 44 if i == 0 else 11 for i, c in enumerate(frame.columns)})
+    write_xlsx(target, specs)
 
 
 def stat_workbook_bytes(store: Store, filters: Filters, *, generated_at: dt.datetime | None = None
@@ -237,22 +218,6 @@ def stat_workbook_bytes(store: Store, filters: Filters, *, generated_at: dt.date
     buffer = io.BytesIO()
     write_stat_workbook(buffer, store, filters, generated_at=generated_at)
     return buffer.getvalue()
-
-
-def _write_frame(sheet, frame: pd.DataFrame, top: int, fmt: dict, *, total_row: bool = False,
-                 wrap_last: bool = False) -> None:
-    for j, column in enumerate(frame.columns):
-        sheet.write_string(top, j, str(column), fmt["head"])
-    last = len(frame) - 1
-    for i, row in enumerate(frame.itertuples(index=False), start=1):
-        style = fmt["total"] if total_row and i - 1 == last else fmt["cell"]
-        for j, value in enumerate(row):
-            if wrap_last and j == len(row) - 1:
-                style = fmt["wrap"]
-            if isinstance(value, (int, float)) and not isinstance(value, bool) and not pd.isna(value):
-                sheet.write_number(top + i, j, value, style)
-            else:
-                sheet.write_string(top + i, j, "" if pd.isna(value) else str(value), style)
 
 
 # ---------------------------------------------------------------------------------------------

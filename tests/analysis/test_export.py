@@ -155,3 +155,16 @@ def test_write_xlsx_types(tmp_path):
     assert rows[1][:4] == ["'=1", 1, 0.5, 0.25] and rows[2][2] is None
     assert rows[1][4] == dt.datetime(2017, 11, 11, 8, 0) and rows[2][4] is None
     assert rows[1][5] == "∞" and rows[1][6] is True
+
+
+def test_write_xlsx_sheet_layout():
+    # the 统计表 layout (title, subtitle, header on row 4, bold total, frozen first column) from the one writer
+    frame = pd.DataFrame({"项目": ["甲", "=1+2", "合计"], "件数": [2, 3, 5]})
+    data = export.to_xlsx_bytes({"表": export.Sheet(frame, title="=标题", subtitle="时段", total_row=True,
+                                                    freeze_columns=1, widths={"项目": 44})})
+    ws = openpyxl.load_workbook(io.BytesIO(data))["表"]
+    assert ws["A1"].value == "'=标题" and ws["A1"].font.b and ws["A2"].value == "时段"
+    assert [c.value for c in ws[4]] == ["项目", "件数"]
+    assert [c.value for c in ws[6]] == ["'=1+2", 3]
+    assert [c.value for c in ws[7]] == ["合计", 5] and ws["B7"].font.b and not ws["B6"].font.b
+    assert ws.freeze_panes == "B5" and ws.column_dimensions["A"].width > 40
