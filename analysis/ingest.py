@@ -37,12 +37,14 @@ from analysis.store import Store
 __all__ = [
     "ImportResult", "import_file", "suggest_mapping", "remembered_mapping", "import_history",
     "quarantine_rows", "quarantine_frame", "quarantine_summary", "outcome_table", "conflict_rows",
-    "conflict_details", "quarantine_csv", "AUTO_ID_PREFIX",
+    "conflict_details", "quarantine_csv", "AUTO_ID_PREFIX", "TEXT_SOURCES", "complaint_text", "field_kind",
 ]
 
 Progress = Callable[[float, str], None]
 AUTO_ID_PREFIX = "auto:"
 _FREE_TEXT = {"text", "title", "demand"}
+#: Where a complaint's text comes from, in order (see :func:`complaint_text`).
+TEXT_SOURCES = ("text", "title", "problem_raw")
 _IMPORT_LOCK = threading.Lock()
 
 _STAGE_SCHEMA = pa.schema(
@@ -149,6 +151,40 @@ class _Prepared:
     text_fallbacks: int
 
 
+def field_kind(field: str) -> str:
+    """How an imported field is normalised: ``"text"`` (free text) or ``"code"`` (short values)."""
+    return "text" if field in _FREE_TEXT else "code"
+
+
+def complaint_text(values: Mapping[str, pa.Array], n: int) -> tuple[pa.Array, np.ndarray]:
+    """The complaints' texts: the text, else the title, else the problem as exported.
+
+    Used by the import and by the build's helper process alike, so that both hash the
+    same text.
+
+    Args:
+        values: the fields of :data:`TEXT_SOURCES` as normalised by the import
+            (:func:`field_kind`); an absent field counts as empty.
+        n: the number of rows.
+
+    Returns:
+        The texts (``""`` when all three are empty) and a mask of the rows whose text
+        came from the title or the problem.
+    """
+    empty = pa.array([""] * n, type=pa.large_string())
+    text = values.get("text", empty)
+    fell_back = np.zeros(n, dtype=bool)
+    for field in TEXT_SOURCES[1:]:
+        fallback = values.get(field)
+        if fallback is None:
+            continue
+        replace = pc.and_(pc.equal(text, ""), pc.not_equal(fallback, ""))
+        if pc.any(replace).as_py():
+            text = pc.if_else(replace, fallback, text)
+            fell_back |= replace.to_numpy(zero_copy_only=False)
+    return text, fell_back
+
+
 def _prepare(chunk: RawChunk, mapping: Mapping[str, str], headers: list[str]) -> _Prepared:
     """Normalise and validate a chunk: a staging table of good rows and a quarantine table."""
     n = len(chunk)
@@ -183,15 +219,8 @@ def _prepare(chunk: RawChunk, mapping: Mapping[str, str], headers: list[str]) ->
             if raw is None:
                 values[f.name] = pa.array([""] * n, type=pa.large_string())
                 continue
-            values[f.name] = normalize_values(raw, kind="text" if f.name in _FREE_TEXT else "code")
-    # An empty complaint text falls back to the title, then to the problem as exported.
-    text = values["text"]
-    fell_back = np.zeros(n, dtype=bool)
-    for fallback in ("title", "problem_raw"):
-        replace = pc.and_(pc.equal(text, ""), pc.not_equal(values[fallback], ""))
-        if pc.any(replace).as_py():
-            text = pc.if_else(replace, values[fallback], text)
-            fell_back |= replace.to_numpy(zero_copy_only=False)
+            values[f.name] = normalize_values(raw, kind=field_kind(f.name))
+    text, fell_back = complaint_text(values, n)
     values["text"] = text
     flag(pc.equal(text, "").to_numpy(zero_copy_only=False), source.get("text", ""),
          lambda i: "投诉内容为空（标题、问题类型也为空），无法作为一条投诉导入")

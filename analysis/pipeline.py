@@ -42,6 +42,7 @@ from pathlib import Path
 
 from analysis.errors import UserError
 from analysis.store import Store
+from analysis.textutil import json_safe
 
 __all__ = ["STAGES", "STAGE_LABELS", "BuildReport", "ClusterOutcome", "FileOutcome", "build",
            "file_sha256", "focus_categories"]
@@ -166,7 +167,7 @@ class BuildReport:
     def to_dict(self) -> dict:
         """A JSON-ready dict (the CLI's ``--json`` output)."""
         out = dataclasses.asdict(self)
-        out["enrichment"] = json.loads(json.dumps(self.enrichment or {}, ensure_ascii=False, default=str))
+        out["enrichment"] = json_safe(self.enrichment or {}, digits=None)
         out["rejected"] = len(self.rejected)
         return out
 
@@ -361,14 +362,14 @@ class _Workers:
 def _job_presegment(job: dict, cache: dict) -> dict:
     """Segment the complaint texts of an export file into a Parquet file of ``text_hash, tokens``.
 
-    Reproduces the import's text (normalised text, else title, else exported
-    problem) and its hash, so that the tokens land on the complaints' keys.
+    Takes the import's text (:func:`analysis.ingest.complaint_text`) and its hash, so
+    that the tokens land on the complaints' keys.
     """
     import pyarrow as pa
-    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     from analysis import schema
+    from analysis.ingest import TEXT_SOURCES, complaint_text, field_kind
     from analysis.io import TableReader, normalize_values
     from analysis.segment import Tokenizer
 
@@ -389,11 +390,8 @@ def _job_presegment(job: dict, cache: dict) -> dict:
         for chunk in reader.chunks():
             if not len(chunk):
                 continue
-            text = normalize_values(chunk.column(source["text"]), kind="text")
-            for field, kind in (("title", "text"), ("problem_raw", "code")):
-                if field in source:
-                    fallback = normalize_values(chunk.column(source[field]), kind=kind)
-                    text = pc.if_else(pc.and_(pc.equal(text, ""), pc.not_equal(fallback, "")), fallback, text)
+            text, _ = complaint_text({f: normalize_values(chunk.column(source[f]), kind=field_kind(f))
+                                      for f in TEXT_SOURCES if f in source}, len(chunk))
             hashes, texts = [], []
             for t in text.to_pylist():
                 if not t:
@@ -421,7 +419,7 @@ def _job_cluster(job: dict, cache: dict) -> dict:
     frame = pd.read_parquet(job["path"])
     docs = frame.pop("_tokens").tolist()
     result = cluster.cluster_complaints(docs, metadata=frame, n_clusters=None, stopwords=frozenset(job["stopwords"]),
-                                        random_state=job["random_state"])
+                                        domain_terms=job.get("domain_terms"), random_state=job["random_state"])
     with open(job["out"], "wb") as fh:
         pickle.dump(result, fh, protocol=pickle.HIGHEST_PROTOCOL)
     return {}
@@ -667,6 +665,9 @@ def _cluster_stage(store: Store, categories: Iterable[str], report: BuildReport,
     sent: list[tuple[str, str]] = []
     worker = workers.get() if offload else None
     if worker is not None:
+        # the labels' dictionary tags come from the build's tokenizer, as in run_clustering
+        domain_terms = (cluster.domain_terms_of(tokenizer.user_words) if getattr(tokenizer, "user_words", None)
+                        else None)
         try:
             for c in offload:
                 metadata, docs = cluster.scope_documents(store, cluster.ClusterScope(category=c), tokenizer=tokenizer)
@@ -676,7 +677,7 @@ def _cluster_stage(store: Store, categories: Iterable[str], report: BuildReport,
                 del metadata, docs
                 out = path + ".pickle"
                 worker.submit("cluster", path=path, out=out, stopwords=sorted(getattr(tokenizer, "stopwords", ())),
-                              random_state=int(random_state))
+                              domain_terms=domain_terms, random_state=int(random_state))
                 sent.append((c, out))
         except WorkerFailed:
             workers.discard()

@@ -5,10 +5,12 @@ from __future__ import annotations
 import io
 import json
 import shutil
+from pathlib import Path
 
+import pandas as pd
 import pytest
 
-from analysis import cli, cluster, demo, enrich, pipeline, segment
+from analysis import cli, cluster, demo, enrich, ingest, pipeline, segment
 from analysis.commands.build import StageProgress
 from analysis.store import Store
 
@@ -323,3 +325,41 @@ def test_cli_on_an_empty_store_says_what_to_do(tmp_path, capsys):
     assert cli.main(["build", "--db", str(tmp_path / "empty.duckdb"), "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "数据库共 0 条投诉" in out and "请在命令后写上要导入的导出文件" in out
+
+
+def test_worker_cluster_job_labels_with_the_builds_dictionary(tmp_path):
+    # the helper process must label with the build tokenizer's dictionary tags, as run_clustering does
+    planted = pd.read_csv(Path(__file__).resolve().parents[1] / "fixtures" / "cluster" / "planted.csv",
+                          dtype={"complaint_id": str})
+    meta = planted[["complaint_id", "received_at", "product", "brand", "merchant"]]
+    path = tmp_path / "scope.parquet"
+    meta.assign(_tokens=planted["tokens"]).to_parquet(path, index=False)
+    labels = {}
+    for name, terms in (("none", {}), ("default", None)):
+        out = tmp_path / f"{name}.pickle"
+        pipeline._job_cluster({"path": str(path), "out": str(out), "stopwords": [], "domain_terms": terms,
+                               "random_state": 0}, {})
+        labels[name] = pd.read_pickle(out).clusters["label"].tolist()
+        here = cluster.cluster_complaints(planted["tokens"].tolist(), metadata=meta, domain_terms=terms,
+                                          random_state=0)
+        assert labels[name] == here.clusters["label"].tolist()
+    assert labels["none"] != labels["default"]   # so the dictionary sent along does count
+
+
+def test_presegment_takes_the_imports_text(tmp_path, tokenizer):
+    # empty texts fall back to the title, then to the exported problem, exactly as in the import
+    src = tmp_path / "t.csv"
+    src.write_text("投诉编号,登记时间,投诉内容,投诉标题,问题类别\n"
+                   "A1,2017-11-11,热水壶漏电,,\nA2,2017-11-12,,充电宝鼓包,\nA3,2017-11-13,,,假冒伪劣\n",
+                   encoding="utf-8")
+    out = tmp_path / "tokens.parquet"
+    reply = pipeline._job_presegment({"path": str(src), "out": str(out), "chunk_size": 100, "remembered": {},
+                                      "tokenizer": pipeline._tokenizer_args(tokenizer),
+                                      "fingerprint": tokenizer.fingerprint}, {})
+    assert reply == {"texts": 3}
+    got = pd.read_parquet(out)
+    with Store(tmp_path / "s.duckdb") as store:
+        ingest.import_file(store, src)
+        hashes = store.query("SELECT text_hash, text FROM complaints ORDER BY complaint_id")
+    assert hashes["text"].tolist() == ["热水壶漏电", "充电宝鼓包", "假冒伪劣"]
+    assert sorted(got["text_hash"]) == sorted(hashes["text_hash"])
