@@ -21,7 +21,7 @@ import functools
 import pandas as pd
 
 from analysis import trends
-from analysis.store import UNCLASSIFIED, Filters, Store
+from analysis.store import OTHER_PLATFORM, UNCLASSIFIED, Filters, Store
 from analysis.taxonomy import load_taxonomy
 
 __all__ = [
@@ -60,7 +60,7 @@ BREAKDOWNS = {
 MISSING_LABEL = "（未填写）"
 _CUBE_BREAKDOWNS = {None, "category", "problem", "platform_norm"}
 _COMPLAINT_COLUMNS = {"district", "category_raw", "problem_raw"}
-_NOT_A_TOP = {UNCLASSIFIED, "其他平台", MISSING_LABEL}
+_NOT_A_TOP = {UNCLASSIFIED, OTHER_PLATFORM, MISSING_LABEL}
 
 
 @dataclasses.dataclass(frozen=True)

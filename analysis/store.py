@@ -43,6 +43,7 @@ import duckdb
 import pandas as pd
 
 from analysis.errors import UserError
+from analysis.taxonomy import OTHER_PLATFORM, UNCLASSIFIED
 
 T = TypeVar("T")
 
@@ -52,9 +53,8 @@ T = TypeVar("T")
 CLASSIFIED_BY_SQL = "(SELECT string_agg(DISTINCT model_fingerprint, ',' ORDER BY model_fingerprint) FROM enrichment)"
 DB_ENV_VAR = "COMPLAINT_RADAR_DB"
 DEFAULT_DB_PATH = Path(__file__).resolve().parent.parent / "data" / "store" / "complaints.duckdb"
-UNCLASSIFIED = "未分类"
 
-SCHEMA_SQL = """
+SCHEMA_SQL = f"""
 CREATE TABLE IF NOT EXISTS imports (
     import_id     INTEGER PRIMARY KEY,
     file_name     VARCHAR NOT NULL,
@@ -169,15 +169,15 @@ CREATE TABLE IF NOT EXISTS sampling_candidates (
 );
 CREATE OR REPLACE VIEW complaints_enriched AS
 SELECT c.*,
-       COALESCE(e.category, '未分类')      AS category,
+       COALESCE(e.category, '{UNCLASSIFIED}')      AS category,
        e.category_confidence,
        e.category_source,
        e.category_evidence,
-       COALESCE(e.problem, '未分类')       AS problem,
+       COALESCE(e.problem, '{UNCLASSIFIED}')       AS problem,
        e.problem_confidence,
        e.problem_evidence,
        COALESCE(e.severity, 0)             AS severity,
-       COALESCE(e.platform_norm, '其他平台') AS platform_norm
+       COALESCE(e.platform_norm, '{OTHER_PLATFORM}') AS platform_norm
 FROM complaints c
 LEFT JOIN enrichment e USING (complaint_id);
 """

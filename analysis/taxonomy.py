@@ -25,8 +25,14 @@ from analysis.textutil import data_path, decode_utf8, is_comment, read_config_cs
 
 #: The bundled taxonomy (``load_taxonomy()`` reads ``$COMPLAINT_RADAR_DATA/taxonomy`` when that is set).
 TAXONOMY_DIR = Path(__file__).resolve().parent.parent / "data" / "taxonomy"
+# What the store's view shows for the unknown: 未分类 is reserved (no file may define it);
+# 其他平台 is the last row of platforms.csv, taking every platform not recognised.
 UNCLASSIFIED = "未分类"
 OTHER_PLATFORM = "其他平台"
+#: Values of the ``kind`` column of categories.csv that the code acts on: goods can be sampled
+#: (抽检); a catch-all category loses the keywords a specific category lists too.
+KIND_GOODS = "商品"
+KIND_OTHER = "其他"
 
 REQUIRED_CATEGORIES = (
     "食品", "保健食品", "药品", "医疗器械", "化妆品", "服装鞋帽", "儿童用品", "老年用品", "家用电器",
@@ -95,13 +101,29 @@ class Taxonomy:
 
     # -- problem types --------------------------------------------------------------
     def severity_of(self, problem: str | None) -> int:
-        """Severity of a problem type (4 安全隐患 … 1; 0 for 未分类 or unknown)."""
+        """Severity of a problem type (1 … :attr:`max_severity`; 0 for 未分类 or unknown)."""
         return self._severity.get(problem, 0) if problem else 0
 
     @property
     def quality_safety_problems(self) -> tuple[str, ...]:
-        """Problem types counted as 质量安全类 (安全隐患, 商品质量, 假冒伪劣与商标侵权, 标识不符)."""
+        """Problem types counted as 质量安全类 (``quality_safety = yes`` in problems.csv), in order."""
         return tuple(self.problems.loc[self.problems["quality_safety"], "name"])
+
+    @property
+    def max_severity(self) -> int:
+        """The highest severity of the problem types (the top of the scale; 4 today)."""
+        return int(self.problems["severity"].max())
+
+    def severity_legend(self, *, max_names: int = 3) -> str:
+        """The severity scale in words, highest first: ``4 安全隐患 · 3 商品质量、… · 1 其余类型 · 0 未分类``.
+
+        A level with more than ``max_names`` problem types is called 其余类型.
+        """
+        parts = []
+        for severity, names in self.problems.groupby("severity", sort=True)["name"]:
+            names = list(names)
+            parts.append(f"{severity} {'、'.join(names) if len(names) <= max_names else '其余类型'}")
+        return " · ".join([*reversed(parts), f"0 {UNCLASSIFIED}"])
 
     @functools.cached_property
     def problem_names(self) -> tuple[str, ...]:
@@ -293,6 +315,16 @@ def _load_cached(folder: str, stamp: tuple) -> Taxonomy:
     return _Loader(Path(folder)).load()
 
 
+def _specific_first(keywords: dict[str, dict[str, float]], kinds: Mapping[str, str]) -> dict[str, dict[str, float]]:
+    """Drop from the catch-all categories (kind 其他) the keywords a specific category lists too.
+
+    猫粮 under both 其他 and a newly added 宠物用品 then counts for 宠物用品 only.
+    """
+    specific = {w for c, words in keywords.items() if kinds.get(c) != KIND_OTHER for w in words}
+    return {c: ({w: v for w, v in words.items() if w not in specific} if kinds.get(c) == KIND_OTHER else words)
+            for c, words in keywords.items()}
+
+
 class _Loader:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -312,7 +344,7 @@ class _Loader:
         table_rows = self.load_stat_tables()
         problems = self.load_problems(table_rows)
         problem_names = tuple(problems["name"])
-        cat_kw = self.load_keywords("category_keywords.csv", "category", categories)
+        cat_kw = _specific_first(self.load_keywords("category_keywords.csv", "category", categories), kinds)
         prob_kw = self.load_keywords("problem_keywords.csv", "problem", problem_names)
         problems = problems.assign(keywords=[
             " ".join(sorted(prob_kw.get(p, {}), key=lambda k: -prob_kw[p][k])) for p in problem_names

@@ -46,18 +46,16 @@ from scipy import signal, stats
 
 from analysis.errors import ConfigError, UserError
 from analysis.privacy import mask_series
-from analysis.store import UNCLASSIFIED, Filters, Store
+from analysis.store import OTHER_PLATFORM, UNCLASSIFIED, Filters, Store
 from analysis.textutil import data_path, json_safe, read_config_csv
 
 __all__ = [
-    "CALENDAR_COLUMNS", "DRIVER_DIMENSIONS", "FREQS", "LENSES", "OTHER", "PROMOTIONS_PATH", "SURGE_METHODS",
+    "CALENDAR_COLUMNS", "DRIVER_DIMENSIONS", "FREQS", "LENSES", "OTHER", "SURGE_METHODS",
     "EventStudy", "Promotion", "PromotionCalendar",
     "count_series", "describe_event", "detect_surges", "event_study", "lift_frame",
     "load_promotions", "promotions_path", "query_daily_cube", "yoy_overlay",
 ]
 
-#: The bundled calendar (:func:`promotions_path` follows ``$COMPLAINT_RADAR_DATA``).
-PROMOTIONS_PATH = Path(__file__).resolve().parent.parent / "data" / "promotions.csv"
 CALENDAR_COLUMNS = ("name", "year", "presale_start", "main_start", "main_end", "after_end",
                     "anchor_day", "aliases", "source")
 _DATE_COLUMNS = ("presale_start", "main_start", "main_end", "after_end", "anchor_day")
@@ -84,7 +82,7 @@ _PERIOD_SQL = {
 _PANDAS_FREQ = {"D": "D", "W": "W-MON", "M": "MS"}
 DRIVER_DIMENSIONS = {"category": "类别", "platform_norm": "平台", "product": "商品"}
 _REFERENCE_DAYS = 56
-_PLACEHOLDERS = (UNCLASSIFIED, "其他平台")
+_PLACEHOLDERS = (UNCLASSIFIED, OTHER_PLATFORM)
 _Z95 = 1.959963984540054
 
 

@@ -1,4 +1,4 @@
-"""Taxonomy data files: exact names, severities, 统计表 rows, mappings, aliases, validation."""
+"""Taxonomy data files: required names, severities, 统计表 rows, mappings, aliases, validation."""
 
 import shutil
 import time
@@ -20,12 +20,19 @@ def tax():
     return load_taxonomy()
 
 
-def test_exact_names_and_order(tax):
-    assert tax.categories == REQUIRED_CATEGORIES
-    assert tax.focus_categories == ("食品", "保健食品", "药品", "医疗器械", "化妆品", "服装鞋帽", "儿童用品", "老年用品",
-                                    "家用电器", "消费类电子产品", "汽车及配件", "旅游住宿", "票务")
-    assert tax.problem_names == REQUIRED_PROBLEMS
-    assert tax.platforms == REQUIRED_PLATFORMS
+def _in_order(required, names) -> bool:
+    """Every required name is present, in the required order (others may sit in between)."""
+    names = list(names)
+    return set(required) <= set(names) and sorted(required, key=names.index) == list(required)
+
+
+def test_required_names_are_present_in_order(tax):
+    # a regulator may add categories, problem types and platforms: the seed's names must stay
+    assert _in_order(REQUIRED_CATEGORIES, tax.categories)
+    assert _in_order(("食品", "保健食品", "药品", "医疗器械", "化妆品", "服装鞋帽", "儿童用品", "老年用品", "家用电器",
+                      "消费类电子产品", "汽车及配件", "旅游住宿", "票务"), tax.focus_categories)
+    assert _in_order(REQUIRED_PROBLEMS, tax.problem_names)
+    assert _in_order(REQUIRED_PLATFORMS, tax.platforms)
     assert tax.platforms[-1] == OTHER_PLATFORM
 
 
@@ -37,7 +44,9 @@ def test_severities_and_quality_safety(tax):
     assert tax.severity_of("未分类") == 0
     assert tax.severity_of(None) == 0
     assert tax.severity_of("不存在的类型") == 0
-    assert tax.quality_safety_problems == ("安全隐患", "商品质量", "假冒伪劣与商标侵权", "标识不符")
+    assert _in_order(("安全隐患", "商品质量", "假冒伪劣与商标侵权", "标识不符"), tax.quality_safety_problems)
+    assert not {"虚假宣传", "售后服务", "其他"} & set(tax.quality_safety_problems)
+    assert tax.max_severity == max(tax.severity_of(p) for p in tax.problem_names) >= 4
     assert list(tax.problems.columns[:6]) == ["name", "severity", "quality_safety", "table1_row", "table2_row",
                                               "description"]
     assert "漏电" in tax.problems.set_index("name").loc["安全隐患", "keywords"].split()
@@ -194,8 +203,8 @@ def test_copy_loads_like_the_original(tax_dir, tax):
 
 
 def test_unknown_category_in_keywords(tax_dir):
-    line = _append(tax_dir / "category_keywords.csv", "宠物用品,3,猫砂 狗绳")
-    _fails(tax_dir, "category_keywords.csv", line, "未知的category「宠物用品」")
+    line = _append(tax_dir / "category_keywords.csv", "未定义的类别,3,猫砂 狗绳")
+    _fails(tax_dir, "category_keywords.csv", line, "未知的category「未定义的类别」")
 
 
 def test_bad_weight(tax_dir):
@@ -231,8 +240,8 @@ def test_alias_claimed_twice(tax_dir):
 
 
 def test_mapping_to_unknown_category(tax_dir):
-    line = _append(tax_dir / "category_mapping.csv", "宠物类,宠物用品")
-    _fails(tax_dir, "category_mapping.csv", line, "「宠物用品」不是已定义的类别")
+    line = _append(tax_dir / "category_mapping.csv", "未定义类,未定义的类别")
+    _fails(tax_dir, "category_mapping.csv", line, "「未定义的类别」不是已定义的类别")
 
 
 def test_missing_column_and_file_and_encoding(tax_dir):
@@ -261,3 +270,37 @@ def test_edit_invalidates_the_cache(tax_dir):
     assert after.fingerprint != before.fingerprint
     assert after.category_keywords["家用电器"]["电煮锅"] == 3.0
     assert load_taxonomy(tax_dir) is after
+
+
+# -- extending the data -------------------------------------------------------------------------
+def test_a_category_added_to_the_data_takes_its_keywords_from_the_catch_all(tmp_path):
+    from analysis.classify import RuleClassifier
+    from tests.fixtures.data.extended import CATEGORY, extended_data
+
+    data = extended_data(tmp_path / "data") / "taxonomy"
+    shared = [line for line in (data / "category_keywords.csv").read_text(encoding="utf-8").splitlines()
+              if line.startswith("其他,") and "猫粮" in line.split(",")[-1].split()]
+    assert shared                                           # 猫粮 is listed under 其他 as well
+    tax = load_taxonomy(data)
+    assert CATEGORY in tax.categories and CATEGORY in tax.focus_categories
+    assert {"猫粮", "狗粮"} <= set(tax.category_keywords[CATEGORY])
+    # a keyword listed under both 其他 and a specific category counts for the specific one only
+    assert not {"猫粮", "狗粮"} & set(tax.category_keywords["其他"])
+    assert len(tax.category_keywords["其他"]) > 50                          # the others stay
+    texts = ["买的狗粮和猫粮都过期了，狗吃了呕吐", "在京东买的电热水壶漏电"]
+    assert RuleClassifier(tax).predict(texts)["category"].tolist() == [CATEGORY, "家用电器"]
+
+
+def test_the_catch_all_rule_keeps_todays_specific_keywords(tax):
+    kinds = tax.category_kinds
+    specific = {w for c in tax.categories if kinds[c] != "其他" for w in tax.category_keywords[c]}
+    for category in (c for c in tax.categories if kinds[c] == "其他"):
+        assert not specific & set(tax.category_keywords[category])
+
+
+def test_severity_scale_comes_from_the_data(tax_dir):
+    _rewrite(tax_dir / "problems.csv", 2, "安全隐患,5,yes,网络销售商品质量不合格案件,安全性指标不合格,x")
+    tax = load_taxonomy(tax_dir)
+    assert tax.max_severity == 5 and tax.severity_of("安全隐患") == 5
+    assert tax.severity_legend().startswith("5 安全隐患 · 3 商品质量、假冒伪劣与商标侵权 · 2 标识不符 · 1 其余类型")
+    assert tax.severity_legend().endswith("0 未分类")
