@@ -296,7 +296,8 @@ def plan_notes(store: Store, result, *, extra: Mapping[str, object] | None = Non
                                           ensure_ascii=False)))
     rows += [
         ("优先级得分公式", "得分 = 100 × Σ 权重ᵢ × 分量ᵢ / Σ 权重；信号 = clip(log2(EB05)/log2(信号上限),0,1)；"
-                    "严重程度 = 平均严重程度/4；投诉量 = ln(1+n)/ln(1+最大n)；"
+                    f"严重程度 = 平均严重程度/{result.params.get('max_severity', '最高严重程度')}；"
+                    "投诉量 = ln(1+n)/ln(1+最大n)；"
                     "增长 = clip(log2((n+1)/(上期n+1))/log2(增长上限),0,1)"),
         ("信号判定规则", "PRR ≥ 阈值 且 Yates χ² ≥ 阈值 且 件数 ≥ 阈值；或 EB05 ≥ 阈值（仅质量安全类问题）"),
         ("参数", json.dumps(result.params, ensure_ascii=False, default=str)),

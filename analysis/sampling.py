@@ -19,7 +19,8 @@ unit gets
 
       s_signal   = clip(log2(EB05*) / log2(signal_cap), 0, 1)
                    EB05* = the largest EB05 among the unit's quality/safety cells
-      s_severity = Σ_k n_k · severity_k / (4 · n)        severity 0–4 from the taxonomy
+      s_severity = Σ_k n_k · severity_k / (S · n)        severity 0–S from the taxonomy
+                                                          (S its highest, 4 for 安全隐患 today)
       s_volume   = log(1 + n) / log(1 + max n over all units)
       s_growth   = clip(log2((n + 1) / (n_prev + 1)) / log2(growth_cap), 0, 1)
                    (0 when the previous period holds no complaint at all)
@@ -53,12 +54,11 @@ import pandas as pd
 
 from analysis import ebgm
 from analysis.errors import UserError
-from analysis.store import Filters, Store
+from analysis.store import UNCLASSIFIED, Filters, Store
+from analysis.taxonomy import KIND_GOODS, Taxonomy, load_taxonomy
 from analysis.textutil import data_path, load_stopwords
 
 __all__ = [
-    "FOCUS_CATEGORIES",
-    "QUALITY_SAFETY",
     "GRAINS",
     "Weights",
     "Thresholds",
@@ -74,19 +74,6 @@ __all__ = [
     "target_evidence",
 ]
 
-#: The seed's focus goods (沪工商网〔2017〕151号): the default categories of a sampling plan.
-#: The focus services (旅游住宿, 票务) are not goods and cannot be sampled.
-FOCUS_CATEGORIES: tuple[str, ...] = (
-    "食品", "保健食品", "药品", "医疗器械", "化妆品", "服装鞋帽", "儿童用品", "老年用品",
-    "家用电器", "消费类电子产品", "汽车及配件",
-)
-#: Quality/safety problem types (质量安全类).
-QUALITY_SAFETY: tuple[str, ...] = ("安全隐患", "商品质量", "假冒伪劣与商标侵权", "标识不符")
-_SEVERITY: dict[str, int] = {
-    "安全隐患": 4, "商品质量": 3, "假冒伪劣与商标侵权": 3, "标识不符": 2,
-    "虚假宣传": 1, "价格违法": 1, "合同与格式条款": 1, "售后服务": 1, "刷单炒信与虚假评价": 1,
-    "个人信息泄露": 1, "物流快递": 1, "网络诈骗": 1, "其他": 1, "未分类": 0,
-}
 #: Units: the key columns of each grain, and their Chinese names.
 GRAINS: dict[str, str] = {
     "product": "类别 × 商品/品牌 × 平台",
@@ -94,30 +81,20 @@ GRAINS: dict[str, str] = {
 }
 _LABEL_SOURCES = {"product": "商品名称", "brand": "品牌", "merchant": "店铺/商家", "none": "（无）"}
 _NO_MERCHANT = "（未注明）"
-MAX_SEVERITY = 4
 
 
 def domain() -> tuple[dict[str, int], tuple[str, ...], tuple[str, ...]]:
-    """Problem severities, quality/safety problem types and focus goods categories.
-
-    Read from :func:`analysis.taxonomy.load_taxonomy` when that module is present,
-    else the names and severities of DEVELOPERS.md.
-    """
-    try:
-        from analysis import taxonomy  # noqa: PLC0415 (optional until the taxonomy lands)
-    except ImportError:
-        return dict(_SEVERITY), QUALITY_SAFETY, FOCUS_CATEGORIES
-    return taxonomy_domain(taxonomy.load_taxonomy())
+    """Problem severities, quality/safety problem types and focus goods categories, from the taxonomy."""
+    return taxonomy_domain(load_taxonomy())
 
 
-def taxonomy_domain(tax) -> tuple[dict[str, int], tuple[str, ...], tuple[str, ...]]:
-    """Severities, quality/safety types and focus goods (not services) from a loaded taxonomy."""
+def taxonomy_domain(tax: Taxonomy) -> tuple[dict[str, int], tuple[str, ...], tuple[str, ...]]:
+    """Severities (未分类 0), quality/safety types and focus goods (not services) of a loaded taxonomy."""
     severity = {str(n): int(s) for n, s in zip(tax.problems["name"], tax.problems["severity"], strict=True)}
-    severity.setdefault("未分类", 0)
-    qs = tuple(tax.quality_safety_problems)
+    severity.setdefault(UNCLASSIFIED, 0)
     kinds = tax.category_kinds
-    focus = tuple(c for c in tax.focus_categories if kinds.get(c, "商品") == "商品")
-    return severity, qs or QUALITY_SAFETY, focus or FOCUS_CATEGORIES
+    focus = tuple(c for c in tax.focus_categories if kinds.get(c, KIND_GOODS) == KIND_GOODS)
+    return severity, tuple(tax.quality_safety_problems), focus
 
 
 @dataclasses.dataclass(frozen=True)
@@ -441,12 +418,13 @@ def score_units(
         raise UserError("信号上限和增长上限必须大于 1。")
     filters = filters or Filters()
     severity_of, qs_types, _ = domain()
+    max_severity = max(severity_of.values())
     facts = _facts(store)
     base = _filter_mask(facts, filters)
     start, end = _resolve_period(facts, filters, base)
     params_out = {
         "grain": grain, "weights": dataclasses.asdict(weights), "thresholds": dataclasses.asdict(thresholds),
-        "signal_cap": signal_cap, "growth_cap": growth_cap, "filters": {
+        "signal_cap": signal_cap, "growth_cap": growth_cap, "max_severity": max_severity, "filters": {
             "start": str(start) if start else None, "end": str(end) if end else None,
             "categories": list(filters.categories), "platforms": list(filters.platforms),
             "districts": list(filters.districts)},
@@ -547,7 +525,7 @@ def score_units(
     eb05 = units["EB05"].fillna(0.0).to_numpy()
     with np.errstate(divide="ignore"):
         units["s_signal"] = np.clip(np.log2(np.maximum(eb05, 1e-300)) / math.log2(signal_cap), 0, 1)
-    units["s_severity"] = np.clip(units["severity_mean"] / MAX_SEVERITY, 0, 1)
+    units["s_severity"] = np.clip(units["severity_mean"] / max_severity, 0, 1)
     labelled = units["product"].notna()
     n_max = float(units.loc[labelled, "n"].max()) if labelled.any() else 1.0
     units["s_volume"] = np.log1p(units["n"]) / math.log1p(max(n_max, 1.0))
@@ -794,7 +772,7 @@ def select_targets(
 
     Args:
         result: a :class:`SamplingResult` or its ``units`` frame.
-        categories: categories to plan for (default: :data:`FOCUS_CATEGORIES` from the taxonomy);
+        categories: categories to plan for (default: the taxonomy's focus goods, :func:`domain`);
             an empty sequence means all categories.
         top: maximum number of ranked targets (candidates come on top of it).
         min_count: minimum complaints per unit.

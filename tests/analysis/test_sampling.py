@@ -7,6 +7,7 @@ import datetime as dt
 import io
 import json
 import math
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ from analysis import sampling
 from analysis.commands import sample as sample_command
 from analysis.errors import UserError
 from analysis.store import Filters, Store
+from analysis.textutil import DATA_ENV_VAR, data_path
 from tests.fixtures.sampling import builders
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sampling"
@@ -457,3 +459,18 @@ def test_fit_is_reused_only_for_the_same_table(hand_store, monkeypatch):
     assert _unit(third, "电热水壶A").n == kettle.n + 1
     sampling.score_units(hand_store, filters=NOV, random_state=1)
     assert len(calls) == 3                                  # other options: new fit
+
+
+def test_severity_scale_follows_the_taxonomy(hand_store, tmp_path, monkeypatch):
+    # the taxonomy accepts severities 1–9: a 5 must count as the top of the scale, not be clipped at 4
+    data = tmp_path / "data"
+    shutil.copytree(data_path(), data, ignore=shutil.ignore_patterns("demo", "store"))
+    problems = data / "taxonomy" / "problems.csv"
+    problems.write_text(problems.read_text(encoding="utf-8").replace("安全隐患,4,", "安全隐患,5,"), encoding="utf-8")
+    assert sampling.score_units(hand_store, filters=NOV).params["max_severity"] == 4
+    monkeypatch.setenv(DATA_ENV_VAR, str(data))
+    r = sampling.score_units(hand_store, filters=NOV)
+    assert r.params["max_severity"] == 5
+    assert _unit(r, "电热水壶A").s_severity == pytest.approx((5 * 5 + 1 * 1) / 6 / 5)
+    assert _unit(r, "口红B").s_severity == pytest.approx(3 / 5)
+    assert sampling.domain()[0]["安全隐患"] == 5
