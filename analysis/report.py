@@ -40,6 +40,7 @@ __all__ = [
     "TABLE2",
     "UNMAPPED_ROW",
     "describe_filters",
+    "method_note",
     "problem_mapping",
     "stat_tables",
     "stat_workbook_bytes",
@@ -56,11 +57,14 @@ TITLES = {
     TABLE1: "网络交易投诉按主要违法问题分类统计（对应专项行动情况统计表1）",
     TABLE2: "网络交易商品质量投诉按违法问题分类统计（对应专项行动情况统计表2）",
 }
-METHOD_NOTE = (
-    "本表按投诉件数统计，不是立案查处的案件数：每件投诉按其问题类型归入统计表1的一类主要违法问题；"
-    "质量安全类问题（安全隐患、商品质量、假冒伪劣与商标侵权、标识不符）另归入统计表2的一类。"
-    "问题类型与统计表各行的对应见「问题类型对照」工作表，可在 data/taxonomy/problems.csv 中调整。"
-)
+
+
+def method_note() -> str:
+    """How the 统计表 count (the quality/safety problem types named from the taxonomy)."""
+    quality = "、".join(load_taxonomy().quality_safety_problems)
+    return ("本表按投诉件数统计，不是立案查处的案件数：每件投诉按其问题类型归入统计表1的一类主要违法问题；"
+            f"质量安全类问题（{quality}）另归入统计表2的一类。"
+            "问题类型与统计表各行的对应见「问题类型对照」工作表，可在 data/taxonomy/problems.csv 中调整。")
 
 
 def describe_filters(filters: Filters) -> str:
@@ -182,7 +186,7 @@ def _notes_frame(store: Store, filters: Filters, generated_at: dt.datetime) -> p
         "网络交易投诉分类统计（参照《2017年网络市场监管专项行动情况统计表》1、2）",
         _period_text(filters), describe_filters(filters), total, quality_n,
         generated_at.strftime("%Y-%m-%d %H:%M:%S"), Path(store.path).name, _fingerprint(store),
-        METHOD_NOTE,
+        method_note(),
     ]})
 
 
@@ -457,7 +461,7 @@ def briefing_html(store: Store, filters: Filters, *, generated_at: dt.datetime |
             f'<section class="long page-break"><h2>六、典型投诉</h2>'
             f"{_typical_section(store, filters, n=n_typical)}</section>",
         ]
-    parts.append(f"<footer>{_e(METHOD_NOTE)} 由投诉雷达生成。</footer></body></html>")
+    parts.append(f"<footer>{_e(method_note())} 由投诉雷达生成。</footer></body></html>")
     return "".join(parts)
 
 

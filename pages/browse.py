@@ -31,11 +31,10 @@ query = c1.text_input(
 problem_opts = ui.problem_options(store, key)
 problems = c2.multiselect("问题类型", problem_opts, key="br_problems", placeholder="全部问题类型")
 c3, c4, c5 = st.columns([2, 1, 1])
-quality_only = c3.toggle("只看质量安全类问题", key="br_quality",
-                         help="安全隐患、商品质量、假冒伪劣与商标侵权、标识不符")
+quality = load_taxonomy().quality_safety_problems
+quality_only = c3.toggle("只看质量安全类问题", key="br_quality", help="、".join(quality))
 if quality_only:
-    quality = set(load_taxonomy().quality_safety_problems)
-    problems = [p for p in problems if p in quality] or sorted(quality)
+    problems = [p for p in problems if p in quality] or list(quality)
 page_size = c4.selectbox("每页条数", PAGE_SIZES, index=1, key="br_page_size")
 
 try:
@@ -58,7 +57,7 @@ if rows.empty:
     st.info("没有符合条件的投诉。可以放宽关键词、问题类型或左侧的全局筛选。")
     st.stop()
 
-event = st.dataframe(ui.display_table(rows), column_config=ui.TABLE_COLUMNS, hide_index=True,
+event = st.dataframe(ui.display_table(rows), column_config=ui.table_columns(), hide_index=True,
                      width="stretch", key="br_table", on_select="rerun", selection_mode="single-row")
 chosen = list(getattr(getattr(event, "selection", None), "rows", []) or [])
 if chosen and st.session_state.get("_br_clicked") != (query, page, chosen[0]):

@@ -19,16 +19,20 @@ from analysis.store import Filters, Store
 from analysis.taxonomy import UNCLASSIFIED, load_taxonomy
 
 SNIPPET_CHARS = 80
-TABLE_COLUMNS = {
-    "received_at": st.column_config.DatetimeColumn("登记时间", format="YYYY-MM-DD HH:mm"),
-    "category": st.column_config.TextColumn("类别"),
-    "problem": st.column_config.TextColumn("问题类型"),
-    "severity": st.column_config.NumberColumn("严重度", help="4 安全隐患 · 3 质量/假冒 · 2 标识 · 1 其他 · 0 未分类"),
-    "platform_norm": st.column_config.TextColumn("平台"),
-    "district": st.column_config.TextColumn("所属区"),
-    "snippet": st.column_config.TextColumn("投诉内容（已脱敏）", width="large"),
-    "source": st.column_config.TextColumn("类别来源"),
-}
+
+
+def table_columns() -> dict:
+    """Column settings of the results table (the severity scale read from the taxonomy)."""
+    return {
+        "received_at": st.column_config.DatetimeColumn("登记时间", format="YYYY-MM-DD HH:mm"),
+        "category": st.column_config.TextColumn("类别"),
+        "problem": st.column_config.TextColumn("问题类型"),
+        "severity": st.column_config.NumberColumn("严重度", help=load_taxonomy().severity_legend()),
+        "platform_norm": st.column_config.TextColumn("平台"),
+        "district": st.column_config.TextColumn("所属区"),
+        "snippet": st.column_config.TextColumn("投诉内容（已脱敏）", width="large"),
+        "source": st.column_config.TextColumn("类别来源"),
+    }
 
 
 @st.cache_resource(show_spinner=False)

@@ -7,6 +7,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from analysis.store import Store, text_hash
+from analysis.textutil import DATA_ENV_VAR
+from tests.fixtures.data.extended import CATEGORY, extended_data
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
@@ -20,15 +22,19 @@ ROWS = [
 ]
 
 
-@pytest.fixture
-def filled(db):
+def _insert(db, rows) -> None:
     with Store(db) as store, store.transaction() as cur:
-        for i, (cid, day, text, platform, district) in enumerate(ROWS):
+        for i, (cid, day, text, platform, district) in enumerate(rows):
             cur.execute(
                 "INSERT INTO complaints (complaint_id, received_at, text, platform, district, content_hash, "
                 "text_hash, import_id, source_row) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?)",
                 [cid, dt.datetime(2024, 11, day, 10, 30), text, platform, district, text_hash(cid + text),
                  text_hash(text), i + 2])
+
+
+@pytest.fixture
+def filled(db):
+    _insert(db, ROWS)
     return db
 
 
@@ -147,3 +153,16 @@ def test_keyword_search_across_filter_changes_and_a_new_import(filled):
     assert not at.exception
     assert "共 3 条投诉符合条件" in at.caption[0].value  # enriched by the page, then found
     assert at.dataframe[0].value["snippet"].tolist()[0] == "插座漏电冒烟"
+
+
+def test_a_category_added_to_the_taxonomy_is_offered(db, tmp_path, monkeypatch):
+    # a category and its keyword row appended to data/taxonomy (a copy): the page classifies with it,
+    # the global category filter and the severity help follow the data, no code edited
+    monkeypatch.setenv(DATA_ENV_VAR, str(extended_data(tmp_path / "data")))
+    _insert(db, [*ROWS, ("T6", 6, "买的狗粮和猫粮都过期了，狗吃了呕吐", "淘宝", "黄浦区")])
+    at = open_page()
+    assert not at.exception
+    assert at.dataframe[0].value["category"].iloc[0] == CATEGORY          # the newest complaint
+    assert CATEGORY in at.multiselect(key="gf_categories").options
+    at.multiselect(key="gf_categories").set_value([CATEGORY]).run()
+    assert not at.exception and "共 1 条投诉符合条件" in at.caption[0].value

@@ -10,6 +10,8 @@ from streamlit.testing.v1 import AppTest
 from tests.pages._support import clear_caches
 
 from analysis.store import Store
+from analysis.textutil import DATA_ENV_VAR
+from tests.fixtures.data.extended import CATEGORY, extended_data
 from tests.fixtures.sampling import builders
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
@@ -121,3 +123,13 @@ def test_unclassified_store_says_so(db):
     _fill(db, rows)
     at = _app(NOV)
     assert any("尚未完成分类" in w.value for w in at.warning)
+
+
+def test_a_focus_category_added_to_the_taxonomy_is_planned_by_default(db, tmp_path, monkeypatch):
+    # 宠物用品 appended to categories.csv as a focus good (kind 商品): the plan's default categories follow
+    monkeypatch.setenv(DATA_ENV_VAR, str(extended_data(tmp_path / "data")))
+    _fill(db, builders.hand_rows())
+    at = _app(NOV)
+    chosen = at.multiselect(key="smp_categories")
+    assert CATEGORY in chosen.options and CATEGORY in chosen.value
+    assert chosen.value[0] == "食品" and "旅游住宿" not in chosen.value     # services are never sampled
