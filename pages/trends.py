@@ -21,7 +21,7 @@ if first is None:
     st.stop()
 run = ui.latest_cluster_run(store, key)
 lens_codes = [c for c in ui.LENSES if c != "cluster" or run]
-promo_default = "双十一" if "双十一" in calendar.names else calendar.names[0]
+promo_default = calendar.names[0]  # the first promotion of data/promotions.csv
 cal_years = calendar.years()
 state, rejected = ui.sync_choices({
     "t_preset": (list(ui.PRESETS), "sidebar"), "t_int": (list(ui.INTERVALS), "W"),

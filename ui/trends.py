@@ -116,7 +116,7 @@ def _calendar(path: str, mtime: float) -> trends.PromotionCalendar:
 
 def calendar() -> trends.PromotionCalendar:
     """The promotion calendar, re-read when the file changes (ConfigError when malformed)."""
-    path = trends.PROMOTIONS_PATH
+    path = trends.promotions_path()
     return _calendar(str(path), path.stat().st_mtime if path.exists() else 0.0)
 
 

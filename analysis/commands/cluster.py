@@ -20,8 +20,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the command's options."""
     parser.add_argument("--db", type=Path, default=None,
                         help="数据库文件（默认 $COMPLAINT_RADAR_DB 或 data/store/complaints.duckdb）")
-    parser.add_argument("--category", default=None, help="只聚类这个商品/服务类别，如 食品")
-    parser.add_argument("--platform", default=None, help="只聚类这个平台，如 淘宝")
+    category, platform = _examples()
+    parser.add_argument("--category", default=None, help=f"只聚类这个商品/服务类别{category}")
+    parser.add_argument("--platform", default=None, help=f"只聚类这个平台{platform}")
     parser.add_argument("--start", type=_date, default=None, help="开始日期 YYYY-MM-DD（含）")
     parser.add_argument("--end", type=_date, default=None, help="结束日期 YYYY-MM-DD（含）")
     parser.add_argument("--k", type=int, default=None, help="聚类数（默认按轮廓系数自动选择）")
@@ -29,6 +30,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="以 JSON 输出聚类")
     parser.add_argument("--assignments", type=Path, default=None,
                         help="把每条投诉的聚类编号写入这个 CSV 文件（complaint_id, cluster_id）")
+
+
+def _examples() -> tuple[str, str]:
+    """``，如 食品`` and ``，如 淘宝``: the taxonomy's first category and platform, for the help."""
+    from analysis.taxonomy import load_taxonomy  # noqa: PLC0415
+
+    try:
+        tax = load_taxonomy()
+    except UserError:  # a malformed taxonomy is reported when the command runs
+        return "（见 data/taxonomy/categories.csv）", "（见 data/taxonomy/platforms.csv）"
+    return f"，如 {tax.categories[0]}", f"，如 {tax.platforms[0]}"
 
 
 def _date(value: str) -> dt.date:

@@ -21,8 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the command's options."""
     parser.add_argument("--db", type=Path, default=None,
                         help="数据库文件（默认 $COMPLAINT_RADAR_DB 或 data/store/complaints.duckdb）")
-    parser.add_argument("--promotion", required=True,
-                        help="促销名称或别名：双十一(双11)、618、双十二、年货节、三八节(38节)、国庆、春节")
+    parser.add_argument("--promotion", required=True, help=_promotion_help())
     parser.add_argument("--year", type=int, required=True, help="促销年份，如 2017")
     parser.add_argument("--category", action="append", default=[], help="只看这个类别（可重复）")
     parser.add_argument("--platform", action="append", default=[], help="只看这个平台（可重复）")
@@ -33,6 +32,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true",
                         help="以 JSON 输出（window_start, window_end, count, baseline, lift, ci_low, ci_high, "
                              "excess, drivers …）")
+
+
+def _promotion_help() -> str:
+    """``促销名称或别名：双十一(双11)、618(六一八)…`` from the calendar (each name with its first alias)."""
+    try:
+        calendar = trends.load_promotions()
+    except UserError:  # a malformed calendar is reported when the command runs
+        return "促销名称或别名（见 data/promotions.csv）"
+    names = []
+    for name in calendar.names:
+        alias = next((a for a, n in calendar.aliases.items() if n == name and a != name), None)
+        names.append(f"{name}({alias})" if alias else name)
+    return "促销名称或别名：" + "、".join(names)
 
 
 def _ensure_enriched(store: Store) -> None:

@@ -1,6 +1,10 @@
 """Rule classifier, supervised model, platform normalisation and their combination."""
 
+import json
 import math
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -14,7 +18,10 @@ from analysis.classify import (
 )
 from analysis.segment import Tokenizer
 from analysis.store import Store
+from analysis.textutil import DATA_ENV_VAR
+from tests.fixtures.data.extended import CATEGORY, extended_data
 
+ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "text" / "classify_labelled.csv"
 
 
@@ -551,3 +558,16 @@ def test_full_width_letters_match(rules):
     out = rules.predict(["买的ｉＰｈｏｎｅ１１屏幕坏了"]).iloc[0]
     assert out["category"] == "消费类电子产品"
     assert "iphone" in evidence_terms(out["category_evidence"])
+
+
+def test_a_category_added_to_the_taxonomy_works_in_the_cli(tmp_path):
+    # a category row and its keyword row appended to data/taxonomy (a copy): classify uses them, no code edited
+    data = extended_data(tmp_path / "data")
+    lines = "买的狗粮和猫粮都过期了，狗吃了呕吐\n在京东买的电热水壶三天就漏电\n"
+    env = {**os.environ, DATA_ENV_VAR: str(data)}
+    done = subprocess.run([sys.executable, "-m", "analysis", "classify", "--json", "--db", str(tmp_path / "none.duckdb")],
+                          input=lines, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    records = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [(r["category"], r["problem"]) for r in records] == [(CATEGORY, "安全隐患"), ("家用电器", "安全隐患")]
+    assert records[0]["evidence"]["category"] in ("狗粮、猫粮", "猫粮、狗粮")

@@ -9,7 +9,10 @@ from pathlib import Path
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from analysis import trends
 from analysis.store import Store
+from analysis.textutil import DATA_ENV_VAR
+from tests.fixtures.data.extended import PROMOTION, extended_data
 from tests.fixtures.trends import store_fixture as fx
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
@@ -129,3 +132,21 @@ def test_cluster_lens_uses_the_latest_clustering_run(db):
     assert any("聚类取最近一次聚类结果（category=*|platform=*" in t for t in texts(at.caption))
     names = {trace["name"] for trace in json.loads(at.get("plotly_chart")[0].proto.spec)["data"]}
     assert {"漏电 触电", "杂项", "未归类"} <= names
+
+
+def test_a_promotion_added_to_the_calendar_is_offered(db, tmp_path, monkeypatch):
+    # rows appended to promotions.csv (a copy of data/): the picker offers it and its event study runs
+    data = extended_data(tmp_path / "data")
+    monkeypatch.setenv(DATA_ENV_VAR, str(data))
+    now = trends.load_promotions().get(PROMOTION, 2017)
+    per_day = {d: 1 for d in fx.days(D(2016, 1, 1), D(2017, 12, 31))}
+    per_day.update({d: 3 for d in fx.days(now.main_start, now.main_end)})
+    with Store(db) as store:
+        fx.fill_daily(store, per_day)
+    at = open_page(t_promo=PROMOTION, t_year="2017")
+    assert not at.exception and not at.error and not at.warning
+    options = at.selectbox(key="w_t_promo").options
+    assert options[0] == "双十一" and PROMOTION in options
+    assert at.selectbox(key="w_t_promo").value == PROMOTION
+    sentence = next(t for t in texts(at.markdown) if t.startswith(f"2017年{PROMOTION}"))
+    assert f"投诉 {3 * now.main_days} 件，较去年同期增长" in sentence
