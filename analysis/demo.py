@@ -1330,33 +1330,38 @@ _PROMO_PROBLEMS = {"价格违法": 2.0, "物流快递": 2.0, "合同与格式条
 # --------------------------------------------------------------------------
 # Calendar of the volume model
 # --------------------------------------------------------------------------
+# Promotion dates come from data/promotions.csv (analysis.trends.load_promotions): a
+# promotion's surge is drawn in days from its anchor day (促销日; 春节: 正月初一), the
+# problem mix shifts inside the main windows of _BOOSTED, and a complaint names the goods
+# promotion whose pre-sale … after-sales span holds its day. A year missing from the
+# calendar has no promotion surge. Seasons outside the calendar keep month-day knots.
 
-LUNAR_NEW_YEAR: dict[int, str] = {
-    2010: "02-14", 2011: "02-03", 2012: "01-23", 2013: "02-10", 2014: "01-31", 2015: "02-19", 2016: "02-08",
-    2017: "01-28", 2018: "02-16", 2019: "02-05", 2020: "01-25", 2021: "02-12", 2022: "02-01", 2023: "01-22",
-    2024: "02-10", 2025: "01-29", 2026: "02-17", 2027: "02-06", 2028: "01-26", 2029: "02-13", 2030: "02-03",
-}
 WEEKDAY_FACTORS = np.array([1.20, 1.12, 1.05, 1.02, 0.97, 0.76, 0.70])  # Monday … Sunday
+#: The calendar's promotion whose anchor day the lunar knots count from (正月初一).
+LUNAR_ANCHOR = "春节"
+#: Goods promotions a complaint may mention ({promo}), and those whose main window shifts the problem mix.
+_GOODS_PROMOTIONS = ("双十一", "618", "双十二", "年货节")
+_BOOSTED = ("618", "双十一", "双十二")
 
-# (knots as month-day or lunar-new-year offset, value), amplitude growth per year after 2016.
-_EVENTS: dict[str, tuple[tuple[tuple[str | int, float], ...], float, tuple[str, ...]]] = {
-    "618": ((("05-28", 1), ("06-01", 1.15), ("06-10", 1.3), ("06-18", 1.65), ("06-22", 1.6), ("06-30", 1.15),
-             ("07-08", 1)), .15, ("goods",)),
-    "双十一": ((("10-25", 1), ("11-01", 1.3), ("11-10", 1.5), ("11-12", 2.3), ("11-14", 2.7), ("11-17", 2.5),
-              ("11-20", 2.0), ("11-25", 1.5), ("12-01", 1.15), ("12-05", 1)), .8, ("goods",)),
-    "双十二": ((("12-08", 1), ("12-12", 1.25), ("12-15", 1.4), ("12-20", 1.2), ("12-26", 1)), .2, ("goods",)),
-    "3·15": ((("03-10", 1), ("03-15", 1.4), ("03-18", 1.1), ("03-21", 1)), 0, ("goods", "travel", "ticket",
-                                                                            "delivery", "member", "edu")),
-    "年货节": (((-28, 1), (-20, 1.15), (-12, 1.1), (-8, 1)), .1, ("goods",)),
-    "春运": (((-35, 1), (-25, 1.6), (-8, 1.8), (-2, 1.2), (8, 1.5), (20, 1)), .1, ("ticket",)),
-    "春节旅游": (((-6, 1), (-2, 1.5), (6, 1.5), (10, 1)), .1, ("travel",)),
-    "国庆": ((("09-20", 1), ("09-28", 1.5), ("10-03", 1.7), ("10-08", 1.5), ("10-15", 1)), .1, ("travel",)),
-    "国庆票务": ((("09-20", 1), ("09-28", 1.6), ("10-04", 1.8), ("10-10", 1.3), ("10-16", 1)), .1, ("ticket",)),
-    "国庆长假": ((("09-29", 1), ("10-01", .7), ("10-07", .7), ("10-09", 1)), 0, ("goods", "member", "edu")),
-    "暑期旅游": ((("07-01", 1), ("07-15", 1.35), ("08-25", 1.35), ("09-05", 1)), .05, ("travel",)),
-    "五一": ((("04-25", 1), ("05-01", 1.3), ("05-05", 1.2), ("05-10", 1)), .05, ("travel", "ticket")),
-    "暑期培训": ((("07-01", 1), ("07-20", 1.3), ("09-10", 1.4), ("09-30", 1)), .05, ("edu",)),
-    "夏季外卖": ((("06-15", 1), ("07-15", 1.15), ("08-31", 1.15), ("09-15", 1)), 0, ("delivery",)),
+# name → (anchor promotion of the calendar or None, knots as days from its anchor day or as
+# month-day, value), amplitude growth per year after 2016, sectors.
+_EVENTS: dict[str, tuple[str | None, tuple[tuple[str | int, float], ...], float, tuple[str, ...]]] = {
+    "618": ("618", ((-21, 1), (-17, 1.15), (-8, 1.3), (0, 1.65), (4, 1.6), (12, 1.15), (20, 1)), .15, ("goods",)),
+    "双十一": ("双十一", ((-17, 1), (-10, 1.3), (-1, 1.5), (1, 2.3), (3, 2.7), (6, 2.5), (9, 2.0), (14, 1.5),
+                         (20, 1.15), (24, 1)), .8, ("goods",)),
+    "双十二": ("双十二", ((-4, 1), (0, 1.25), (3, 1.4), (8, 1.2), (14, 1)), .2, ("goods",)),
+    "3·15": (None, (("03-10", 1), ("03-15", 1.4), ("03-18", 1.1), ("03-21", 1)), 0,
+             ("goods", "travel", "ticket", "delivery", "member", "edu")),
+    "年货节": (LUNAR_ANCHOR, ((-28, 1), (-20, 1.15), (-12, 1.1), (-8, 1)), .1, ("goods",)),
+    "春运": (LUNAR_ANCHOR, ((-35, 1), (-25, 1.6), (-8, 1.8), (-2, 1.2), (8, 1.5), (20, 1)), .1, ("ticket",)),
+    "春节旅游": (LUNAR_ANCHOR, ((-6, 1), (-2, 1.5), (6, 1.5), (10, 1)), .1, ("travel",)),
+    "国庆": ("国庆", ((-11, 1), (-3, 1.5), (2, 1.7), (7, 1.5), (14, 1)), .1, ("travel",)),
+    "国庆票务": ("国庆", ((-11, 1), (-3, 1.6), (3, 1.8), (9, 1.3), (15, 1)), .1, ("ticket",)),
+    "国庆长假": ("国庆", ((-2, 1), (0, .7), (6, .7), (8, 1)), 0, ("goods", "member", "edu")),
+    "暑期旅游": (None, (("07-01", 1), ("07-15", 1.35), ("08-25", 1.35), ("09-05", 1)), .05, ("travel",)),
+    "五一": (None, (("04-25", 1), ("05-01", 1.3), ("05-05", 1.2), ("05-10", 1)), .05, ("travel", "ticket")),
+    "暑期培训": (None, (("07-01", 1), ("07-20", 1.3), ("09-10", 1.4), ("09-30", 1)), .05, ("edu",)),
+    "夏季外卖": (None, (("06-15", 1), ("07-15", 1.15), ("08-31", 1.15), ("09-15", 1)), 0, ("delivery",)),
 }
 # Spring-festival dip (registrations stop): lunar-new-year offsets; exponent per sector.
 _CNY_DIP = ((-10, 1), (-6, .75), (-2, .45), (6, .45), (10, .8), (14, 1))
@@ -1383,20 +1388,52 @@ def _date(value: str | dt.date, what: str) -> dt.date:
         raise UserError(f"日期「{value}」无法识别，{what}请写成 YYYY-MM-DD，例如 2016-01-01。") from None
 
 
-def _md(year: int, knot: str | int) -> int:
-    """Ordinal of a month-day knot in ``year`` (int knots: days from the lunar new year)."""
+@functools.cache
+def _calendar():
+    """The promotion calendar (data/promotions.csv)."""
+    from analysis.trends import load_promotions  # noqa: PLC0415 (heavy; only when generating)
+
+    return load_promotions()
+
+
+def _md(year: int, knot: str | int, anchor: str | None = LUNAR_ANCHOR) -> int:
+    """Ordinal of a knot in ``year``: a month-day, or (int) days from ``anchor``'s anchor day.
+
+    -1 when the calendar lacks ``anchor`` in ``year``.
+    """
     if isinstance(knot, int):
-        md = LUNAR_NEW_YEAR.get(year)
-        if md is None:
-            return -1
-        return dt.date(year, int(md[:2]), int(md[3:])).toordinal() + knot
+        promo = _calendar().find(anchor, year) if anchor in _calendar().aliases else None
+        return -1 if promo is None else promo.anchor_day.toordinal() + knot
     return dt.date(year, int(knot[:2]), int(knot[3:])).toordinal()
 
 
-def _event_factor(ordinals: np.ndarray, years: range, knots, growth: float) -> np.ndarray:
+def _in_main_windows(ordinals: np.ndarray, names: Sequence[str]) -> np.ndarray:
+    """Whether each day (ordinal) lies in the main window of one of the promotions ``names``."""
+    inside = np.zeros(len(ordinals), dtype=bool)
+    for p in _calendar().promotions:
+        if p.name in names:
+            inside |= (ordinals >= p.main_start.toordinal()) & (ordinals <= p.main_end.toordinal())
+    return inside
+
+
+def _promotion_named(ordinals: np.ndarray, names: Sequence[str], default: str) -> list[str]:
+    """The promotion of ``names`` a complaint of each day speaks of: the one whose pre-sale …
+    after-sales span holds the day (the later to start where two overlap), else ``default``."""
+    out = np.full(len(ordinals), default, dtype=object)
+    since = np.full(len(ordinals), -1)
+    for p in _calendar().promotions:
+        if p.name in names:
+            lo, hi = p.presale_start.toordinal(), p.after_end.toordinal()
+            hit = (ordinals >= lo) & (ordinals <= hi) & (lo > since)
+            out[hit], since[hit] = p.name, lo
+    return out.tolist()
+
+
+def _event_factor(ordinals: np.ndarray, years: range, knots, growth: float,
+                  anchor: str | None = LUNAR_ANCHOR) -> np.ndarray:
     factor = np.ones(len(ordinals))
     for year in years:
-        xs = [_md(year, k) for k, _ in knots]
+        xs = [_md(year, k, anchor) for k, _ in knots]
         if min(xs) < 0:
             continue
         curve = np.interp(ordinals, xs, [v for _, v in knots], left=1.0, right=1.0)
@@ -1411,8 +1448,8 @@ def _sector_factors(days: np.ndarray) -> dict[str, np.ndarray]:
     first, last = pd.Timestamp(days[0]).year, pd.Timestamp(days[-1]).year
     years = range(first - 1, last + 2)
     out = {s: np.ones(len(days)) for s in SECTORS}
-    for knots, growth, sectors in _EVENTS.values():
-        f = _event_factor(ordinals, years, knots, growth)
+    for anchor, knots, growth, sectors in _EVENTS.values():
+        f = _event_factor(ordinals, years, knots, growth, anchor)
         for s in sectors:
             out[s] *= f
     dip = _event_factor(ordinals, years, _CNY_DIP, 0.0)
@@ -1768,7 +1805,7 @@ def _render(plan: _Plan, lo: int, hi: int, rng: np.random.Generator) -> dict[str
 
     # problem per row (promotion windows shift the mix of goods towards price and parcel problems)
     pw = cat_.sku_prob[sku].copy()
-    promo_day = (((month == 11) | (month == 6)) & (dom <= 20)) | ((month == 12) & (dom >= 10) & (dom <= 20))
+    promo_day = _in_main_windows(ordinals, _BOOSTED)
     boost = promo_day & (sector_ix == 0)
     for name, mult in _PROMO_PROBLEMS.items():
         pw[boost, _P[name]] *= mult
@@ -1836,8 +1873,7 @@ def _render(plan: _Plan, lo: int, hi: int, rng: np.random.Generator) -> dict[str
     date_text = [_date_phrase(k, g, y, mo, d) for k, g, y, mo, d in zip(
         rng.integers(0, 100, m).tolist(), lag.tolist(), bought.year.tolist(), bought.month.tolist(),
         bought.day.tolist())]
-    promo = np.select([(month == 11) | ((month == 10) & (dom > 25)), (month == 6) | ((month == 5) & (dom > 25)),
-                       month == 12, month <= 2], ["双十一", "618", "双十二", "年货节"], "店庆").tolist()
+    promo = _promotion_named(ordinals, _GOODS_PROMOTIONS, "店庆")
 
     # personal data
     sn_keys, sn_cum = _cum(SURNAMES)
@@ -2163,7 +2199,7 @@ def write_export(path: str | Path, *, rows: int = DEFAULT_ROWS, random_state: in
         tmp.unlink(missing_ok=True)
     when = pd.DatetimeIndex(plan.day)
     by_year = {str(y): int(n) for y, n in zip(*np.unique(when.year, return_counts=True))}
-    d11 = when[(when.month == 11) & (when.day <= 20)]
+    d11 = when[_in_main_windows(plan.day.astype("int64") + dt.date(1970, 1, 1).toordinal(), ("双十一",))]
     double11 = {str(y): int(n) for y, n in zip(*np.unique(d11.year, return_counts=True))}
     return {
         "path": str(path), "rows": int(rows), "encoding": encoding, "bytes": path.stat().st_size,

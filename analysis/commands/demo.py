@@ -46,5 +46,5 @@ def run(args: argparse.Namespace) -> int:
               f"{t['window'][0]} 至 {t['window'][1]}，{t['count']} 条")
     d11 = summary["double11"]
     if len(d11) >= 2:
-        print("  · 双十一（11月1—20日）投诉量：" + "，".join(f"{y}年 {n} 条" for y, n in d11.items()))
+        print("  · 双十一主窗口投诉量：" + "，".join(f"{y}年 {n} 条" for y, n in d11.items()))
     return 0
