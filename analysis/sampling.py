@@ -212,8 +212,8 @@ def _merchant_expr(prefix: str = "") -> str:
 
 
 # The unit facts: complaints per day × category × platform × district × problem × product label
-# × brand × merchant, aggregated in DuckDB once per store content (``Store.fingerprint()``, the key
-# the pages cache on) and held as integer codes. Every scoring then filters and groups arrays in
+# × brand × merchant, aggregated in DuckDB once per store content (``Store.memo``, keyed on
+# ``Store.contents_key()``) and held as integer codes. Every scoring then filters and groups arrays in
 # memory (≈ 0.05 s) instead of joining complaints and enrichment again (≈ 0.5 s on 1M complaints).
 # The string codes follow the values' sort order (code point order, as DuckDB sorts VARCHAR) with
 # NULL last, so grouping by codes gives the units in the order of the SQL ``dense_rank``.
@@ -276,7 +276,7 @@ class _Facts:
 
 
 def _facts(store: Store) -> _Facts:
-    """The store's unit facts, rebuilt whenever the store's fingerprint changes."""
+    """The store's unit facts, rebuilt whenever the store's contents change."""
     return store.memo("sampling.facts", lambda: _build_facts(store))
 
 
@@ -371,8 +371,9 @@ def _cells(facts: _Facts, rows: np.ndarray, *, source: str, by_merchant: bool, c
 
 
 # Fitted priors and cell scores by their exact inputs: scoring the same table again (e.g. back to
-# all data, or after an edit elsewhere changed the store's fingerprint) reuses the fit (≈ 1 s on
-# 1M complaints); any change in the counts, expected counts or options changes the key.
+# all data, or after an import that left this table as it was) reuses the fit (≈ 1 s on 1M
+# complaints); any change in the counts, expected counts or options changes the key. Keyed by
+# the inputs, an entry is never stale, so it is kept across store states.
 _FITS: collections.OrderedDict[str, tuple[ebgm.GPSFit, pd.DataFrame]] = collections.OrderedDict()
 _FITS_MAX = 8
 _FITS_LOCK = threading.Lock()
