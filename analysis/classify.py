@@ -476,16 +476,41 @@ class SupervisedClassifier:
             ValueError: fewer than two categories, or a category with fewer distinct texts
                 than folds.
         """
-        from joblib import Parallel, delayed
-        from sklearn.linear_model import LogisticRegression
-
-        fine = np.asarray([str(v) for v in labels], dtype=object)
         tokens = list(tokens)
+        label_map = dict(label_map or {})
+        codes, fine = self._training_labels(tokens, labels, label_map)
+        names, counts = np.unique(fine, return_counts=True)
+        X = self._features(tokens, fit=True)
+        folds = _text_folds(codes, fine, self.stack_folds, self.random_state)
+        W, b, scores, trace = self._fit_folds(X, fine, names, counts, folds)
+        combiner, centre, scale = self._fit_combiner(scores, fine, names, counts)
+        # Standardising the scores is linear: it is folded into the weights too.
+        W /= scale.astype(np.float32)
+        b = (b - centre) / scale
+        if self._keep_trace:
+            self._fit_trace = (folds, trace, (centre, scale), combiner)
+        self._compile(W, b, combiner)
+        fine_to_cat = {f: label_map.get(f, f) for f in names}
+        self._set_classes(names, fine_to_cat)
+        self.n_train_ = len(fine)
+        self.fingerprint = self._training_fingerprint(tokens, fine, fine_to_cat)
+        self.format_ = MODEL_FORMAT
+        return self
+
+    def _training_labels(self, tokens: list[str | None], labels: Sequence[str],
+                         label_map: dict[str, str]) -> tuple[np.ndarray, np.ndarray]:
+        """Text codes (equal texts, equal codes) and the fine label of each text.
+
+        A fine label with too few distinct texts joins the biggest fine label of its category.
+
+        Raises:
+            ValueError: lengths differ, fewer than two categories, or a category with fewer
+                distinct texts than folds.
+        """
+        fine = np.asarray([str(v) for v in labels], dtype=object)
         if len(tokens) != len(fine):
             raise ValueError("tokens and labels differ in length")
-        label_map = dict(label_map or {})
         target = np.asarray([label_map.get(v, v) for v in fine], dtype=object)
-        # A fine label with too few distinct texts joins the biggest fine label of its category.
         codes, _ = pd.factorize(np.asarray([t if isinstance(t, str) else "" for t in tokens], dtype=object))
         size = pd.DataFrame({"text": codes, "label": fine}).drop_duplicates()["label"].value_counts().to_dict()
         biggest: dict[str, str] = {}
@@ -498,10 +523,20 @@ class SupervisedClassifier:
             raise ValueError("need at least two classes")
         if distinct.min() < self.stack_folds:
             raise ValueError(f"every class needs at least {self.stack_folds} distinct texts")
-        names, counts = np.unique(fine, return_counts=True)
+        return codes, fine
+
+    def _fit_folds(self, X, fine: np.ndarray, names: np.ndarray, counts: np.ndarray,
+                   folds: list) -> tuple[np.ndarray, np.ndarray, np.ndarray, list]:
+        """The base models (:func:`_fit_bases`) trained in each fold.
+
+        Returns:
+            ``(W, b, scores, trace)``: the weights and biases averaged over the folds, every
+            text's scores by the models that did not see it, and each fold's ``(W, b)`` when
+            ``_keep_trace``.
+        """
+        from joblib import Parallel, delayed
+
         weights = dict(zip(names, (counts.max() / counts) ** self.class_weight_power))
-        X = self._features(tokens, fit=True)
-        folds = _text_folds(codes, fine, self.stack_folds, self.random_state)
         options = dict(C=self.C, tol=self.tol, class_weight=weights, nb_alpha=self.nb_alpha,
                        random_state=self.random_state)
         # n_jobs=None: sequential unless a joblib.parallel_config says otherwise (the build's).
@@ -518,27 +553,38 @@ class SupervisedClassifier:
                 trace.append((W_k.copy(), b_k))
         W /= len(folds)
         b /= len(folds)
+        return W, b, scores, trace
+
+    def _fit_combiner(self, scores: np.ndarray, fine: np.ndarray, names: np.ndarray,
+                      counts: np.ndarray) -> tuple[object, np.ndarray, np.ndarray]:
+        """The logistic regression combining the base models' standardised held-out scores.
+
+        Returns:
+            ``(combiner, centre, scale)`` of the standardisation.
+        """
+        from sklearn.linear_model import LogisticRegression
+
         # Standardised scores and tolerance 1e-3: on the demo's 40 labels lbfgs then stops
         # after ≈ 120 iterations in 8 s (raw scores, tolerance 1e-4: 1,613 iterations, 102 s).
-        # Standardising is linear, so it is folded into the weights too.
         centre, scale = scores.mean(axis=0), scores.std(axis=0)
         scale[scale == 0] = 1.0
         label_weights = dict(zip(names, (counts.max() / counts) ** self.combiner_weight_power))
         combiner = LogisticRegression(C=self.combiner_C, tol=1e-3, class_weight=label_weights, max_iter=5000)
         combiner.fit((scores - centre) / scale, fine)
-        W /= scale.astype(np.float32)
-        b = (b - centre) / scale
-        if self._keep_trace:
-            self._fit_trace = (folds, trace, (centre, scale), combiner)
-        self._compile(W, b, combiner)
+        return combiner, centre, scale
+
+    def _set_classes(self, names: np.ndarray, fine_to_cat: dict[str, str]) -> None:
+        """The fine labels, the categories, and the fine → category summing matrix."""
         self.fine_classes_ = names
-        fine_to_cat = {f: label_map.get(f, f) for f in names}
         self.classes_ = np.asarray(sorted(set(fine_to_cat.values())), dtype=object)
         index = {c: i for i, c in enumerate(self.classes_)}
         self._fold = np.zeros((len(names), len(self.classes_)), dtype=np.float64)
         for i, f in enumerate(names):
             self._fold[i, index[fine_to_cat[f]]] = 1.0
-        self.n_train_ = len(fine)
+
+    def _training_fingerprint(self, tokens: list[str | None], fine: np.ndarray,
+                              fine_to_cat: dict[str, str]) -> str:
+        """A digest of the options, the label mapping and the training texts with their labels."""
         digest = hashlib.blake2b(digest_size=8)
         digest.update(repr((MODEL_FORMAT, self.C, self.tol, self.word_ngrams, self.char_ngrams, self.min_df,
                             self.hash_bits, self.class_weight_power, self.stack_folds, self.nb_alpha,
@@ -546,9 +592,7 @@ class SupervisedClassifier:
                             self.random_state, sorted(self.stopwords), sorted(fine_to_cat.items()))).encode())
         for tok, lab in zip(tokens, fine):
             digest.update(f"{tok}\x1f{lab}\n".encode())
-        self.fingerprint = digest.hexdigest()
-        self.format_ = MODEL_FORMAT
-        return self
+        return digest.hexdigest()
 
     def _compile(self, W: np.ndarray, b: np.ndarray, combiner) -> None:
         """Fold the averaged base models and the combiner into one linear softmax model.

@@ -19,8 +19,8 @@ The pipeline runs offline on cached tokens (space-joined strings):
 6. a 2-D map: linear discriminant projection of the LSA vectors.
 
 :func:`cluster_complaints` works on tokens and a metadata frame;
-:func:`run_clustering` works on the store (enriches, loads tokens for a scope,
-caches the run, applies the analysts' edits). Edits (rename, merge, hide) are
+:func:`run_clustering` works on the store (loads tokens for a scope, caches the run,
+applies the analysts' edits). Edits (rename, merge, hide) are
 stored per category × platform scope and re-applied to any later run whose
 clusters share label terms with the edited ones (Jaccard ≥ 0.5).
 """
@@ -32,7 +32,7 @@ import datetime as dt
 import hashlib
 import json
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +41,7 @@ import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from analysis.errors import ConfigError, UserError
-from analysis.store import CLASSIFIED_BY_SQL, Filters, Store
+from analysis.store import Filters, Store
 
 __all__ = [
     "LABEL_TAG_BOOST",
@@ -987,16 +987,6 @@ class ClusterScope:
 
 
 # --------------------------------------------------------------------------- store runs
-def _data_fingerprint(store: Store) -> str:
-    """Changes when complaints are added or removed, or classified anew (new rules, taxonomy
-    or model: the enrichment's fingerprints change even when every count stays the same)."""
-    row = store.cursor().execute(
-        "SELECT (SELECT count(*) FROM imports), (SELECT coalesce(max(import_id), 0) FROM imports), "
-        f"(SELECT count(*) FROM complaints), (SELECT count(*) FROM enrichment), {CLASSIFIED_BY_SQL}"
-    ).fetchone()
-    return "-".join(str(v) for v in row)
-
-
 def _scope_metadata(store: Store, where: str, params: list) -> pd.DataFrame:
     return store.query(
         "SELECT complaint_id, received_at, category, platform_norm, product, brand, merchant "
@@ -1082,7 +1072,8 @@ def run_key(store: Store, scope: ClusterScope, *, k: int | None = None, random_s
     """The id of a scope's cached run and its cache key (what :func:`run_clustering` looks up).
 
     The cache key names the scope and the parameters; the run id adds the
-    store's data fingerprint, so it changes when complaints are added.
+    store's :meth:`~analysis.store.Store.contents_key`, so it changes when complaints are
+    added or classified anew.
 
     Returns:
         ``(run_id, cache_key)``.
@@ -1094,7 +1085,7 @@ def run_key(store: Store, scope: ClusterScope, *, k: int | None = None, random_s
     settings = {"k": None if k is None else int(k), "random_state": int(random_state),
                 "tokenizer": tokenizer.fingerprint, "version": PIPELINE_VERSION}
     cache_key = scope.key + "|" + json.dumps(settings, sort_keys=True)
-    run_id = hashlib.blake2b(f"{cache_key}|{_data_fingerprint(store)}".encode(),
+    run_id = hashlib.blake2b(f"{cache_key}|{store.contents_key()}".encode(),
                              digest_size=12).hexdigest()
     return run_id, cache_key
 
@@ -1131,13 +1122,12 @@ def run_clustering(
     random_state: int = 0,
     tokenizer=None,
     use_cache: bool = True,
-    progress: Callable[[int, int], None] | None = None,
 ) -> ClusterResult:
     """Cluster the complaints of a scope in the store, with caching and the analysts' edits.
 
-    Enriches what is missing (tokens, categories, platforms), loads the scope's
-    tokens, clusters them (or reads the cached run for the same scope, data and
-    parameters), and applies the scope's stored edits.
+    Loads the scope's tokens, clusters them (or reads the cached run for the same
+    scope, data and parameters), and applies the scope's stored edits. The store is
+    read as it is: open it with :func:`analysis.enrich.open_for_analysis` first.
 
     Args:
         store: the complaint store (writable: runs and tokens are cached in it).
@@ -1149,20 +1139,17 @@ def run_clustering(
         random_state: seed.
         tokenizer: a ``segment.Tokenizer``; ``None`` builds the default one.
         use_cache: read and write the run cache.
-        progress: forwarded to the enrichment step.
 
     Returns:
         The :class:`ClusterResult`, with ``metadata``, ``scope`` and ``run_id`` set.
     """
-    from analysis import enrich, segment
+    from analysis import segment
 
     scope = ClusterScope(category=category or None, platform=platform or None, start=start, end=end)
     if start and end and start > end:
         raise UserError(f"开始日期 {start} 晚于结束日期 {end}，请重新选择时间范围。")
     if tokenizer is None:
         tokenizer = segment.Tokenizer()
-    if not store.read_only:
-        enrich.ensure_enriched_once(store, tokenizer=tokenizer, progress=progress)
     run_id, cache_key = run_key(store, scope, k=k, random_state=random_state, tokenizer=tokenizer)
     result = _load_run(store, run_id) if use_cache else None
     if result is None:

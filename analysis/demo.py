@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis.errors import UserError
+from analysis.errors import ConfigError, UserError
 
 # --------------------------------------------------------------------------
 # Export layout
@@ -298,256 +298,35 @@ class _Type:
     boost: str = ""                 # problem multipliers "假冒伪劣与商标侵权:3,安全隐患:2"
 
 
-def _types() -> list[_Type]:
-    T = _Type
-    return [
-        # 食品
-        T("食品", "婴幼儿配方奶粉", "罐", (158, 458), "飞鹤:星飞帆3段 700g,超级飞帆2段 900g|美赞臣:安儿宝A+ 3段 850g|"
-          "爱他美:卓萃2段 900g,3段 800g|惠氏:启赋3段 900g|雅培:菁挚3段 900g|君乐宝:乐铂2段 800g", 1.6,
-          fmt="{brand}{model}", boost="假冒伪劣与商标侵权:2.5,标识不符:1.5"),
-        T("食品", "酸奶", "箱", (39, 99), "伊利:安慕希 205g×12盒,畅轻 250g×8|蒙牛:纯甄 200g×12盒|光明:莫斯利安 200g×12盒",
-          1.2, fmt="{brand}{model}"),
-        T("食品", "纯牛奶", "箱", (45, 99), "蒙牛:特仑苏 250ml×12盒|伊利:金典 250ml×12盒|光明:优倍 950ml×2", 1.0,
-          fmt="{brand}{model}"),
-        T("食品", "坚果礼盒", "盒", (69, 199), "三只松鼠:每日坚果 750g,坚果大礼包 1.5kg|百草味:坚果大礼包 1.2kg|"
-          "良品铺子:高端坚果礼盒 1.4kg|臻果园*0.3:每日坚果礼盒 750g", 1.2, fmt="{brand}{model}"),
-        T("食品", "大米", "袋", (39, 129), "福临门:五常大米 5kg|金龙鱼:东北大米 5kg|十月稻田:长粒香大米 5kg", .6,
-          fmt="{brand}{model}"),
-        T("食品", "食用油", "桶", (49, 139), "金龙鱼:调和油 5L|鲁花:5S压榨花生油 5L|福临门:大豆油 5L", .6,
-          fmt="{brand}{model}"),
-        T("食品", "车厘子", "箱", (129, 399), "佳农:智利车厘子 JJ级 2.5kg|鲜丰水果:进口车厘子 J级 2kg", .9,
-          fmt="{brand}{model}"),
-        T("食品", "大闸蟹礼券", "张", (198, 688), "今锦上:大闸蟹礼券 8只装|苏太太:阳澄湖大闸蟹礼卡 4对装", .9,
-          fmt="{brand}{model}", boost="合同与格式条款:3,虚假宣传:2"),
-        T("食品", "月饼礼盒", "盒", (88, 398), "杏花楼:精制月饼礼盒|美心:流心奶黄月饼 8枚|稻香村:月饼礼盒 12枚", .6,
-          fmt="{brand}{model}"),
-        T("食品", "速冻水饺", "袋", (19, 49), "思念:三鲜水饺 1kg|湾仔码头:玉米猪肉水饺 720g", .5, fmt="{brand}{model}"),
-        T("食品", "白酒", "瓶", (399, 1599), "贵州茅台:飞天53度 500ml|五粮液:第八代 52度 500ml|洋河:梦之蓝M3 500ml",
-          .8, fmt="{brand}{model}", boost="假冒伪劣与商标侵权:4"),
-        T("食品", "茶叶", "盒", (99, 599), "西湖牌:明前龙井 250g|八马:铁观音 252g|大益:普洱茶饼 357g", .5,
-          fmt="{brand}{model}", boost="假冒伪劣与商标侵权:1.5,虚假宣传:1.5"),
-        T("食品", "进口零食", "箱", (49, 199), "乐天:巧克力派 礼盒|明治:雪吻巧克力 3盒装|卡乐比:水果麦片 700g", .6,
-          fmt="{brand}{model}", boost="标识不符:2.5"),
-        # 保健食品
-        T("保健食品", "鱼油", "瓶", (99, 399), "汤臣倍健:鱼油软胶囊 100粒|Swisse:高浓度深海鱼油 200粒|"
-          "康恩贝:深海鱼油 120粒", 1.2, fmt="{brand}{model}"),
-        T("保健食品", "蛋白粉", "罐", (168, 398), "汤臣倍健:蛋白粉 450g|安利纽崔莱:蛋白粉 400g", 1.0, fmt="{brand}{model}"),
-        T("保健食品", "钙片", "瓶", (69, 259), "汤臣倍健:液体钙软胶囊 100粒|Swisse:钙+维生素D 150片", .8,
-          fmt="{brand}{model}"),
-        T("保健食品", "酵素", "盒", (198, 698), "源生堂:果蔬酵素 60粒|纤姿坊:植物酵素饮 10瓶", .8, fmt="{brand}{model}",
-          boost="虚假宣传:2"),
-        T("保健食品", "灵芝孢子粉", "盒", (298, 1280), "寿仙谷:破壁灵芝孢子粉 60粒|同仁堂:灵芝孢子粉胶囊 90粒", .6,
-          fmt="{brand}{model}", boost="虚假宣传:2,网络诈骗:2"),
-        # 药品
-        T("药品", "感冒药", "盒", (15, 49), "999:感冒灵颗粒 10袋|以岭:连花清瘟胶囊 36粒|白加黑:感冒片 18片", 1.0,
-          fmt="{brand}{model}"),
-        T("药品", "止痛药", "盒", (19, 59), "芬必得:布洛芬缓释胶囊 20粒|扶他林:双氯芬酸二乙胺乳胶剂 20g", .7,
-          fmt="{brand}{model}"),
-        T("药品", "眼药水", "支", (19, 69), "乐敦:新乐敦滴眼液 13ml|珍视明:滴眼液 15ml", .6, fmt="{brand}{model}"),
-        T("药品", "中成药", "盒", (29, 199), "同仁堂:六味地黄丸 360丸|云南白药:气雾剂 85g", .8, fmt="{brand}{model}",
-          boost="假冒伪劣与商标侵权:1.5"),
-        T("药品", "减肥药", "盒", (99, 399), "纤秀堂:左旋肉碱胶囊 60粒|瘦美人:减肥胶囊 30粒", .4, fmt="{brand}{model}",
-          boost="虚假宣传:2,安全隐患:2"),
-        # 医疗器械
-        T("医疗器械", "血压计", "台", (129, 399), "欧姆龙:HEM-7136,HEM-7121|鱼跃:YE660D,YE690A|九安:KD-5907", 1.5),
-        T("医疗器械", "血糖仪", "台", (99, 299), "三诺:安稳+|罗氏:卓越金锐|鱼跃:590", 1.0),
-        T("医疗器械", "体温计", "支", (29, 199), "欧姆龙:MC-246|博朗:IRT6520", .6),
-        T("医疗器械", "隐形眼镜", "盒", (69, 299), "博士伦:清朗一日 30片|强生:安视优舒日 30片|海昌:星眸半年抛", 1.0,
-          fmt="{brand}{model}", boost="假冒伪劣与商标侵权:2"),
-        T("医疗器械", "制氧机", "台", (1299, 3999), "鱼跃:9F-3BW|欧姆龙:HAO-2210", .4),
-        # 化妆品
-        T("化妆品", "面霜", "瓶", (150, 980), "雅诗兰黛:多效智妍面霜 50ml|兰蔻:菁纯面霜 30ml|欧莱雅:复颜玻尿酸面霜 50ml|"
-          "自然堂:雪域精粹面霜 50g|百雀羚:水能量面霜 50g", 1.2, fmt="{brand}{model}"),
-        T("化妆品", "精华液", "瓶", (199, 1080), "兰蔻:小黑瓶精华肌底液 50ml|雅诗兰黛:小棕瓶精华 50ml|SK-II:神仙水 230ml|"
-          "资生堂:红腰子精华 50ml", 1.2, fmt="{brand}{model}", boost="假冒伪劣与商标侵权:1.5"),
-        T("化妆品", "口红", "支", (99, 380), "迪奥:烈艳蓝金 999|圣罗兰:方管 13号|阿玛尼:红管 405|美宝莲:小灯管 RMU01|"
-          "魅可:子弹头 Chili", 1.2, fmt="{brand}口红 {model}", boost="假冒伪劣与商标侵权:1.5"),
-        T("化妆品", "面膜", "盒", (59, 199), "一叶子:补水面膜 20片|美迪惠尔:针剂水库面膜 10片|膜法世家:绿豆泥浆面膜 100g",
-          1.0, fmt="{brand}{model}", boost="刷单炒信与虚假评价:1.5"),
-        T("化妆品", "洗发水", "瓶", (39, 99), "海飞丝:去屑洗发露 750ml|清扬:男士洗发露 720g|滋源:无硅油洗发水 400ml", .8,
-          fmt="{brand}{model}"),
-        T("化妆品", "防晒霜", "瓶", (79, 298), "安耐晒:金瓶防晒露 60ml|碧柔:水活防晒 50g|薇诺娜:清透防晒乳 50g", .7,
-          fmt="{brand}{model}"),
-        T("化妆品", "美白祛斑霜", "瓶", (98, 398), "美肌堂:祛斑美白霜 30g|雪颜净:淡斑精华霜 50g", .4,
-          fmt="{brand}{model}", boost="虚假宣传:2,安全隐患:2.5,标识不符:2"),
-        # 服装鞋帽
-        T("服装鞋帽", "羽绒服", "件", (399, 1899), "波司登:B70141102,B1601135|雪中飞:X1601008|鸭鸭:B-5566|"
-          "优衣库:男款轻型羽绒服 404071", 1.6, fmt="{brand}{type} {model}"),
-        T("服装鞋帽", "运动鞋", "双", (299, 1299), "耐克:Air Max 90,Air Zoom Pegasus 34|阿迪达斯:Ultra Boost 3.0,NMD R1|"
-          "安踏:11725501|李宁:烈骏 ARHM037|回力:WXY-A217T", 1.8, fmt="{brand}{type} {model}",
-          boost="假冒伪劣与商标侵权:1.8", group="shoes"),
-        T("服装鞋帽", "牛仔裤", "条", (129, 599), "李维斯:501|森马:19017|海澜之家:HKNAD3E", 1.0),
-        T("服装鞋帽", "连衣裙", "条", (99, 499), "伊芙丽:1170422|韩都衣舍:JZ6372|ONLY:117207503", 1.0),
-        T("服装鞋帽", "T恤", "件", (49, 199), "优衣库:U系列圆领T恤|森马:短袖T恤|太平鸟:印花T恤", 1.0, fmt="{brand}{model}"),
-        T("服装鞋帽", "皮鞋", "双", (299, 999), "百丽:3Y4A4CM6|红蜻蜓:WTA7256|奥康:173211015", 1.0, group="shoes"),
-        T("服装鞋帽", "雪地靴", "双", (199, 1299), "UGG:经典短靴 5825|澳洲EMU:W10002", .7, boost="假冒伪劣与商标侵权:2.5",
-          group="shoes"),
-        T("服装鞋帽", "大衣", "件", (399, 1599), "太平鸟:毛呢大衣 A1AA74406|ZARA:羊毛大衣 7522", .8, fmt="{brand}{model}"),
-        T("服装鞋帽", "内衣", "套", (69, 299), "曼妮芬:无钢圈文胸套装|南极人:保暖内衣套装", .7, fmt="{brand}{model}"),
-        # 儿童用品
-        T("儿童用品", "婴儿推车", "辆", (399, 2499), "好孩子:C400,GB12|宝宝好:V18|babyzen:YOYO+", 1.2),
-        T("儿童用品", "儿童安全座椅", "个", (599, 2599), "好孩子:CS609|宝得适:百变王|感恩:旅行者", .9),
-        T("儿童用品", "纸尿裤", "包", (69, 169), "花王:妙而舒 L54片|帮宝适:一级帮 M52片|好奇:金装 L40片", 1.4,
-          fmt="{brand}{type} {model}", boost="假冒伪劣与商标侵权:2"),
-        T("儿童用品", "儿童玩具", "套", (59, 499), "乐高:城市系列 60141|奥迪双钻:超级飞侠变形机器人|费雪:学步车",
-          1.3, fmt="{brand}{model}"),
-        T("儿童用品", "儿童磁力积木", "套", (59, 199), "童趣岛*0.5:TQ-3306|科博:磁力片 100件|益米:磁力积木 64件",
-          .6, fmt="{brand}{type} {model}"),
-        T("儿童用品", "奶瓶", "个", (59, 199), "贝亲:宽口径玻璃奶瓶 240ml|NUK:宽口PP奶瓶 300ml|可么多么:硅胶奶瓶 250ml",
-          .8, fmt="{brand}{model}"),
-        T("儿童用品", "儿童电话手表", "块", (298, 998), "小天才:Z2,Y01|360:SE2 Plus", .8, fmt="{brand}电话手表 {model}",
-          group="electronics"),
-        T("儿童用品", "童装", "件", (59, 299), "巴拉巴拉:儿童羽绒服|安奈儿:女童连衣裙|小猪班纳:男童卫衣", .8,
-          fmt="{brand}{model}", group="clothing"),
-        # 老年用品
-        T("老年用品", "老年手机", "部", (99, 399), "守护宝:L580|纽曼:L66|飞利浦:E171", 1.4, group="electronics"),
-        T("老年用品", "助听器", "个", (299, 2999), "西门子:心悦 3mi|锐丰:RF-8", .8),
-        T("老年用品", "足浴盆", "个", (199, 599), "泰昌:TC-3688|美的:ZL-21E", .8, group="appliance"),
-        T("老年用品", "按摩椅", "台", (1999, 9999), "荣泰:RT6610|奥佳华:OG-7598", .8, group="appliance"),
-        T("老年用品", "电热毯", "条", (69, 199), "彩虹:TT180×150|北极绒:双人双控电热毯", .6, group="appliance"),
-        T("老年用品", "老花镜", "副", (39, 199), "老人头:高清老花镜|目匠:防蓝光老花镜", .5),
-        # 家用电器
-        T("家用电器", "电热水壶", "个", (59, 299), "美的:MK-HJ1705,MK-SH17M301|苏泊尔:SWF17E08B,SW-15S55A|"
-          "九阳:K17-F5,JYK-17F05A|飞利浦:HD9316|佳韵*0.4:JY-1517", 1.2),
-        T("家用电器", "空调", "台", (1999, 5999), "格力:KFR-35GW(35592)FNhAa-A1|美的:KFR-35GW/WCBD3@|"
-          "海尔:KFR-35GW/20MEA23", 1.4, boost="售后服务:1.4"),
-        T("家用电器", "冰箱", "台", (1499, 6999), "海尔:BCD-470WDPG|容声:BCD-452WD11MY|西门子:KK28F88TI", 1.0),
-        T("家用电器", "洗衣机", "台", (999, 4999), "小天鹅:TG90-1411DXS|海尔:EG8012B39WU1|西门子:XQG80-WM12L2E88W", 1.1),
-        T("家用电器", "电视", "台", (1699, 7999), "小米:L55M5-AZ|创维:55G6|海信:LED55EC520UA|索尼:KD-55X8000E", 1.3),
-        T("家用电器", "吸尘器", "台", (399, 3990), "戴森:V8 Absolute|小米:无线吸尘器|美的:VC12F1-FV", .8),
-        T("家用电器", "电饭煲", "台", (199, 899), "美的:MB-WFS4029|苏泊尔:CFXB40FC8028|九阳:JYF-40FS69", .9),
-        T("家用电器", "空气净化器", "台", (699, 3999), "小米:空气净化器2S|飞利浦:AC4076|352:X86C", .8,
-          boost="虚假宣传:1.6"),
-        T("家用电器", "热水器", "台", (899, 3999), "海尔:EC6002-D|美的:F60-21WB1|A.O.史密斯:E60VN3-B", .8),
-        T("家用电器", "扫地机器人", "台", (999, 2999), "科沃斯:DN33|iRobot:Roomba 690|小米:米家扫地机器人", .7),
-        T("家用电器", "电暖器", "台", (199, 699), "艾美特:HC22138R-W|格力:NBDF-22", .5),
-        T("家用电器", "电吹风", "个", (99, 2990), "飞利浦:HP8230|戴森:HD01|松下:EH-NA45", .6,
-          boost="假冒伪劣与商标侵权:1.5"),
-        # 消费类电子产品
-        T("消费类电子产品", "手机", "部", (999, 6999), "苹果:iPhone 7 32G,iPhone 7 Plus 128G,iPhone 8 64G,iPhone 6s 64G|"
-          "华为:Mate 9,P10,荣耀8|小米:小米6,红米Note 4X|OPPO:R11,R9s|vivo:X9,X20|三星:Galaxy S8", 3.0,
-          fmt="{brand}{type} {model}", boost="假冒伪劣与商标侵权:1.3"),
-        T("消费类电子产品", "笔记本电脑", "台", (2999, 9999), "联想:小新Air 13,ThinkPad E470|戴尔:灵越 7560|"
-          "苹果:MacBook Air 13|华硕:顽石 FL8000", 1.4),
-        T("消费类电子产品", "平板电脑", "台", (1299, 4999), "苹果:iPad Air 2,iPad 2017 32G|华为:M3|小米:平板3", 1.0),
-        T("消费类电子产品", "蓝牙耳机", "副", (99, 1599), "苹果:AirPods|Beats:Solo3|索尼:MDR-1000X|漫步者:W800BT",
-          1.1, boost="假冒伪劣与商标侵权:2"),
-        T("消费类电子产品", "充电宝", "个", (59, 199), "小米:移动电源2 10000mAh|罗马仕:sense6|品胜:D10", .8,
-          boost="安全隐患:3"),
-        T("消费类电子产品", "智能手环", "个", (99, 399), "小米:手环2|华为:B3", .6),
-        T("消费类电子产品", "相机", "台", (2999, 7999), "佳能:EOS 800D|索尼:A6000|尼康:D5300", .6,
-          boost="假冒伪劣与商标侵权:1.5"),
-        T("消费类电子产品", "路由器", "个", (89, 399), "TP-LINK:TL-WR886N|华为:WS5200|小米:路由器3", .5),
-        T("消费类电子产品", "游戏机", "台", (1999, 2999), "任天堂:Switch|索尼:PS4 Pro", .5),
-        T("消费类电子产品", "手机数据线", "条", (19, 69), "绿联:Type-C数据线|倍思:苹果快充线", .5, fmt="{brand}{model}",
-          boost="安全隐患:2"),
-        # 汽车及配件
-        T("汽车及配件", "轮胎", "条", (399, 1299), "米其林:浩悦 205/55R16|普利司通:泰然者 T001|马牌:CC6 205/55R16|"
-          "佳通:Comfort 228", 1.2, boost="安全隐患:1.5"),
-        T("汽车及配件", "行车记录仪", "台", (199, 699), "360:G300|凌度:BL950|盯盯拍:mini2", 1.0),
-        T("汽车及配件", "机油", "桶", (199, 499), "美孚:1号 0W-40 4L|壳牌:超凡喜力 5W-30 4L|嘉实多:极护 5W-40 4L", 1.0,
-          fmt="{brand}{model}", boost="假冒伪劣与商标侵权:3"),
-        T("汽车及配件", "刹车片", "套", (199, 599), "博世:BP1024|菲罗多:FDB4050", .6, boost="安全隐患:2"),
-        T("汽车及配件", "汽车脚垫", "套", (199, 699), "3M:全包围脚垫|固特异:丝圈脚垫", .6, boost="标识不符:1.5"),
-        T("汽车及配件", "车载充电器", "个", (39, 129), "公牛:GNV-CC1180|倍思:车充", .5, boost="安全隐患:2.5"),
-        T("汽车及配件", "新车", "辆", (89900, 259900), "大众:朗逸 2017款|别克:英朗 2017款|吉利:博越 2017款", .6,
-          fmt="{brand} {model}", platforms="其他汽车:6,天猫:3,京东:1", boost="合同与格式条款:5,价格违法:2"),
-        # 家居日用
-        T("家居日用", "床垫", "张", (999, 4999), "喜临门:净眠 1.8m|雅兰:深睡 1.5m|穗宝:瑞享", .9, boost="安全隐患:1.5"),
-        T("家居日用", "四件套", "套", (199, 899), "罗莱:全棉四件套|富安娜:纯棉印花四件套|水星家纺:磨毛四件套", 1.0,
-          fmt="{brand}{model}"),
-        T("家居日用", "沙发", "套", (1999, 6999), "林氏木业:LS026SF1|顾家家居:KUKA-2067", .7),
-        T("家居日用", "保温杯", "个", (89, 299), "膳魔师:JNL-502|象印:SM-SD48|哈尔斯:LD-500", .9,
-          boost="假冒伪劣与商标侵权:1.5"),
-        T("家居日用", "不粘锅", "个", (99, 399), "苏泊尔:PJ32R4|炊大皇:WG1406", .8),
-        T("家居日用", "插线板", "个", (29, 99), "公牛:GN-B303D|突破:M3-3030", .6, boost="安全隐患:3"),
-        T("家居日用", "衣柜", "个", (599, 2999), "索菲亚:推拉门衣柜|全友:121101", .6),
-        T("家居日用", "洗衣液", "瓶", (29, 89), "蓝月亮:深层洁净洗衣液 3kg|立白:洗衣液 2kg", .6, fmt="{brand}{model}"),
-        T("家居日用", "乳胶枕", "个", (99, 399), "泰国皇家:乳胶枕|睡眠博士:乳胶枕", .6, boost="虚假宣传:2"),
-        T("家居日用", "窗帘", "套", (99, 699), "布言布语:遮光窗帘|梦洁:窗帘", .4),
-        # 图书文娱
-        T("图书文娱", "图书", "套", (29, 199), "人民文学出版社:《平凡的世界》全三册|中信出版社:《人类简史》|"
-          "重庆出版社:《三体》全集|南海出版公司:《窗边的小豆豆》", 1.6, fmt="{model}"),
-        T("图书文娱", "教辅资料", "套", (29, 129), "曲一线:《五年高考三年模拟》|学而思:《小学奥数》", .8, fmt="{model}"),
-        T("图书文娱", "吉他", "把", (499, 1999), "雅马哈:F310|卡马:D1C", .5),
-        T("图书文娱", "羽毛球拍", "支", (199, 999), "尤尼克斯:NR-7000i|李宁:N90", .4, boost="假冒伪劣与商标侵权:2"),
-        T("图书文娱", "文具", "套", (19, 99), "晨光:中性笔套装|得力:文具礼盒", .4, fmt="{brand}{model}"),
-        # 旅游住宿
-        T("旅游住宿", "酒店预订", "间", (199, 1299), "如家|汉庭|锦江之星|全季|亚朵|希尔顿|万豪|七天", 2.0,
-          fmt="{brand}酒店预订", buy="hotel", merchant="hotel"),
-        T("旅游住宿", "跟团游", "份", (1999, 9999), "春秋旅游:三亚5天4晚跟团游,泰国普吉岛6日游|上海国旅:云南6日游|"
-          "锦江旅游:日本本州6日游|众信旅游:欧洲四国10日游", 1.6, fmt="{model}", buy="tour", merchant="agency"),
-        T("旅游住宿", "自由行套餐", "份", (2999, 8999), "携程自由行:厦门机票+酒店4天|途牛:三亚自由行5日|飞猪:巴厘岛机酒6日",
-          1.0, fmt="{model}", buy="tour", merchant="agency"),
-        T("旅游住宿", "民宿预订", "间", (199, 899), "途家|Airbnb爱彼迎|小猪短租", .6, fmt="{brand}民宿预订", buy="hotel",
-          merchant="bnb"),
-        # 票务
-        T("票务", "机票", "张", (399, 3999), "东方航空|上海航空|春秋航空|吉祥航空|南方航空|中国国航|海南航空", 2.6,
-          fmt="国内机票", buy="flight", merchant="airline", platforms="flight"),
-        T("票务", "国际机票", "张", (1999, 9999), "东方航空|国泰航空|日本航空", .6, fmt="国际机票", buy="flight",
-          merchant="airline", platforms="flight"),
-        T("票务", "火车票", "张", (50, 800), "中国铁路", 1.2, fmt="火车票", buy="train", merchant="train",
-          boost="价格违法:1.5", platforms="携程:35,飞猪:15,去哪儿:20,其他铁路:25,美团:5"),
-        T("票务", "演唱会门票", "张", (380, 1880), "演唱会上海站", .9, fmt="演唱会门票", buy="show", merchant="show",
-          platforms="show"),
-        T("票务", "上海迪士尼乐园门票", "张", (370, 699), "上海迪士尼度假区", .8, fmt="上海迪士尼乐园门票", buy="scenic",
-          merchant="scenic", platforms="scenic"),
-        T("票务", "景区门票", "张", (80, 399), "东方明珠|上海野生动物园|上海欢乐谷|长隆野生动物世界", .6, fmt="{brand}门票",
-          buy="scenic", merchant="scenic", platforms="scenic"),
-        T("票务", "电影票", "张", (29, 99), "万达影城|上海影城|CGV影城", .4, fmt="电影票", buy="show", merchant="cinema",
-          platforms="show"),
-        # 餐饮外卖
-        T("餐饮外卖", "黄焖鸡米饭", "份", (19, 39), "杨铭宇黄焖鸡|黄焖鸡米饭", 1.0, fmt="{type}", buy="delivery",
-          merchant="restaurant"),
-        T("餐饮外卖", "麻辣烫", "份", (19, 49), "杨国福麻辣烫|张亮麻辣烫", 1.0, fmt="{type}", buy="delivery",
-          merchant="restaurant"),
-        T("餐饮外卖", "炸鸡套餐", "份", (29, 69), "华莱士|肯德基|麦当劳", 1.0, fmt="{type}", buy="delivery",
-          merchant="restaurant"),
-        T("餐饮外卖", "奶茶", "杯", (12, 39), "一点点|CoCo都可|喜茶", .8, fmt="{type}", buy="delivery", merchant="restaurant"),
-        T("餐饮外卖", "小龙虾", "份", (99, 299), "堕落虾|虾皇", .6, fmt="{type}", buy="delivery", merchant="restaurant"),
-        T("餐饮外卖", "披萨", "份", (49, 129), "必胜客|达美乐", .6, fmt="{type}", buy="delivery", merchant="restaurant"),
-        T("餐饮外卖", "盖浇饭", "份", (15, 35), "沙县小吃|老娘舅|永和大王", 1.0, fmt="{type}", buy="delivery",
-          merchant="restaurant"),
-        # 网络服务
-        T("网络服务", "视频会员", "个", (15, 248), "爱奇艺|腾讯视频|优酷", 2.0, fmt="{brand}VIP会员", buy="member",
-          merchant="brand", platforms="其他APP:8,淘宝:1,京东:.5,微信:.5"),
-        T("网络服务", "音乐会员", "个", (8, 180), "QQ音乐|网易云音乐|喜马拉雅", .8, fmt="{brand}会员", buy="member",
-          merchant="brand", platforms="其他APP:8,微信:1"),
-        T("网络服务", "京东PLUS会员", "个", (99, 149), "京东PLUS", .3, fmt="{brand}会员", buy="member",
-          merchant="brand", platforms="京东:1"),
-        T("网络服务", "饿了么超级会员", "个", (10, 108), "饿了么", .25, fmt="{brand}超级会员", buy="member",
-          merchant="brand", platforms="饿了么:1"),
-        T("网络服务", "携程超级会员", "个", (99, 198), "携程", .2, fmt="{brand}超级会员", buy="member",
-          merchant="brand", platforms="携程:1"),
-        T("网络服务", "网盘会员", "个", (30, 298), "百度网盘", .5, fmt="{brand}超级会员", buy="member", merchant="brand",
-          platforms="其他APP:1"),
-        T("网络服务", "话费充值", "笔", (30, 300), "中国移动|中国联通|中国电信", 1.0, fmt="{brand}话费充值", buy="recharge",
-          platforms="淘宝:4,拼多多:2,京东:2,其他APP:1", issue="recharge"),
-        T("网络服务", "网约车", "次", (15, 280), "滴滴出行|曹操专车|首汽约车", .9, fmt="网约车服务", buy="ride",
-          merchant="brand", platforms="其他APP:6,美团:1", issue="ride"),
-        T("网络服务", "共享单车押金", "笔", (99, 299), "摩拜单车|ofo小黄车|小鸣单车", .6, fmt="{brand}押金", buy="bike",
-          merchant="brand", platforms="其他APP:6,微信:1", issue="bike"),
-        # 教育培训
-        T("教育培训", "在线英语课程", "套", (1999, 19999), "51Talk|英语流利说|沪江网校|VIPKID", 1.4, fmt="{brand}在线英语课程",
-          buy="kidsedu", merchant="school"),
-        T("教育培训", "考证培训", "套", (999, 9999), "中公教育:教师资格证|华图教育:公务员考试|东奥会计:会计职称", 1.2,
-          fmt="{brand}{model}培训", buy="edu", merchant="school"),
-        T("教育培训", "考研辅导", "套", (1999, 12999), "新东方在线|文都考研|跨考教育", .8, fmt="{brand}考研辅导课程",
-          buy="edu", merchant="school"),
-        T("教育培训", "少儿培训", "套", (2999, 15999), "学而思网校|小码王|美吉姆", .8, fmt="{brand}课程", buy="kidsedu",
-          merchant="school"),
-        # 其他
-        T("其他", "猫粮", "袋", (99, 399), "皇家:室内成猫粮 2kg|渴望:六种鱼猫粮 1.8kg", 1.0, fmt="{brand}{model}",
-          boost="假冒伪劣与商标侵权:2"),
-        T("其他", "黄金首饰", "件", (999, 9999), "周大福:足金吊坠|老凤祥:足金手镯|周生生:黄金转运珠", .8,
-          fmt="{brand}{model}", boost="假冒伪劣与商标侵权:2,虚假宣传:1.5"),
-        T("其他", "手表", "块", (399, 4999), "卡西欧:EFR-303L|天梭:力洛克 T006.407|浪琴:名匠 L2.628", .8,
-          boost="假冒伪劣与商标侵权:2.5"),
-        T("其他", "箱包", "个", (299, 3999), "新秀丽:拉杆箱 20寸|Coach:托特包 F58292|小米:90分旅行箱", .9,
-          boost="假冒伪劣与商标侵权:2"),
-        T("其他", "跑步机", "台", (1999, 5999), "舒华:SH-T5517i|亿健:ELF8", .6, group="appliance"),
-        T("其他", "帐篷", "顶", (199, 999), "牧高笛:冷山2|探路者:TEDA", .4),
-    ]
+TYPES_FILE = DEMO_DIR / "product_types.csv"
+_TYPE_COLUMNS = ("category", "name", "unit", "price_min", "price_max", "weight", "brands", "fmt", "buy", "issue",
+                 "group", "merchant", "platforms", "boost")
+
+
+def _types(path: Path = TYPES_FILE) -> list[_Type]:
+    """The product types of ``data/demo/product_types.csv`` (one row per type; empty cells take the defaults).
+
+    Raises:
+        ConfigError: a missing column, a number that is not one, or an unknown category (file and line named).
+    """
+    with open(path, encoding="utf-8", newline="") as fh:
+        reader = csv.DictReader(fh)
+        missing = [c for c in _TYPE_COLUMNS if c not in (reader.fieldnames or ())]
+        if missing:
+            raise ConfigError(f"缺少列：{'、'.join(missing)}。", file=str(path), row=1)
+        types = []
+        for line, row in enumerate(reader, start=2):
+            if row["category"] not in CATEGORIES:
+                raise ConfigError(f"未知的类别「{row['category']}」。", file=str(path), row=line, column="category")
+            try:
+                price = (float(row["price_min"]), float(row["price_max"]))
+                weight = float(row["weight"] or 1.0)
+            except ValueError as exc:
+                raise ConfigError(f"价格或权重不是数字（{exc}）。", file=str(path), row=line) from None
+            optional = {k: row[k] for k in ("fmt", "buy", "issue", "group", "merchant", "platforms", "boost")
+                        if row[k]}
+            types.append(_Type(row["category"], row["name"], row["unit"], price, row["brands"], weight, **optional))
+    return types
 
 
 # --------------------------------------------------------------------------
@@ -1512,9 +1291,14 @@ def _resolve_issue(t: _Type, sector: str, group: str, problem: str) -> tuple:
     return ("plain", next(table[k] for k in _keys(t, sector, group) if k in table))
 
 
-@functools.cache
 def _catalogue() -> _Catalogue:
-    """Product types expanded to SKUs, with their problem and platform mixes and phrase tables."""
+    """Product types expanded to SKUs, with their problem and platform mixes and phrase tables
+    (compiled again when ``product_types.csv`` changes)."""
+    return _compile_catalogue(TYPES_FILE.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=1)
+def _compile_catalogue(stamp: int) -> _Catalogue:
     types = _types()
     n_pl = len(PLATFORM_KEYS)
     type_sector, type_group, issue_table, title_table, claims, demand_table = [], [], [], [], [], []
@@ -1779,7 +1563,12 @@ def _pick_grouped(rng: np.random.Generator, groups: np.ndarray, cums: Sequence[n
 
 
 def _render(plan: _Plan, lo: int, hi: int, rng: np.random.Generator) -> dict[str, list]:
-    """Columns of rows ``lo:hi`` of the plan (lists; 涉及金额 as floats with NaN)."""
+    """Columns of rows ``lo:hi`` of the plan (lists; 涉及金额 as floats with NaN).
+
+    Every draw comes from ``rng`` in a fixed order (products, problems, platforms, how the
+    platform shows, numbers, people, coded columns, shops, the texts' choices, times), so the
+    same plan and seed give the same rows.
+    """
     cat_ = _catalogue()
     m = hi - lo
     day, secs, cat, sig, sig_prob = (plan.day[lo:hi], plan.secs[lo:hi], plan.cat[lo:hi], plan.sig[lo:hi],
@@ -1791,14 +1580,7 @@ def _render(plan: _Plan, lo: int, hi: int, rng: np.random.Generator) -> dict[str
     t_years = (day - np.datetime64("2016-01-01")).astype(float) / 365.25
     sig_of = list(plan.signals)
 
-    # product (SKU) per row
-    sku = np.zeros(m, dtype=np.int64)
-    background = np.flatnonzero(~planted)
-    sku[background] = [cat_.cat_skus[c][k] for c, k in zip(
-        cat[background].tolist(), _pick_grouped(rng, cat[background], cat_.cat_cum).tolist())]
-    if planted.any():
-        sig_sku = np.array([cat_.signal_sku[SIGNALS.index(s)] for s in sig_of])
-        sku[planted] = sig_sku[sig[planted]]
+    sku = _draw_skus(cat_, cat, sig, sig_of, rng)
     tix = cat_.sku_type[sku]
     sector_of_type = np.array([SECTORS.index(s) for s in cat_.type_sector])
     sector_ix = sector_of_type[tix]
@@ -1813,7 +1595,99 @@ def _render(plan: _Plan, lo: int, hi: int, rng: np.random.Generator) -> dict[str
     prob[planted] = sig_prob[planted]
     fraud = prob == _P["网络诈骗"]
 
-    # platform per row (growth and launch dates)
+    plat = _draw_platforms(cat_, sku, sig, sig_of, ordinals, t_years, rng)
+    plat_col, spoken, mention = _platform_mentions(cat_, plat, sku, planted, rng)
+    amount_col, numbers = _draw_numbers(cat_, sku, day, fraud, rng)
+    numbers["promo"] = _promotion_named(ordinals, _GOODS_PROMOTIONS, "店庆")
+    names, phones, mobiles, id_parts = _draw_people(m, rng)
+    codes = _draw_codes(plan, day, cat, prob, rng)
+    styles, dealer = _draw_shops(cat_, plat, tix, rng)
+    R = rng.integers(0, 1 << 30, size=(m, 16)).tolist()
+    U = rng.random((m, 12)).tolist()
+
+    sectors = [SECTORS[s] for s in sector_ix.tolist()]
+    columns = {key: [] for key in ("投诉标题", "投诉内容", "商品名称", "品牌", "被投诉方", "诉求")}
+    rows = zip(range(m), tix.tolist(), prob.tolist(), sku.tolist(), sig.tolist(), fraud.tolist(), mention.tolist(),
+               sectors)
+    for i, ti, p, s, sg, is_fraud, says_plat, sect in rows:
+        r, u = R[i], U[i]
+        t = cat_.types[ti]
+        brand, model, product = cat_.sku_brand[s], cat_.sku_model[s], cat_.sku_name[s]
+        signal = sig_of[sg] if sg >= 0 else None
+        plat_name = spoken[i]
+        if signal is not None:
+            merchant = signal.merchant
+        else:
+            merchant = styles[i].format(brand=brand, dealer=dealer[i], shop=CATEGORIES[t.category].shopword,
+                                        nick=NICKS[r[0] % len(NICKS)], branch=BRANCHES[r[1] % len(BRANCHES)],
+                                        city=CITIES[r[1] % len(CITIES)], plat=plat_name)
+        claims = cat_.claims[ti]
+        n = numbers["n"][i]
+        slots = {
+            "type": t.name, "brand": brand, "model": model or product, "product": product, "unit": t.unit,
+            "plat": plat_name, "merchant": merchant, **{k: v[i] for k, v in numbers.items()},
+            "city": CITIES[r[2] % len(CITIES)], "claim": claims[r[3] % len(claims)], "sym1": "",
+            "excuse": EXCUSES[r[4] % len(EXCUSES)].replace("{n}", str(n)),
+        }
+        issue = _problem_sentence(cat_.issue_table[ti][p], PROBLEMS[p], signal, slots, r)
+        purchase = _purchase_sentence(FRAUD_LEADS if is_fraud else PURCHASES[t.buy], says_plat, slots, r)
+        demand_col, demand_text = cat_.demand_table[ti][p][r[11] % len(cat_.demand_table[ti][p])]
+        contact = phones[i] if phones[i].startswith("1") else mobiles[i]
+        text = _complaint_text(purchase, issue, demand_text, slots, sect=sect, is_fraud=is_fraud, contact=contact,
+                               id_part=(id_parts[0][i], id_parts[1][i], id_parts[2][i]), r=r, u=u)
+        title_pool = cat_.title_table[ti][p]
+        columns["投诉标题"].append(title_pool[r[14] % len(title_pool)].format_map(slots)[:30])
+        columns["投诉内容"].append(text)
+        # product / brand / merchant columns (planted rows always name the product)
+        if signal is not None:
+            cells = (product, brand, merchant)
+        elif sect != "goods":
+            cells = (product if u[8] < 0.85 else "", _brand_cell(t, brand, u), merchant if u[9] > 0.03 else "")
+        else:
+            cells = (product if u[8] < 0.70 else f"{brand}{t.name}" if u[8] < 0.80 else t.name if u[8] < 0.88 else "",
+                     _brand_cell(t, brand, u), merchant if u[9] > 0.03 else "")
+        for key, cell in zip(("商品名称", "品牌", "被投诉方"), cells):
+            columns[key].append(cell)
+        columns["诉求"].append(demand_col if u[4] < 0.9 else "")
+
+    # received-at in mixed but parseable formats
+    hh, mm, ss = secs // 3600, secs % 3600 // 60, secs % 60
+    received = [(f"{y}-{mo:02d}-{d:02d} {h:02d}:{mi:02d}:{se:02d}" if k < 0.84
+                 else f"{y}/{mo}/{d} {h}:{mi:02d}" if k < 0.89
+                 else f"{y}/{mo:02d}/{d:02d}" if k < 0.94 else f"{y}年{mo}月{d}日")
+                for y, mo, d, h, mi, se, k in zip(year.tolist(), month.tolist(), dom.tolist(), hh.tolist(),
+                                                  mm.tolist(), ss.tolist(), rng.random(m).tolist())]
+    ids = [f"TS{y}{mo:02d}{d:02d}{q:05d}" for y, mo, d, q in zip(year.tolist(), month.tolist(), dom.tolist(),
+                                                                  plan.seq[lo:hi].tolist())]
+    return {
+        "登记编号": ids, "登记时间": received, "投诉标题": columns["投诉标题"], "投诉内容": columns["投诉内容"],
+        "商品名称": columns["商品名称"], "品牌": columns["品牌"], "被投诉方": columns["被投诉方"], "涉及平台": plat_col, "商品类别": codes["商品类别"], "问题类别": codes["问题类别"], "诉求": columns["诉求"],
+        "所属区": codes["所属区"], "投诉渠道": codes["投诉渠道"], "处理状态": codes["处理状态"], "涉及金额": amount_col,
+        "投诉人姓名": names, "联系电话": phones,
+        "_category": [CATEGORY_NAMES[c] for c in cat.tolist()], "_problem": [PROBLEMS[p] for p in prob.tolist()],
+        "_platform": [PLATFORMS[PLATFORM_KEYS[k]].canonical for k in plat.tolist()],
+        "_signal": [sig_of[k].id if k >= 0 else "" for k in sig.tolist()],
+    }
+
+
+def _draw_skus(cat_: _Catalogue, cat: np.ndarray, sig: np.ndarray, sig_of: list[_Signal],
+               rng: np.random.Generator) -> np.ndarray:
+    """The product (SKU) of each row: the planted one, else one of its category's by weight."""
+    planted = sig >= 0
+    sku = np.zeros(len(cat), dtype=np.int64)
+    background = np.flatnonzero(~planted)
+    sku[background] = [cat_.cat_skus[c][k] for c, k in zip(
+        cat[background].tolist(), _pick_grouped(rng, cat[background], cat_.cat_cum).tolist())]
+    if planted.any():
+        sig_sku = np.array([cat_.signal_sku[SIGNALS.index(s)] for s in sig_of])
+        sku[planted] = sig_sku[sig[planted]]
+    return sku
+
+
+def _draw_platforms(cat_: _Catalogue, sku: np.ndarray, sig: np.ndarray, sig_of: list[_Signal], ordinals: np.ndarray,
+                    t_years: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The platform of each row: the product's mix, grown over the years, from each platform's launch."""
+    planted = sig >= 0
     plw = cat_.sku_plat[sku] * np.exp(np.outer(t_years, cat_.plat_growth)) * (
         ordinals[:, None] >= cat_.plat_since[None, :])
     empty = plw.sum(axis=1) == 0
@@ -1821,8 +1695,15 @@ def _render(plan: _Plan, lo: int, hi: int, rng: np.random.Generator) -> dict[str
     plat = _pick_rows(rng, plw)
     if planted.any():
         plat[planted] = np.array([_PK[s.platform] for s in sig_of])[sig[planted]]
+    return plat
 
-    # how the platform appears: column alias / blank (the text names it) / unknown
+
+def _platform_mentions(cat_: _Catalogue, plat: np.ndarray, sku: np.ndarray, planted: np.ndarray,
+                       rng: np.random.Generator) -> tuple[list[str], list[str], np.ndarray]:
+    """How each row shows its platform: the 涉及平台 cell (an alias; blank when the text names it; empty when
+    unknown), the name the text uses, and whether the text names it."""
+    m = len(plat)
+    tix = cat_.sku_type[sku]
     u_col = rng.random(m)
     col_blank = np.where(planted, u_col < 0.08, u_col < 0.15)
     unknown = ~planted & (u_col < 0.03)
@@ -1847,35 +1728,43 @@ def _render(plan: _Plan, lo: int, hi: int, rng: np.random.Generator) -> dict[str
             plat_col.append("" if blank else cat_.plat_alias[p][0][a])
             names = PLATFORMS[PLATFORM_KEYS[p]].spoken
             spoken.append(names[sp % len(names)])
+    return plat_col, spoken, mention
 
-    # prices, amounts and the numbers quoted in texts
+
+def _draw_numbers(cat_: _Catalogue, sku: np.ndarray, day: np.ndarray, fraud: np.ndarray,
+                  rng: np.random.Generator) -> tuple[np.ndarray, dict[str, list]]:
+    """The 涉及金额 column (NaN when not given) and, per text slot, the numbers and dates the texts quote."""
+    m = len(sku)
     lo_p, hi_p = cat_.sku_lo[sku], cat_.sku_hi[sku]
     price = _nice_price(np.exp(rng.uniform(np.log(lo_p), np.log(hi_p))))
     qty = np.where(price < 200, rng.choice([1, 1, 1, 1, 1, 1, 2, 2, 3], m), 1)
     amount = np.round(price * qty, 2)
     amount[fraud] = np.round(np.exp(rng.normal(np.log(2500), 0.9, int(fraud.sum()))))
     amount_col = np.where(rng.random(m) < 0.12, np.nan, amount)
-    amount_text = [f"{a:g}" for a in amount.tolist()]
-    diff = np.maximum(5, np.round(price * rng.uniform(0.05, 0.3, m))).astype(int).tolist()
-    orig = (np.floor(price * rng.uniform(1.6, 3.0, m) / 10) * 10 + 9).astype(int).tolist()
-    dep = np.maximum(20, np.round(price * rng.uniform(0.1, 0.3, m) / 10) * 10).astype(int).tolist()
+    numbers = {"amount": [f"{a:g}" for a in amount.tolist()]}
+    numbers["diff"] = np.maximum(5, np.round(price * rng.uniform(0.05, 0.3, m))).astype(int).tolist()
+    numbers["orig"] = (np.floor(price * rng.uniform(1.6, 3.0, m) / 10) * 10 + 9).astype(int).tolist()
+    numbers["dep"] = np.maximum(20, np.round(price * rng.uniform(0.1, 0.3, m) / 10) * 10).astype(int).tolist()
     fee_a = np.array([15, 19, 25, 30, 58, 68, 198])[rng.integers(0, 7, m)]
-    fee2 = (fee_a + rng.choice([5, 10, 15, 20, 30], m)).tolist()
-    fee = fee_a.tolist()
-    pct = rng.choice([20, 30, 40, 50, 60, 70, 80], m).tolist()
-    pct2 = rng.choice([5, 10, 15], m).tolist()
-    days_n = rng.integers(2, 16, m).tolist()
-    n_small = rng.integers(2, 7, m).tolist()
-    order_no = [f"{a}{b:010d}" for a, b in zip(rng.integers(10**7, 10**10, m).tolist(),
-                                                rng.integers(0, 10**10, m).tolist())]
+    numbers["fee2"] = (fee_a + rng.choice([5, 10, 15, 20, 30], m)).tolist()
+    numbers["fee"] = fee_a.tolist()
+    numbers["pct"] = rng.choice([20, 30, 40, 50, 60, 70, 80], m).tolist()
+    numbers["pct2"] = rng.choice([5, 10, 15], m).tolist()
+    numbers["days"] = rng.integers(2, 16, m).tolist()
+    numbers["n"] = rng.integers(2, 7, m).tolist()
+    numbers["order"] = [f"{a}{b:010d}" for a, b in zip(rng.integers(10**7, 10**10, m).tolist(),
+                                                        rng.integers(0, 10**10, m).tolist())]
     lag = np.minimum(rng.geometric(0.15, m) - 1, 90)
     bought = pd.DatetimeIndex(day - lag.astype("timedelta64[D]"))
-    date_text = [_date_phrase(k, g, y, mo, d) for k, g, y, mo, d in zip(
+    numbers["date"] = [_date_phrase(k, g, y, mo, d) for k, g, y, mo, d in zip(
         rng.integers(0, 100, m).tolist(), lag.tolist(), bought.year.tolist(), bought.month.tolist(),
         bought.day.tolist())]
-    promo = _promotion_named(ordinals, _GOODS_PROMOTIONS, "店庆")
+    return amount_col, numbers
 
-    # personal data
+
+def _draw_people(m: int, rng: np.random.Generator) -> tuple[list[str], list[str], list[str], tuple[list, list, list]]:
+    """The complainants: 投诉人姓名, 联系电话, a mobile number per row (quoted in texts), and the parts of
+    an ID number (region, birthday ordinal, serial)."""
     sn_keys, sn_cum = _cum(SURNAMES)
     surname = [sn_keys[i] for i in _pick(rng, sn_cum, m).tolist()]
     female = (rng.random(m) < 0.55).tolist()  # online shoppers who complain: slightly more women
@@ -1899,8 +1788,14 @@ def _render(plan: _Plan, lo: int, hi: int, rng: np.random.Generator) -> dict[str
     id_region = rng.integers(0, len(ID_REGIONS), m).tolist()
     id_birth = rng.integers(dt.date(1950, 1, 1).toordinal(), dt.date(2000, 12, 31).toordinal(), m).tolist()
     id_serial = rng.integers(0, 1000, m).tolist()
+    return names, phones, mobiles, (id_region, id_birth, id_serial)
 
-    # categorical columns
+
+def _draw_codes(plan: _Plan, day: np.ndarray, cat: np.ndarray, prob: np.ndarray,
+                rng: np.random.Generator) -> dict[str, list[str]]:
+    """The coded columns: 所属区, 投诉渠道, 处理状态 (by the complaint's age) and the export's own
+    商品类别 / 问题类别 (coarse names, some noise, often blank)."""
+    m = len(day)
     dk, dcum = _cum(DISTRICTS)
     district = [dk[i] for i in _pick(rng, dcum, m).tolist()]
     ck, ccum = _cum(CHANNELS)
@@ -1921,8 +1816,13 @@ def _render(plan: _Plan, lo: int, hi: int, rng: np.random.Generator) -> dict[str
     raw_prob_ix = _pick_grouped(rng, raw_prob_group, [c for _, c in prob_tables])
     raw_probs = [prob_tables[g][0][k] if fill else "" for g, k, fill in zip(
         raw_prob_group.tolist(), raw_prob_ix.tolist(), (rng.random(m) < 0.50).tolist())]
+    return {"所属区": district, "投诉渠道": channel, "处理状态": status, "商品类别": raw_cats, "问题类别": raw_probs}
 
-    # merchants: a shop style per row (service types have their own), names filled in below
+
+def _draw_shops(cat_: _Catalogue, plat: np.ndarray, tix: np.ndarray,
+                rng: np.random.Generator) -> tuple[list[str], list[str]]:
+    """A shop-name pattern per row (service types have their own) and a dealer to fill it."""
+    m = len(plat)
     style_keys = list(cat_.shop_styles)
     style_group = np.array([style_keys.index(PLATFORMS[k].style) for k in PLATFORM_KEYS])[plat]
     type_style = np.array([style_keys.index(t.merchant) if t.merchant else -1 for t in cat_.types])[tix]
@@ -1931,134 +1831,86 @@ def _render(plan: _Plan, lo: int, hi: int, rng: np.random.Generator) -> dict[str
     styles = [cat_.shop_styles[style_keys[g]][0][k] for g, k in zip(style_group.tolist(), style_ix.tolist())]
     dealer_w = 1.0 / np.arange(1, len(DEALERS) + 1) ** 0.8
     dealer = [DEALERS[i] for i in _pick(rng, np.cumsum(dealer_w) / dealer_w.sum(), m).tolist()]
-    R = rng.integers(0, 1 << 30, size=(m, 16)).tolist()
-    U = rng.random((m, 12)).tolist()
+    return styles, dealer
 
-    types, sectors = cat_.types, [SECTORS[s] for s in sector_ix.tolist()]
-    titles, texts, products, brands, merchants, demands = [], [], [], [], [], []
-    rows = zip(range(m), tix.tolist(), prob.tolist(), sku.tolist(), sig.tolist(), fraud.tolist(), mention.tolist(),
-               sectors)
-    for i, ti, p, s, sg, is_fraud, says_plat, sect in rows:
-        r, u = R[i], U[i]
-        t = types[ti]
-        group = cat_.type_group[ti]
-        brand, model, product = cat_.sku_brand[s], cat_.sku_model[s], cat_.sku_name[s]
-        signal = sig_of[sg] if sg >= 0 else None
-        plat_name = spoken[i]
-        if signal is not None:
-            merchant = signal.merchant
-        else:
-            merchant = styles[i].format(brand=brand, dealer=dealer[i], shop=CATEGORIES[t.category].shopword,
-                                        nick=NICKS[r[0] % len(NICKS)], branch=BRANCHES[r[1] % len(BRANCHES)],
-                                        city=CITIES[r[1] % len(CITIES)], plat=plat_name)
-        claims = cat_.claims[ti]
-        n = n_small[i]
-        slots = {
-            "type": t.name, "brand": brand, "model": model or product, "product": product, "unit": t.unit,
-            "plat": plat_name, "merchant": merchant, "date": date_text[i], "amount": amount_text[i],
-            "order": order_no[i], "days": days_n[i], "n": n, "diff": diff[i], "orig": orig[i], "dep": dep[i],
-            "fee": fee[i], "fee2": fee2[i], "pct": pct[i], "pct2": pct2[i], "city": CITIES[r[2] % len(CITIES)],
-            "promo": promo[i], "claim": claims[r[3] % len(claims)], "sym1": "",
-            "excuse": EXCUSES[r[4] % len(EXCUSES)].replace("{n}", str(n)),
-        }
-        # the problem sentence
-        pname = PROBLEMS[p]
-        if signal is not None and pname in signal.symptoms:
-            options = signal.symptoms[pname]
-            sym = options[r[5] % len(options)].format_map(slots)
-            issue = sym + "。"
-            slots["sym1"] = sym.split("，")[0][:14]
-        else:
-            entry = cat_.issue_table[ti][p]
-            if entry[0] == "frame":
-                sym = entry[2][r[5] % len(entry[2])]
-                slots["sym"] = sym
-                slots["sym1"] = sym.split("，")[0]
-                issue = entry[1][r[6] % len(entry[1])].format_map(slots)
-            else:
-                issue = entry[1][r[5] % len(entry[1])].format_map(slots)
-        with_plat, without_plat = FRAUD_LEADS if is_fraud else PURCHASES[t.buy]
-        pool = with_plat if says_plat else without_plat
-        template = pool[r[7] % len(pool)]
-        if "{merchant}" in template and product.startswith(merchant) and len(product) > len(merchant) + 1:
-            # "在华图教育报了华图教育公务员考试培训" -> "在华图教育报了公务员考试培训"
-            purchase = template.format_map({**slots, "product": product[len(merchant):]})
-        else:
-            purchase = template.format_map(slots)
-        if merchant[:2] == plat_name[:2]:  # 在京东京东自营买的 -> 在京东自营买的
-            purchase = purchase.replace(plat_name + merchant, merchant)
-        opening = OPENINGS[r[8] % len(OPENINGS)]
-        if opening == "本人" and purchase.startswith("我"):
-            purchase = purchase[1:]
-        parts = [opening, purchase]
-        if sect == "goods" and u[1] < 0.08 and "订单号" not in purchase:
-            parts.append(f"订单号：{order_no[i]}。")
-        parts.append(issue)
-        if u[2] < 0.4:
-            details = DETAILS["fraud" if is_fraud else "goods" if sect == "goods" else "service"]
-            parts.append(details[r[9] % len(details)].format_map(slots))
-        if u[10] < 0.30 and not is_fraud:
-            stories = STORIES["goods" if sect == "goods" else "trip" if sect in ("travel", "ticket") else "service"]
-            parts.append(stories[r[15] % len(stories)].format_map(slots))
-            if u[10] < 0.08:
-                parts.append(stories[(r[15] + 1 + r[13] % 3) % len(stories)].format_map(slots))
-        if u[3] < 0.15:
-            parts.append(VENTS[r[10] % len(VENTS)])
-        options = cat_.demand_table[ti][p]
-        demand_col, demand_text = options[r[11] % len(options)]
-        if u[4] < 0.8:
-            parts.append(("\n" if u[5] < 0.01 else "") + demand_text)
-        parts.append(CLOSINGS[r[12] % len(CLOSINGS)])
-        if u[6] < 0.10:
-            phone = phones[i] if phones[i].startswith("1") else mobiles[i]
-            parts.append(CONTACT_PHRASES[r[13] % len(CONTACT_PHRASES)].replace("{phone}", phone))
-        if u[7] < 0.03:
-            idno = _id_number(ID_REGIONS[id_region[i]], dt.date.fromordinal(id_birth[i]), id_serial[i])
-            parts.append(ID_PHRASES[r[13] % len(ID_PHRASES)].replace("{idno}", idno))
-        text = "".join(parts)
-        if u[11] < 0.05:  # terse complaints: just the problem and what they want
-            text = issue + (demand_text if u[4] < 0.8 else "")
-        if len(text) > 300:  # drop the optional parts, keep purchase, problem and demand
-            text = "".join([purchase, issue, demand_text])[:300]
-        for filler in ("希望相关部门尽快处理，谢谢！", "已经跟商家沟通多次无果。"):
-            if len(text) < 20:
-                text += filler
-        texts.append(text)
-        title_pool = cat_.title_table[ti][p]
-        titles.append(title_pool[r[14] % len(title_pool)].format_map(slots)[:30])
-        # product / brand / merchant columns (planted rows always name the product)
-        if signal is not None:
-            products.append(product)
-            brands.append(brand)
-            merchants.append(merchant)
-        else:
-            if sect != "goods":
-                products.append(product if u[8] < 0.85 else "")
-            else:
-                products.append(product if u[8] < 0.70 else f"{brand}{t.name}" if u[8] < 0.80
-                                else t.name if u[8] < 0.88 else "")
-            brands.append(brand if t.merchant not in _NO_BRAND_COLUMN and u[8] < 0.65 else "")
-            merchants.append(merchant if u[9] > 0.03 else "")
-        demands.append(demand_col if u[4] < 0.9 else "")
 
-    # received-at in mixed but parseable formats
-    hh, mm, ss = secs // 3600, secs % 3600 // 60, secs % 60
-    received = [(f"{y}-{mo:02d}-{d:02d} {h:02d}:{mi:02d}:{se:02d}" if k < 0.84
-                 else f"{y}/{mo}/{d} {h}:{mi:02d}" if k < 0.89
-                 else f"{y}/{mo:02d}/{d:02d}" if k < 0.94 else f"{y}年{mo}月{d}日")
-                for y, mo, d, h, mi, se, k in zip(year.tolist(), month.tolist(), dom.tolist(), hh.tolist(),
-                                                  mm.tolist(), ss.tolist(), rng.random(m).tolist())]
-    ids = [f"TS{y}{mo:02d}{d:02d}{q:05d}" for y, mo, d, q in zip(year.tolist(), month.tolist(), dom.tolist(),
-                                                                  plan.seq[lo:hi].tolist())]
-    return {
-        "登记编号": ids, "登记时间": received, "投诉标题": titles, "投诉内容": texts, "商品名称": products,
-        "品牌": brands, "被投诉方": merchants, "涉及平台": plat_col, "商品类别": raw_cats, "问题类别": raw_probs,
-        "诉求": demands, "所属区": district, "投诉渠道": channel, "处理状态": status, "涉及金额": amount_col,
-        "投诉人姓名": names, "联系电话": phones,
-        "_category": [CATEGORY_NAMES[c] for c in cat.tolist()], "_problem": [PROBLEMS[p] for p in prob.tolist()],
-        "_platform": [PLATFORMS[PLATFORM_KEYS[k]].canonical for k in plat.tolist()],
-        "_signal": [sig_of[k].id if k >= 0 else "" for k in sig.tolist()],
-    }
+def _problem_sentence(entry: tuple, problem: str, signal: _Signal | None, slots: dict, r: list[int]) -> str:
+    """The sentence saying what went wrong (a planted signal's own symptoms first); sets the
+    ``sym``/``sym1`` slots later sentences quote."""
+    if signal is not None and problem in signal.symptoms:
+        options = signal.symptoms[problem]
+        sym = options[r[5] % len(options)].format_map(slots)
+        slots["sym1"] = sym.split("，")[0][:14]
+        return sym + "。"
+    if entry[0] == "frame":
+        sym = entry[2][r[5] % len(entry[2])]
+        slots["sym"] = sym
+        slots["sym1"] = sym.split("，")[0]
+        return entry[1][r[6] % len(entry[1])].format_map(slots)
+    return entry[1][r[5] % len(entry[1])].format_map(slots)
+
+
+def _purchase_sentence(leads: tuple[tuple[str, ...], tuple[str, ...]], says_plat: bool, slots: dict,
+                       r: list[int]) -> str:
+    """How the complainant bought it (naming the platform or not)."""
+    product, merchant, plat_name = slots["product"], slots["merchant"], slots["plat"]
+    with_plat, without_plat = leads
+    pool = with_plat if says_plat else without_plat
+    template = pool[r[7] % len(pool)]
+    if "{merchant}" in template and product.startswith(merchant) and len(product) > len(merchant) + 1:
+        # "在华图教育报了华图教育公务员考试培训" -> "在华图教育报了公务员考试培训"
+        purchase = template.format_map({**slots, "product": product[len(merchant):]})
+    else:
+        purchase = template.format_map(slots)
+    if merchant[:2] == plat_name[:2]:  # 在京东京东自营买的 -> 在京东自营买的
+        purchase = purchase.replace(plat_name + merchant, merchant)
+    return purchase
+
+
+def _complaint_text(purchase: str, issue: str, demand_text: str, slots: dict, *, sect: str, is_fraud: bool,
+                    contact: str, id_part: tuple[int, int, int], r: list[int], u: list[float]) -> str:
+    """The complaint: opening, purchase, problem, optional details, story and venting, demand, closing,
+    sometimes a phone or ID number; a few are terse; at most 300 characters, at least 20."""
+    opening = OPENINGS[r[8] % len(OPENINGS)]
+    if opening == "本人" and purchase.startswith("我"):
+        purchase = purchase[1:]
+    parts = [opening, purchase]
+    if sect == "goods" and u[1] < 0.08 and "订单号" not in purchase:
+        parts.append(f"订单号：{slots['order']}。")
+    parts.append(issue)
+    if u[2] < 0.4:
+        details = DETAILS["fraud" if is_fraud else "goods" if sect == "goods" else "service"]
+        parts.append(details[r[9] % len(details)].format_map(slots))
+    if u[10] < 0.30 and not is_fraud:
+        stories = STORIES["goods" if sect == "goods" else "trip" if sect in ("travel", "ticket") else "service"]
+        parts.append(stories[r[15] % len(stories)].format_map(slots))
+        if u[10] < 0.08:
+            parts.append(stories[(r[15] + 1 + r[13] % 3) % len(stories)].format_map(slots))
+    if u[3] < 0.15:
+        parts.append(VENTS[r[10] % len(VENTS)])
+    if u[4] < 0.8:
+        parts.append(("\n" if u[5] < 0.01 else "") + demand_text)
+    parts.append(CLOSINGS[r[12] % len(CLOSINGS)])
+    if u[6] < 0.10:
+        parts.append(CONTACT_PHRASES[r[13] % len(CONTACT_PHRASES)].replace("{phone}", contact))
+    if u[7] < 0.03:
+        region, birth, serial = id_part
+        idno = _id_number(ID_REGIONS[region], dt.date.fromordinal(birth), serial)
+        parts.append(ID_PHRASES[r[13] % len(ID_PHRASES)].replace("{idno}", idno))
+    text = "".join(parts)
+    if u[11] < 0.05:  # terse complaints: just the problem and what they want
+        text = issue + (demand_text if u[4] < 0.8 else "")
+    if len(text) > 300:  # drop the optional parts, keep purchase, problem and demand
+        text = "".join([purchase, issue, demand_text])[:300]
+    for filler in ("希望相关部门尽快处理，谢谢！", "已经跟商家沟通多次无果。"):
+        if len(text) < 20:
+            text += filler
+    return text
+
+
+def _brand_cell(t: _Type, brand: str, u: list[float]) -> str:
+    """The 品牌 cell of a background row (services named after a place or show have none)."""
+    return brand if t.merchant not in _NO_BRAND_COLUMN and u[8] < 0.65 else ""
 
 
 def _frame(columns: dict[str, list], *, with_labels: bool) -> pd.DataFrame:

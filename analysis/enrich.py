@@ -1,17 +1,26 @@
 """Enrichment: tokens, category, problem type, severity and platform for every stored complaint.
 
-:func:`ensure_enriched` is what every CLI command and page calls first. It segments the
-texts missing from the token cache, trains the supervised category model when the
-imports carry a usable category column (mapped onto the taxonomy), and classifies every
-complaint that has no ``enrichment`` row or a stale one (its ``model_fingerprint``
-differs: the rules, taxonomy, tokenizer or training labels changed). Work happens in
-chunks, each written in its own transaction, so memory stays bounded and an interrupted
-run resumes where it stopped; a second run does nothing.
+Enrichment happens at two places only, and analyses never write:
+
+* right after an import (``python -m analysis import``/``build``, the 数据导入 page):
+  :func:`ensure_enriched`;
+* when a store is opened for analysis (every page through ``ui.state.get_store``, every
+  CLI command that reads complaints): :func:`open_for_analysis`, which enriches unless
+  this store object was already enriched in its current state
+  (:meth:`analysis.store.Store.contents_key`).
+
+:func:`ensure_enriched` segments the texts missing from the token cache, trains the
+supervised category model when the imports carry a usable category column (mapped onto the
+taxonomy), and classifies every complaint that has no ``enrichment`` row or a stale one (its
+``model_fingerprint`` differs: the rules, taxonomy, tokenizer or training labels changed).
+Work happens in chunks, each written in its own transaction, so memory stays bounded and an
+interrupted run resumes where it stopped; a second run does nothing.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -22,6 +31,7 @@ import pyarrow as pa
 from analysis.classify import RuleClassifier, SupervisedClassifier, classify_complaints
 from analysis.errors import UserError
 from analysis.segment import Tokenizer, ensure_tokens
+from analysis.store import Store
 from analysis.taxonomy import Taxonomy, load_taxonomy
 
 MODEL_NAME = "category"
@@ -33,6 +43,8 @@ MIN_PER_CLASS = 20  # a category needs this many labelled distinct texts to be l
 # cost 0.002 held-out accuracy and half the time (bench/README.md, bench_end_to_end.py).
 MAX_TRAIN = 30_000
 FULL_CLASS = 2_000
+# Store.memo entry: the tokenizer fingerprints the store is fully enriched with, in its current state.
+_ENRICHED = "enrich.enriched"
 
 _LOCKS: dict[str, threading.Lock] = {}
 _LOCKS_GUARD = threading.Lock()
@@ -199,30 +211,47 @@ def ensure_enriched(store, *, tokenizer: Tokenizer | None = None,
             stats["classified"] = _classify_stale(store, tokenizer=tokenizer, rules=rules, model=model,
                                                   fingerprint=fingerprint, total=total,
                                                   chunk_size=chunk_size, progress=progress, classify=classify)
+        store.memo(_ENRICHED, set).add(tokenizer.fingerprint)  # the state after this run
     stats["seconds"] = round(time.perf_counter() - start, 3)
     return stats
 
 
-# Store states this process has enriched: (path, tokenizer fingerprint) → Store.fingerprint()
-# after the enrichment. A page rerun or a new scope then skips even the no-op check (0.1 s on
-# 1M complaints).
-_ENRICHED: dict[tuple[str, str], str] = {}
+def open_for_analysis(store: Store | str | os.PathLike | None = None, *, tokenizer: Tokenizer | None = None,
+                      progress: Callable[[int, int], None] | None = None) -> Store:
+    """The store, ready for analysis: every complaint segmented and classified.
 
+    The one step every page (``ui.state.get_store``) and every CLI command that reads
+    complaints goes through. Runs :func:`ensure_enriched` unless this store object was
+    already enriched (here or right after an import) in its current state
+    (:meth:`~analysis.store.Store.contents_key`), so a page rerun costs one small query. A
+    read-only store is returned as it is.
 
-def ensure_enriched_once(store, *, tokenizer: Tokenizer | None = None,
-                         progress: Callable[[int, int], None] | None = None) -> dict | None:
-    """:func:`ensure_enriched`, unless this process already ran it on the store in its current state.
+    Args:
+        store: an open :class:`~analysis.store.Store`, or the path of one to open (``None``:
+            :func:`analysis.store.default_db_path`).
+        tokenizer: default ``Tokenizer()`` (rjieba with the regulator's dictionary).
+        progress: called as ``progress(done, total)`` while segmenting and classifying.
 
     Returns:
-        The statistics of :func:`ensure_enriched` when it ran; ``None`` when it was skipped.
+        The store (the one given, or the one opened: the caller closes it).
+
+    Raises:
+        UserError: the store cannot be opened (e.g. locked by another program).
+        ConfigError: a malformed taxonomy or dictionary file.
     """
-    tokenizer = tokenizer or Tokenizer()
-    key = (store.path, str(tokenizer.fingerprint))
-    if store.path != ":memory:" and _ENRICHED.get(key) == store.fingerprint():
-        return None
-    stats = ensure_enriched(store, tokenizer=tokenizer, progress=progress)
-    _ENRICHED[key] = store.fingerprint()
-    return stats
+    opened = not isinstance(store, Store)
+    if opened:
+        store = Store(store)
+    try:
+        if not store.read_only:
+            tokenizer = tokenizer or Tokenizer()
+            if tokenizer.fingerprint not in store.memo(_ENRICHED, set):
+                ensure_enriched(store, tokenizer=tokenizer, progress=progress)
+    except BaseException:
+        if opened:
+            store.close()
+        raise
+    return store
 
 
 def _classify_stale(store, *, tokenizer, rules, model, fingerprint, total, chunk_size, progress,

@@ -389,65 +389,97 @@ def import_file(
     reader = TableReader(path, file_name=file_name, chunk_size=chunk_size)
     try:
         info = reader.info
-        headers = info.headers
-        final = schema.resolve_mapping(headers, remembered=remembered_mapping(store, headers), explicit=mapping)
+        final = schema.resolve_mapping(info.headers, remembered=remembered_mapping(store, info.headers),
+                                       explicit=mapping)
         _check_mapping(info, final)
         warnings = list(info.warnings)
         if "received_at" not in final.values():
             warnings.append("文件中没有登记时间（日期）列：投诉已导入但没有日期，不会出现在趋势图和按月统计中。"
                             "如有日期列，请在列映射中把它指定为「登记时间」后重新导入。")
         report(0.0, f"读取 {info.file_name}（{info.encoding}）")
-        text_fallbacks = 0
-        quarantined = 0
         with _IMPORT_LOCK, store.transaction() as cur:
             import_id = int(cur.execute("SELECT coalesce(max(import_id), 0) + 1 FROM imports").fetchall()[0][0])
-            staged = 0
-            for chunk in reader.chunks():
-                prepared = _prepare(chunk, final, headers)
-                _stage_chunk(cur, import_id, prepared)
-                text_fallbacks += prepared.text_fallbacks
-                quarantined += prepared.bad.num_rows
-                staged += prepared.good.num_rows + prepared.bad.num_rows
-                report(0.9 * reader.progress, f"已读取并校验 {staged:,} 行")
+            staged = _stage_file(cur, reader, import_id, final, report)
             report(0.92, "去重并写入数据库…")
             counts = _resolve(cur, import_id)
-            if text_fallbacks:
-                warnings.append(f"{text_fallbacks} 行投诉内容为空，已用投诉标题或问题类型代替。")
-            skipped = (reader.skipped_title_rows, reader.skipped_header_rows, reader.skipped_blank_rows)
-            if skipped[0]:
-                warnings.append(f"跳过了表头前的 {skipped[0]} 行标题/说明。")
-            if skipped[1]:
-                warnings.append(f"跳过了文件中重复出现的 {skipped[1]} 行表头。")
-            if skipped[2]:
-                warnings.append(f"跳过了 {skipped[2]} 个空行。")
-            earlier = cur.execute("SELECT min(import_id) FROM imports WHERE sha256 = ?", [info.sha256]).fetchall()[0][0]
-            if earlier is not None:
-                warnings.append(f"此文件（SHA-256 相同）已在导入批次 #{earlier} 导入过；内容相同的行计为重复。")
-            duplicates = counts["duplicate"] + counts["conflict"]
-            rows_read = counts["new"] + duplicates + quarantined
-            result = ImportResult(
-                import_id=import_id, file=info.file_name, sha256=info.sha256, encoding=info.encoding,
-                encoding_method=info.encoding_method, delimiter=info.delimiter, sheet=info.sheet,
-                header_row=info.header_row, rows_read=rows_read, imported=counts["new"], quarantined=quarantined,
-                duplicates=duplicates, conflicts=counts["conflict"], skipped_title_rows=skipped[0],
-                skipped_header_rows=skipped[1], skipped_blank_rows=skipped[2], text_fallbacks=text_fallbacks,
-                mapping=dict(final), unmapped_columns=[h for h in headers if h not in final],
-                warnings=warnings, seconds=0.0,
-            )
-            cur.execute(
-                "INSERT INTO imports (import_id, file_name, sha256, imported_at, encoding, header_row, rows_read, "
-                "imported, quarantined, duplicates, conflicts, mapping_json, warnings_json) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [import_id, info.file_name, info.sha256, dt.datetime.now(), info.encoding, info.header_row,
-                 rows_read, counts["new"], quarantined, duplicates, counts["conflict"],
-                 json.dumps(final, ensure_ascii=False), json.dumps(warnings, ensure_ascii=False)],
-            )
-            _save_mapping(cur, headers, dict(final))
+            warnings += _reading_warnings(cur, reader, text_fallbacks=staged.text_fallbacks)
+            result = _import_result(import_id, reader, final, counts, staged, warnings)
+            _record_import(cur, result)
+            _save_mapping(cur, info.headers, dict(final))
     finally:
         reader.close()
     result.seconds = round(time.perf_counter() - started, 3)
     report(1.0, "完成")
     return result
+
+
+@dataclasses.dataclass
+class _Staged:
+    """What staging a file's chunks counted."""
+
+    quarantined: int = 0
+    text_fallbacks: int = 0
+
+
+def _stage_file(cur, reader: TableReader, import_id: int, mapping: Mapping[str, str],
+                report: Progress) -> _Staged:
+    """Read, validate and stage every chunk of the file (:func:`_prepare`, :func:`_stage_chunk`)."""
+    staged = _Staged()
+    rows = 0
+    for chunk in reader.chunks():
+        prepared = _prepare(chunk, mapping, reader.info.headers)
+        _stage_chunk(cur, import_id, prepared)
+        staged.text_fallbacks += prepared.text_fallbacks
+        staged.quarantined += prepared.bad.num_rows
+        rows += prepared.good.num_rows + prepared.bad.num_rows
+        report(0.9 * reader.progress, f"已读取并校验 {rows:,} 行")
+    return staged
+
+
+def _reading_warnings(cur, reader: TableReader, *, text_fallbacks: int) -> list[str]:
+    """What the reading did that the user should know: text fallbacks, skipped rows, a file imported before."""
+    warnings = []
+    if text_fallbacks:
+        warnings.append(f"{text_fallbacks} 行投诉内容为空，已用投诉标题或问题类型代替。")
+    if reader.skipped_title_rows:
+        warnings.append(f"跳过了表头前的 {reader.skipped_title_rows} 行标题/说明。")
+    if reader.skipped_header_rows:
+        warnings.append(f"跳过了文件中重复出现的 {reader.skipped_header_rows} 行表头。")
+    if reader.skipped_blank_rows:
+        warnings.append(f"跳过了 {reader.skipped_blank_rows} 个空行。")
+    earlier = cur.execute("SELECT min(import_id) FROM imports WHERE sha256 = ?", [reader.info.sha256]).fetchall()[0][0]
+    if earlier is not None:
+        warnings.append(f"此文件（SHA-256 相同）已在导入批次 #{earlier} 导入过；内容相同的行计为重复。")
+    return warnings
+
+
+def _import_result(import_id: int, reader: TableReader, mapping: Mapping[str, str], counts: dict[str, int],
+                   staged: _Staged, warnings: list[str]) -> ImportResult:
+    """The counts of an import (``rows_read = imported + quarantined + duplicates``) with its file's facts."""
+    info = reader.info
+    duplicates = counts["duplicate"] + counts["conflict"]
+    return ImportResult(
+        import_id=import_id, file=info.file_name, sha256=info.sha256, encoding=info.encoding,
+        encoding_method=info.encoding_method, delimiter=info.delimiter, sheet=info.sheet,
+        header_row=info.header_row, rows_read=counts["new"] + duplicates + staged.quarantined,
+        imported=counts["new"], quarantined=staged.quarantined, duplicates=duplicates,
+        conflicts=counts["conflict"], skipped_title_rows=reader.skipped_title_rows,
+        skipped_header_rows=reader.skipped_header_rows, skipped_blank_rows=reader.skipped_blank_rows,
+        text_fallbacks=staged.text_fallbacks, mapping=dict(mapping),
+        unmapped_columns=[h for h in info.headers if h not in mapping], warnings=warnings, seconds=0.0,
+    )
+
+
+def _record_import(cur, result: ImportResult) -> None:
+    """The import's row in ``imports``."""
+    cur.execute(
+        "INSERT INTO imports (import_id, file_name, sha256, imported_at, encoding, header_row, rows_read, "
+        "imported, quarantined, duplicates, conflicts, mapping_json, warnings_json) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [result.import_id, result.file, result.sha256, dt.datetime.now(), result.encoding, result.header_row,
+         result.rows_read, result.imported, result.quarantined, result.duplicates, result.conflicts,
+         json.dumps(result.mapping, ensure_ascii=False), json.dumps(result.warnings, ensure_ascii=False)],
+    )
 
 
 def _check_mapping(info: TableInfo, mapping: Mapping[str, str]) -> None:

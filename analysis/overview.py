@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import functools
 
 import pandas as pd
 
@@ -104,9 +103,9 @@ class KpiCard:
     help: str | None = None
 
 
-@functools.cache
 def quality_safety_problems() -> tuple[str, ...]:
-    """The quality/safety problem types (质量安全类), in taxonomy order."""
+    """The quality/safety problem types (质量安全类), in taxonomy order (re-read when the
+    taxonomy files change, like :func:`analysis.taxonomy.load_taxonomy`)."""
     return tuple(load_taxonomy().quality_safety_problems)
 
 

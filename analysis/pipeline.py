@@ -229,13 +229,6 @@ def _joblib_processes(n_jobs: int):
             pass
 
 
-def _accepts(fn, name: str) -> bool:
-    """Whether ``fn`` takes a keyword argument ``name``."""
-    import inspect
-
-    return name in inspect.signature(fn).parameters
-
-
 def _tokenizer_args(tokenizer) -> dict | None:
     """Arguments that rebuild ``tokenizer`` in another process, or ``None`` when that is not possible."""
     from analysis.segment import Tokenizer
@@ -813,8 +806,7 @@ def build(
 
             clock = time.perf_counter()
             _notify(progress, "enrich", 0, 0)
-            hook = {"classify": _SharedClassify(workers)} if parallel and _accepts(enrich.ensure_enriched,
-                                                                                    "classify") else {}
+            hook = {"classify": _SharedClassify(workers)} if parallel else {}
             first_event: list[float] = []
 
             def enrich_progress(done: int, total: int) -> None:
@@ -827,7 +819,7 @@ def build(
             with _joblib_processes(3 if parallel else 1):
                 stats = enrich.ensure_enriched(store, tokenizer=tokenizer, progress=enrich_progress, **chunks, **hook)
             report.enrich_model_seconds = round((first_event[0] if first_event else time.perf_counter()) - clock, 3)
-            report.enrichment = dict(stats) if isinstance(stats, dict) else {"enriched": int(stats or 0)}
+            report.enrichment = stats
             report.stage_seconds["enrich"] = round(time.perf_counter() - clock, 3)
 
             clock = time.perf_counter()

@@ -162,7 +162,7 @@ def stat_tables(store: Store, filters: Filters) -> dict[str, pd.DataFrame]:
 
 
 def _fingerprint(store: Store) -> str:
-    return f"{store.fingerprint()} / {store.checksum()}"
+    return f"{store.contents_key()} / {store.checksum()}"
 
 
 def _period_text(filters: Filters) -> str:

@@ -38,6 +38,7 @@ quotas per platform and category, exclusions, analysts' candidates);
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
@@ -46,7 +47,7 @@ import math
 import re
 import threading
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -190,8 +191,8 @@ def _merchant_expr(prefix: str = "") -> str:
 
 
 # The unit facts: complaints per day × category × platform × district × problem × product label
-# × brand × merchant, aggregated in DuckDB once per store content (``Store.fingerprint()``, the key
-# the pages cache on) and held as integer codes. Every scoring then filters and groups arrays in
+# × brand × merchant, aggregated in DuckDB once per store content (``Store.memo``, keyed on
+# ``Store.contents_key()``) and held as integer codes. Every scoring then filters and groups arrays in
 # memory (≈ 0.05 s) instead of joining complaints and enrichment again (≈ 0.5 s on 1M complaints).
 # The string codes follow the values' sort order (code point order, as DuckDB sorts VARCHAR) with
 # NULL last, so grouping by codes gives the units in the order of the SQL ``dense_rank``.
@@ -254,7 +255,7 @@ class _Facts:
 
 
 def _facts(store: Store) -> _Facts:
-    """The store's unit facts, rebuilt whenever the store's fingerprint changes."""
+    """The store's unit facts, rebuilt whenever the store's contents change."""
     return store.memo("sampling.facts", lambda: _build_facts(store))
 
 
@@ -349,8 +350,9 @@ def _cells(facts: _Facts, rows: np.ndarray, *, source: str, by_merchant: bool, c
 
 
 # Fitted priors and cell scores by their exact inputs: scoring the same table again (e.g. back to
-# all data, or after an edit elsewhere changed the store's fingerprint) reuses the fit (≈ 1 s on
-# 1M complaints); any change in the counts, expected counts or options changes the key.
+# all data, or after an import that left this table as it was) reuses the fit (≈ 1 s on 1M
+# complaints); any change in the counts, expected counts or options changes the key. Keyed by
+# the inputs, an entry is never stale, so it is kept across store states.
 _FITS: collections.OrderedDict[str, tuple[ebgm.GPSFit, pd.DataFrame]] = collections.OrderedDict()
 _FITS_MAX = 8
 _FITS_LOCK = threading.Lock()
@@ -429,22 +431,12 @@ def score_units(
             "categories": list(filters.categories), "platforms": list(filters.platforms),
             "districts": list(filters.districts)},
     }
-    notes: list[str] = []
     if start is None or end is None or end < start:
         return _empty_result(grain, "none", (start, end), (None, None), ["所选范围内没有投诉。"], params_out)
     length = (end - start).days + 1
     prev_start, prev_end = start - dt.timedelta(days=length), start - dt.timedelta(days=1)
     in_period = base & (facts.day >= _day(start)) & (facts.day <= _day(end))
-    source = _label_source(facts, in_period)
-    if source == "brand":
-        notes.append("数据中没有商品名称，已改按品牌汇总。")
-    elif source == "merchant":
-        notes.append("数据中没有商品名称和品牌，已改按店铺/商家汇总。")
-    elif source == "none":
-        notes.append("数据中没有商品名称、品牌和店铺信息，只能按类别 × 平台汇总。")
-    by_merchant = grain == "merchant" and source != "merchant"
-    if grain == "merchant" and source == "merchant":
-        notes.append("商品名称与品牌缺失，按店铺粒度即为按店铺/商家汇总。")
+    source, by_merchant, notes = _unit_labels(facts, in_period, grain)
     keys = ["category", "product", "platform"] + (["merchant"] if by_merchant else [])
     rows = base & (facts.day >= _day(prev_start)) & (facts.day <= _day(end))
     cells = _cells(facts, rows, source=source, by_merchant=by_merchant, current_from=_day(start))
@@ -458,40 +450,96 @@ def score_units(
     if previous_total == 0:
         notes.append(f"上一周期（{prev_start} 至 {prev_end}）没有投诉数据，环比增长不参与评分。")
 
-    uid = cells["uid"].to_numpy()
-    n_units = int(uid.max()) + 1
-    n_cell = cells["n"].to_numpy(dtype=float)
-    sev = cells["problem"].map(severity_of).fillna(1).to_numpy(dtype=float)
-    is_qs = cells["problem"].isin(qs_types).to_numpy()
-    n_unit = np.bincount(uid, weights=n_cell, minlength=n_units)
-    n_prev_unit = np.bincount(uid, weights=cells["n_prev"].to_numpy(dtype=float), minlength=n_units)
-    n_qs_unit = np.bincount(uid, weights=n_cell * is_qs, minlength=n_units)
-    sev_unit = np.bincount(uid, weights=n_cell * sev, minlength=n_units)
-    n_problem = cells.groupby("problem", sort=False)["n"].transform("sum").to_numpy(dtype=float)
+    totals = _UnitTotals.of(cells, severity_of=severity_of, qs_types=qs_types)
+    cells, fit = _cell_statistics(cells, totals, n_total=n_total, qs_types=qs_types, thresholds=thresholds,
+                                  random_state=random_state)
+    if fit.method != "gps":
+        notes.append(f"信号强度：{fit.label}。{fit.note}")
+    units = _unit_table(cells, totals, keys=keys, qs_types=qs_types, previous_total=previous_total)
+    _score_components(units, signal_cap=signal_cap, growth_cap=growth_cap, previous_total=previous_total,
+                      max_severity=max_severity)
+    units = units.loc[units["product"].notna()].reset_index()
+    if not by_merchant:
+        units["merchant"] = None
+    units = apply_weights(units[_UNIT_COLUMNS], weights)
+    cells = cells.drop(columns=[k for k in keys if k in cells.columns])
+    return SamplingResult(units, cells, fit, grain, source, (start, end), (prev_start, prev_end),
+                          n_total, notes, params_out)
 
-    # cells of the period: disproportionality and EB scores
-    cur = n_cell >= 1
+
+def _unit_labels(facts: _Facts, in_period: np.ndarray, grain: str) -> tuple[str, bool, list[str]]:
+    """What names a unit in the period: the label source (product, else brand, else merchant,
+    else none), whether units are split by merchant, and the notes saying so."""
+    notes: list[str] = []
+    source = _label_source(facts, in_period)
+    if source == "brand":
+        notes.append("数据中没有商品名称，已改按品牌汇总。")
+    elif source == "merchant":
+        notes.append("数据中没有商品名称和品牌，已改按店铺/商家汇总。")
+    elif source == "none":
+        notes.append("数据中没有商品名称、品牌和店铺信息，只能按类别 × 平台汇总。")
+    by_merchant = grain == "merchant" and source != "merchant"
+    if grain == "merchant" and source == "merchant":
+        notes.append("商品名称与品牌缺失，按店铺粒度即为按店铺/商家汇总。")
+    return source, by_merchant, notes
+
+
+@dataclasses.dataclass(frozen=True)
+class _UnitTotals:
+    """Per unit (indexed by ``uid``): complaints in the period, in the previous period, of a
+    quality/safety type, and the sum of their severities."""
+
+    n: np.ndarray
+    n_prev: np.ndarray
+    n_qs: np.ndarray
+    severity: np.ndarray
+
+    @classmethod
+    def of(cls, cells: pd.DataFrame, *, severity_of: Mapping[str, int], qs_types: Sequence[str]) -> _UnitTotals:
+        uid = cells["uid"].to_numpy()
+        n_units = int(uid.max()) + 1
+        n_cell = cells["n"].to_numpy(dtype=float)
+        sev = cells["problem"].map(severity_of).fillna(1).to_numpy(dtype=float)
+        is_qs = cells["problem"].isin(qs_types).to_numpy()
+        return cls(n=np.bincount(uid, weights=n_cell, minlength=n_units),
+                   n_prev=np.bincount(uid, weights=cells["n_prev"].to_numpy(dtype=float), minlength=n_units),
+                   n_qs=np.bincount(uid, weights=n_cell * is_qs, minlength=n_units),
+                   severity=np.bincount(uid, weights=n_cell * sev, minlength=n_units))
+
+
+def _cell_statistics(cells: pd.DataFrame, totals: _UnitTotals, *, n_total: int, qs_types: Sequence[str],
+                     thresholds: Thresholds, random_state: int | None) -> tuple[pd.DataFrame, ebgm.GPSFit]:
+    """The cells of the period (unit × problem with complaints) with their disproportionality
+    (E, PRR, ROR, χ²), empirical-Bayes scores (EBGM, EB05, EB95) and signal flags, and the fit."""
+    n_problem = cells.groupby("problem", sort=False)["n"].transform("sum").to_numpy(dtype=float)
+    cur = cells["n"].to_numpy(dtype=float) >= 1
     cells = cells.loc[cur].reset_index(drop=True)
-    uid, n_cell, is_qs = uid[cur], n_cell[cur], is_qs[cur]
-    cells["n_unit"] = n_unit[uid]
+    uid, n_cell = cells["uid"].to_numpy(), cells["n"].to_numpy(dtype=float)
+    is_qs = cells["problem"].isin(qs_types).to_numpy()
+    cells["n_unit"] = totals.n[uid]
     cells["n_problem"] = n_problem[cur]
     cells["E"] = cells["n_unit"] * cells["n_problem"] / n_total
     stats = ebgm.disproportionality(n_cell, cells["n_unit"], cells["n_problem"], n_total)
     for col in ("PRR", "PRR_lo", "PRR_hi", "ROR", "ROR_lo", "ROR_hi", "chi2"):
         cells[col] = stats[col].to_numpy()
-    fit_n, fit_e, fit_w = _with_zero_cells(cells, n_unit, n_total)
+    fit_n, fit_e, fit_w = _with_zero_cells(cells, totals.n, n_total)
     fit, scores = _fit_and_score(fit_n, fit_e, fit_w, n_cell, cells["E"].to_numpy(dtype=float),
                                  random_state=random_state)
-    if fit.method != "gps":
-        notes.append(f"信号强度：{fit.label}。{fit.note}")
     for col in ("EBGM", "EB05", "EB95"):
         cells[col] = scores[col].to_numpy()
     cells["quality_safety"] = is_qs
     cells["flag_prr"] = is_qs & (cells["PRR"] >= thresholds.prr) & (cells["chi2"] >= thresholds.chi2) & (
         n_cell >= thresholds.min_n)
     cells["flag_eb05"] = is_qs & (cells["EB05"] >= thresholds.eb05)
+    return cells, fit
 
-    # per unit: the strongest quality/safety cell (else the most frequent problem)
+
+def _unit_table(cells: pd.DataFrame, totals: _UnitTotals, *, keys: list[str], qs_types: Sequence[str],
+                previous_total: int) -> pd.DataFrame:
+    """One row per unit (index ``uid``): counts, growth, mean severity, and the statistics of its
+    strongest quality/safety cell (else its most frequent problem, without statistics)."""
+    uid, n_cell = cells["uid"].to_numpy(), cells["n"].to_numpy(dtype=float)
+    is_qs = cells["quality_safety"].to_numpy()
     rank_key = np.where(is_qs, cells["EB05"].to_numpy(), -1.0)
     order = np.lexsort((-n_cell, -rank_key, uid))
     first = order[np.r_[True, uid[order][1:] != uid[order][:-1]]]
@@ -504,14 +552,14 @@ def score_units(
                                 dtype="str")
 
     units = top[keys].copy()
-    units["n"] = n_unit[top.index].astype("int64")
-    units["n_qs"] = n_qs_unit[top.index].astype("int64")
+    units["n"] = totals.n[top.index].astype("int64")
+    units["n_qs"] = totals.n_qs[top.index].astype("int64")
     units["qs_share"] = units["n_qs"] / units["n"]
-    units["n_prev"] = n_prev_unit[top.index].astype("int64")
+    units["n_prev"] = totals.n_prev[top.index].astype("int64")
     with np.errstate(divide="ignore", invalid="ignore"):
         growth = np.where(units["n_prev"] > 0, units["n"] / units["n_prev"] - 1.0, np.nan)
     units["growth"] = growth if previous_total else np.nan
-    units["severity_mean"] = sev_unit[top.index] / units["n"]
+    units["severity_mean"] = totals.severity[top.index] / units["n"]
     has_qs = top["quality_safety"].to_numpy()
     units["top_problem"] = top["problem"]
     units["top_n"] = top["n"].astype("int64")
@@ -521,7 +569,13 @@ def score_units(
     units["flag_eb05"] = units.index.isin(cells.loc[cells["flag_eb05"], "uid"])
     units["signal"] = units["flag_prr"] | units["flag_eb05"]
     units["signal_problems"] = signal_problems.reindex(units.index).fillna("")
+    return units
 
+
+def _score_components(units: pd.DataFrame, *, signal_cap: float, growth_cap: float, previous_total: int,
+                      max_severity: float) -> None:
+    """Add the score components ``s_signal, s_severity, s_volume, s_growth`` (each 0–1) to ``units``;
+    the volume is relative to the largest unit with a label."""
     eb05 = units["EB05"].fillna(0.0).to_numpy()
     with np.errstate(divide="ignore"):
         units["s_signal"] = np.clip(np.log2(np.maximum(eb05, 1e-300)) / math.log2(signal_cap), 0, 1)
@@ -533,13 +587,6 @@ def score_units(
         units["s_growth"] = np.clip(np.log2((units["n"] + 1) / (units["n_prev"] + 1)) / math.log2(growth_cap), 0, 1)
     else:
         units["s_growth"] = 0.0
-    units = units.loc[labelled].reset_index()
-    if not by_merchant:
-        units["merchant"] = None
-    units = apply_weights(units[_UNIT_COLUMNS], weights)
-    cells = cells.drop(columns=[k for k in keys if k in cells.columns])
-    return SamplingResult(units, cells, fit, grain, source, (start, end), (prev_start, prev_end),
-                          n_total, notes, params_out)
 
 
 def _with_zero_cells(cells: pd.DataFrame, n_unit: np.ndarray, n_total: int):
@@ -859,25 +906,49 @@ def _reason(row) -> str:
 # ---------------------------------------------------------------------------
 # Evidence
 # ---------------------------------------------------------------------------
-def _targets_sql(result: SamplingResult) -> tuple[str, str]:
-    """(join condition of complaints_enriched c to targets t, period clause)."""
-    cond = ["c.category = t.category", f"{_label_expr(result.label_source, 'c.')} = t.product",
-            "c.platform_norm = t.platform"]
+@dataclasses.dataclass(frozen=True)
+class _TargetQuery:
+    """The SQL pieces shared by the queries about some targets (registered as ``_targets t``).
+
+    Attributes:
+        cur: the cursor the targets are registered on.
+        on: join condition of ``complaints_enriched c`` to ``_targets t``.
+        period: the period clause, with its parameters ``period_params``.
+        where: the result's category/platform/district filters, with their parameters ``params``.
+    """
+
+    cur: object
+    on: str
+    period: str
+    period_params: list
+    where: str
+    params: list
+
+    def df(self, sql: str, params: Sequence) -> pd.DataFrame:
+        """Run a query on the cursor and return its frame."""
+        return self.cur.execute(sql, list(params)).df()
+
+
+@contextlib.contextmanager
+def _target_query(store: Store, result: SamplingResult, targets: pd.DataFrame) -> Iterator[_TargetQuery]:
+    """Register ``targets`` (``uid`` and the key columns) and yield the queries' shared pieces."""
+    on = ["c.category = t.category", f"{_label_expr(result.label_source, 'c.')} = t.product",
+          "c.platform_norm = t.platform"]
     if result.by_merchant:
-        cond.append(f"{_merchant_expr('c.')} = t.merchant")
-    return " AND ".join(cond), "c.received_at >= ? AND c.received_at < ?"
-
-
-def _period_params(result: SamplingResult) -> list:
+        on.append(f"{_merchant_expr('c.')} = t.merchant")
     start, end = result.period
-    return [dt.datetime.combine(start, dt.time.min), dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min)]
-
-
-def _filter_clause(result: SamplingResult) -> tuple[str, list]:
     f = result.params.get("filters", {})
-    filters = Filters(categories=tuple(f.get("categories", ())), platforms=tuple(f.get("platforms", ())),
-                      districts=tuple(f.get("districts", ())))
-    return filters.where(prefix="c.")
+    where, params = Filters(categories=tuple(f.get("categories", ())), platforms=tuple(f.get("platforms", ())),
+                            districts=tuple(f.get("districts", ()))).where(prefix="c.")
+    cur = store.cursor()
+    cur.register("_targets", targets)
+    try:
+        yield _TargetQuery(cur, " AND ".join(on), "c.received_at >= ? AND c.received_at < ?",
+                           [dt.datetime.combine(start, dt.time.min),
+                            dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min)], where, params)
+    finally:
+        cur.unregister("_targets")
+        cur.close()
 
 
 def target_details(store: Store, result: SamplingResult, targets: pd.DataFrame, *,
@@ -903,32 +974,25 @@ def target_details(store: Store, result: SamplingResult, targets: pd.DataFrame, 
         return pd.DataFrame(columns=cols)
     keys = ["uid", "category", "product", "platform", "top_problem"] + (["merchant"] if result.by_merchant else [])
     tdf = targets[keys].astype({"uid": "int64"}).reset_index(drop=True)
-    cond, period = _targets_sql(result)
-    fwhere, fparams = _filter_clause(result)
-    cur = store.cursor()
-    cur.register("_targets", tdf)
-    try:
-        examples = cur.execute(f"""
+    with _target_query(store, result, tdf) as q:
+        examples = q.df(f"""
             SELECT t.uid, c.complaint_id,
                    row_number() OVER (PARTITION BY t.uid ORDER BY (c.problem = t.top_problem) DESC,
                        c.problem_confidence DESC NULLS LAST, c.received_at DESC, c.complaint_id) AS rn
-            FROM complaints_enriched c JOIN _targets t ON {cond}
-            WHERE {period} AND {fwhere}
+            FROM complaints_enriched c JOIN _targets t ON {q.on}
+            WHERE {q.period} AND {q.where}
             QUALIFY rn <= ?
             ORDER BY t.uid, rn
-        """, [*_period_params(result), *fparams, n_examples]).df()
-        merchants = cur.execute(f"""
+        """, [*q.period_params, *q.params, n_examples])
+        merchants = q.df(f"""
             SELECT uid, merchant, n FROM (
                 SELECT t.uid, {_merchant_expr('c.')} AS merchant, count(*) AS n
-                FROM complaints_enriched c JOIN _targets t ON {cond}
-                WHERE {period} AND {fwhere}
+                FROM complaints_enriched c JOIN _targets t ON {q.on}
+                WHERE {q.period} AND {q.where}
                 GROUP BY 1, 2)
             QUALIFY row_number() OVER (PARTITION BY uid ORDER BY n DESC, merchant) <= ?
             ORDER BY uid, n DESC, merchant
-        """, [*_period_params(result), *fparams, n_merchants]).df()
-    finally:
-        cur.unregister("_targets")
-        cur.close()
+        """, [*q.period_params, *q.params, n_merchants])
     cells = result.cells[result.cells["uid"].isin(tdf["uid"])].sort_values(["uid", "n", "problem"],
                                                                            ascending=[True, False, True])
     problems = cells.groupby("uid").head(3).groupby("uid").apply(
@@ -991,61 +1055,14 @@ def target_evidence(store: Store, result: SamplingResult, uid: int, *, n_example
     unit = unit.iloc[0]
     keys = ["uid", "category", "product", "platform", "top_problem"] + (["merchant"] if result.by_merchant else [])
     tdf = pd.DataFrame([unit[keys].to_dict()]).astype({"uid": "int64"})
-    cond, period = _targets_sql(result)
-    fwhere, fparams = _filter_clause(result)
-    pp = _period_params(result)
     qs_list = ", ".join(f"'{p}'" for p in domain()[1])
-    cur = store.cursor()
-    cur.register("_targets", tdf)
-    try:
-        examples = cur.execute(f"""
-            SELECT c.complaint_id, c.received_at, c.problem, c.merchant, c.text
-            FROM complaints_enriched c JOIN _targets t ON {cond}
-            WHERE {period} AND {fwhere}
-            ORDER BY (c.problem = t.top_problem) DESC, c.problem_confidence DESC NULLS LAST,
-                     c.received_at DESC, c.complaint_id
-            LIMIT ?
-        """, [*pp, *fparams, n_examples]).df()
-        monthly = cur.execute(f"""
-            SELECT date_trunc('month', c.received_at)::DATE AS month, count(*) AS n,
-                   count(*) FILTER (WHERE c.problem IN ({qs_list})) AS n_qs
-            FROM complaints_enriched c JOIN _targets t ON {cond}
-            WHERE c.received_at IS NOT NULL AND {fwhere}
-            GROUP BY 1 ORDER BY 1
-        """, fparams).df()
-        plat_cond = cond.replace("c.platform_norm = t.platform", "TRUE")
-        if result.by_merchant:
-            plat_cond = plat_cond.rsplit(" AND ", 1)[0]
-        platforms = cur.execute(f"""
-            SELECT c.platform_norm AS platform, count(*) AS n,
-                   count(*) FILTER (WHERE c.problem IN ({qs_list})) AS n_qs
-            FROM complaints_enriched c JOIN _targets t ON {plat_cond}
-            WHERE {period} AND {fwhere}
-            GROUP BY 1 ORDER BY n DESC, platform
-        """, [*pp, *fparams]).df()
-        merchants = cur.execute(f"""
-            SELECT {_merchant_expr('c.')} AS merchant, count(*) AS n,
-                   count(*) FILTER (WHERE c.problem IN ({qs_list})) AS n_qs
-            FROM complaints_enriched c JOIN _targets t ON {cond}
-            WHERE {period} AND {fwhere}
-            GROUP BY 1 ORDER BY n DESC, merchant LIMIT 20
-        """, [*pp, *fparams]).df()
-        texts = cur.execute(f"""
-            SELECT c.problem_evidence AS evidence, tk.fingerprint, tk.tokens
-            FROM complaints_enriched c JOIN _targets t ON {cond}
-            LEFT JOIN tokens tk ON tk.text_hash = c.text_hash
-            WHERE {period} AND {fwhere}
-        """, [*pp, *fparams]).df()
-        background = cur.execute(f"""
-            SELECT tk.fingerprint, tk.tokens
-            FROM complaints_enriched c JOIN tokens tk ON tk.text_hash = c.text_hash
-            LEFT JOIN _targets t ON {cond}
-            WHERE t.uid IS NULL AND c.category = ? AND {period} AND {fwhere}
-            ORDER BY hash(c.complaint_id) LIMIT {_BACKGROUND_DOCS}
-        """, [unit["category"], *pp, *fparams]).df()
-    finally:
-        cur.unregister("_targets")
-        cur.close()
+    with _target_query(store, result, tdf) as q:
+        examples = _evidence_examples(q, n_examples)
+        monthly = _evidence_monthly(q, qs_list)
+        platforms = _evidence_platforms(q, qs_list, by_merchant=result.by_merchant)
+        merchants = _evidence_merchants(q, qs_list)
+        texts = _evidence_texts(q)
+        background = _evidence_background(q, unit["category"])
     for col in ("text", "merchant"):
         examples[col] = mask(examples[col].fillna("").astype(str))
     merchants["merchant"] = mask(merchants["merchant"].astype(str))
@@ -1055,6 +1072,75 @@ def target_evidence(store: Store, result: SamplingResult, uid: int, *, n_example
     names = [str(unit["product"]), str(unit["platform"]), *merchants["merchant"].astype(str)]
     return Evidence(examples, monthly, problems, platforms, merchants,
                     _top_terms(texts, background, exclude=names, n_terms=n_terms))
+
+
+def _evidence_examples(q: _TargetQuery, n_examples: int) -> pd.DataFrame:
+    """Representative complaints: the target's top problem type first, then by confidence and recency."""
+    return q.df(f"""
+        SELECT c.complaint_id, c.received_at, c.problem, c.merchant, c.text
+        FROM complaints_enriched c JOIN _targets t ON {q.on}
+        WHERE {q.period} AND {q.where}
+        ORDER BY (c.problem = t.top_problem) DESC, c.problem_confidence DESC NULLS LAST,
+                 c.received_at DESC, c.complaint_id
+        LIMIT ?
+    """, [*q.period_params, *q.params, n_examples])
+
+
+def _evidence_monthly(q: _TargetQuery, qs_list: str) -> pd.DataFrame:
+    """Complaints and quality/safety complaints per month, over the whole store."""
+    return q.df(f"""
+        SELECT date_trunc('month', c.received_at)::DATE AS month, count(*) AS n,
+               count(*) FILTER (WHERE c.problem IN ({qs_list})) AS n_qs
+        FROM complaints_enriched c JOIN _targets t ON {q.on}
+        WHERE c.received_at IS NOT NULL AND {q.where}
+        GROUP BY 1 ORDER BY 1
+    """, q.params)
+
+
+def _evidence_platforms(q: _TargetQuery, qs_list: str, *, by_merchant: bool) -> pd.DataFrame:
+    """The same product on every platform in the period."""
+    on = q.on.replace("c.platform_norm = t.platform", "TRUE")
+    if by_merchant:
+        on = on.rsplit(" AND ", 1)[0]
+    return q.df(f"""
+        SELECT c.platform_norm AS platform, count(*) AS n,
+               count(*) FILTER (WHERE c.problem IN ({qs_list})) AS n_qs
+        FROM complaints_enriched c JOIN _targets t ON {on}
+        WHERE {q.period} AND {q.where}
+        GROUP BY 1 ORDER BY n DESC, platform
+    """, [*q.period_params, *q.params])
+
+
+def _evidence_merchants(q: _TargetQuery, qs_list: str) -> pd.DataFrame:
+    """The target's merchants in the period, most complaints first (at most 20)."""
+    return q.df(f"""
+        SELECT {_merchant_expr('c.')} AS merchant, count(*) AS n,
+               count(*) FILTER (WHERE c.problem IN ({qs_list})) AS n_qs
+        FROM complaints_enriched c JOIN _targets t ON {q.on}
+        WHERE {q.period} AND {q.where}
+        GROUP BY 1 ORDER BY n DESC, merchant LIMIT 20
+    """, [*q.period_params, *q.params])
+
+
+def _evidence_texts(q: _TargetQuery) -> pd.DataFrame:
+    """The target's complaints in the period: the classifier's problem evidence and the cached tokens."""
+    return q.df(f"""
+        SELECT c.problem_evidence AS evidence, tk.fingerprint, tk.tokens
+        FROM complaints_enriched c JOIN _targets t ON {q.on}
+        LEFT JOIN tokens tk ON tk.text_hash = c.text_hash
+        WHERE {q.period} AND {q.where}
+    """, [*q.period_params, *q.params])
+
+
+def _evidence_background(q: _TargetQuery, category: str) -> pd.DataFrame:
+    """Tokens of a sample of the category's other complaints in the period (the terms' background)."""
+    return q.df(f"""
+        SELECT tk.fingerprint, tk.tokens
+        FROM complaints_enriched c JOIN tokens tk ON tk.text_hash = c.text_hash
+        LEFT JOIN _targets t ON {q.on}
+        WHERE t.uid IS NULL AND c.category = ? AND {q.period} AND {q.where}
+        ORDER BY hash(c.complaint_id) LIMIT {_BACKGROUND_DOCS}
+    """, [category, *q.period_params, *q.params])
 
 
 _TERM_OK = re.compile(r"[\u4e00-\u9fffA-Za-z]")

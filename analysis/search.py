@@ -247,23 +247,21 @@ RESULT_COLUMNS = (
 )
 
 
-# Complaints matching a query, per store state and query: ``key -> (polarity, complaint ids)``.
-# The set depends only on the texts and the token cache, not on the filters, so a filter change
-# or another page of the same query reads no token (LRU, bounded by the ids held).
-_MATCHES: collections.OrderedDict = collections.OrderedDict()
+# Complaints matching a query, per store state and query: ``key -> (polarity, complaint ids)``,
+# kept on the store (``Store.memo``: emptied when the store's contents change). The set depends
+# only on the texts and the token cache, not on the filters, so a filter change or another page
+# of the same query reads no token (LRU, bounded by the ids held).
 _MATCHES_LOCK = threading.Lock()
 MATCH_CACHE_IDS = 1_000_000
 
 
-def _state_key(store, tokenizer) -> tuple | None:
-    """What the matching set depends on: texts (imports) and the token cache; None: do not cache."""
-    if store.path == ":memory:":  # several in-memory stores share the path
-        return None
+def _tokens_key(store, tokenizer) -> tuple:
+    """What the matching set depends on besides the store's contents: the token cache."""
     row = store.cursor().execute(
-        "SELECT (SELECT count(*) FROM complaints), (SELECT count(*) FROM tokens), "
+        "SELECT (SELECT count(*) FROM tokens), "
         "(SELECT max(updated_at)::VARCHAR FROM token_state WHERE fingerprint = ?)", [tokenizer.fingerprint]
     ).fetchone()
-    return (store.path, store.fingerprint(), *row, tokenizer.fingerprint)
+    return (*row, tokenizer.fingerprint)
 
 
 def _matching_set(store, node, tokenizer) -> tuple[bool, pa.Table]:
@@ -291,20 +289,19 @@ def _matching_set(store, node, tokenizer) -> tuple[bool, pa.Table]:
         sql_params = [fp, *params]
     else:
         sql, sql_params = f"SELECT c.complaint_id FROM complaints c WHERE {pred}", list(params)
-    key = _state_key(store, tokenizer)
-    if key is not None:
-        key = (*key, sql, tuple(sql_params))
-        with _MATCHES_LOCK:
-            if key in _MATCHES:
-                _MATCHES.move_to_end(key)
-                return _MATCHES[key]
+    matches = store.memo("search.matches", collections.OrderedDict)
+    key = (*_tokens_key(store, tokenizer), sql, tuple(sql_params))
+    with _MATCHES_LOCK:
+        if key in matches:
+            matches.move_to_end(key)
+            return matches[key]
     ids = store.cursor().sql(sql, params=sql_params).to_arrow_table()
     value = (negated, ids)
-    if key is not None and ids.num_rows <= MATCH_CACHE_IDS:
+    if ids.num_rows <= MATCH_CACHE_IDS:
         with _MATCHES_LOCK:
-            _MATCHES[key] = value
-            while sum(v[1].num_rows for v in _MATCHES.values()) > MATCH_CACHE_IDS:
-                _MATCHES.popitem(last=False)
+            matches[key] = value
+            while sum(v[1].num_rows for v in matches.values()) > MATCH_CACHE_IDS:
+                matches.popitem(last=False)
     return value
 
 
@@ -317,8 +314,8 @@ def search(store, query: str | None = None, *, tokenizer, filters: Filters | Non
     and reused for other filters and pages.
 
     Args:
-        store: the complaint store (tokens come from its cache; run
-            :func:`analysis.enrich.ensure_enriched` first).
+        store: the complaint store (tokens come from its cache; open it with
+            :func:`analysis.enrich.open_for_analysis` first).
         query: see the module notes; empty matches everything.
         tokenizer: the tokenizer whose cached tokens to search.
         filters: the global filters.

@@ -51,6 +51,12 @@ T = TypeVar("T")
 # which changes when complaints are classified anew (taxonomy, rules or model changed) with
 # every count the same.
 CLASSIFIED_BY_SQL = "(SELECT string_agg(DISTINCT model_fingerprint, ',' ORDER BY model_fingerprint) FROM enrichment)"
+# The two store-state keys (Store.contents_key, Store.view_key) as SELECT columns.
+_CONTENTS_SQL = ("(SELECT count(*) FROM complaints), (SELECT count(*) FROM imports), "
+                 "(SELECT coalesce(max(import_id), 0) FROM imports), (SELECT count(*) FROM enrichment), "
+                 f"{CLASSIFIED_BY_SQL}")
+_EDITS_SQL = ("(SELECT count(*) || ':' || coalesce(max(edited_at)::VARCHAR, '') FROM cluster_edits), "
+              "(SELECT count(*) || ':' || coalesce(max(added_at)::VARCHAR, '') FROM sampling_candidates)")
 DB_ENV_VAR = "COMPLAINT_RADAR_DB"
 DEFAULT_DB_PATH = Path(__file__).resolve().parent.parent / "data" / "store" / "complaints.duckdb"
 
@@ -294,29 +300,37 @@ class Store:
         ).fetchone()
         return (row[0], row[1]) if row else (None, None)
 
-    def fingerprint(self) -> str:
-        """A short fingerprint of the store's contents: changes whenever an import lands.
+    def contents_key(self) -> str:
+        """What the analyses read: changes when complaints are added or removed, or classified
+        anew (new rules, taxonomy or model; the enrichment's fingerprints change even when
+        every count stays the same).
 
-        Used as a cache key by the pages and by cached analyses.
+        The key of cached results that depend only on the complaints and their classes:
+        :meth:`memo`, clustering runs, the enrichment done by
+        :func:`analysis.enrich.open_for_analysis`.
         """
-        row = self.cursor().execute(
-            "SELECT count(*), coalesce(max(import_id), 0), "
-            "(SELECT count(*) FROM enrichment), (SELECT count(*) FROM cluster_edits), "
-            "(SELECT count(*) FROM sampling_candidates), "
-            f"{CLASSIFIED_BY_SQL} "
-            "FROM imports"
-        ).fetchone()
+        return self._state(_CONTENTS_SQL)
+
+    def view_key(self) -> str:
+        """:meth:`contents_key` plus the analysts' edits (cluster renames, merges and hides,
+        sampling candidates): the key of what a page shows (``ui.state.store_key``)."""
+        return self._state(f"{_CONTENTS_SQL}, {_EDITS_SQL}")
+
+    def _state(self, columns: str) -> str:
+        row = self.cursor().execute(f"SELECT {columns}").fetchone()
         return "-".join(str(v) for v in row)
 
     def memo(self, name: str, build: Callable[[], T]) -> T:
-        """``build()``, computed once per store state (:meth:`fingerprint`) and kept with this
-        store object: e.g. an aggregate that every filter change reads.
+        """``build()``, computed once per :meth:`contents_key` and kept with this store object:
+        e.g. an aggregate that every filter change reads.
 
         Args:
             name: what is kept (one value per name).
             build: computes the value; called again whenever the store's contents changed.
+                A container (``memo(name, dict)``) gives a cache that is emptied whenever
+                the contents change.
         """
-        key = self.fingerprint()
+        key = self.contents_key()
         with self._memo_lock:
             hit = self._memo.get(name)
         if hit is not None and hit[0] == key:

@@ -289,8 +289,8 @@ def _coverage(store: Store, filters: Filters) -> tuple[dt.date, dt.date] | None:
 
 
 # The daily cube: complaints per day × category × platform × district × problem,
-# aggregated in DuckDB once per store content (``Store.fingerprint()``, the key
-# the pages cache on) and kept as a dictionary-encoded Arrow table, so that
+# aggregated in DuckDB once per store content (``Store.memo``, keyed on
+# ``Store.contents_key()``) and kept as a dictionary-encoded Arrow table, so that
 # every later count is a small scan without the complaints–enrichment join
 # (≈ 20 ms instead of ≈ 0.3 s on 1M complaints).
 _CUBE_SQL = (
@@ -301,7 +301,7 @@ _CUBE_SQL = (
 
 
 def _daily_cube(store: Store) -> pa.Table:
-    """The store's daily cube, rebuilt whenever the store's fingerprint changes."""
+    """The store's daily cube, rebuilt whenever the store's contents change."""
 
     def build() -> pa.Table:
         cur = store.cursor()

@@ -81,55 +81,10 @@ def _generate(path: Path, rows: int) -> str:
     """Write the benchmark export; returns how it was made."""
     path.parent.mkdir(parents=True, exist_ok=True)
     sys.path.insert(0, str(ROOT))
-    try:
-        from analysis import demo
-    except ImportError:
-        _synthetic_export(path, rows)
-        return "bench's own synthetic generator (analysis.demo unavailable)"
+    from analysis import demo
+
     demo.write_export(path, rows=rows, random_state=2017, encoding="gbk")
     return "analysis.demo.write_export(encoding='gbk')"
-
-
-def _synthetic_export(path: Path, rows: int, *, seed: int = 2017) -> None:
-    """A fast stand-in export: title line, the demo headers, GBK, mixed date forms, phones in some texts."""
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    headers = ["登记编号", "登记时间", "投诉标题", "投诉内容", "商品名称", "品牌", "被投诉方", "涉及平台", "商品类别",
-               "问题类别", "诉求", "所属区", "投诉渠道", "处理状态", "涉及金额", "投诉人姓名", "联系电话"]
-    districts = ["黄浦区", "徐汇区", "长宁区", "静安区", "普陀区", "虹口区", "杨浦区", "闵行区", "宝山区", "嘉定区",
-                 "浦东新区", "金山区", "松江区", "青浦区", "奉贤区", "崇明区"]
-    platforms = ["淘宝", "天猫", "京东", "JD", "拼多多", "美团", "携程", "抖音", "苏宁易购", "唯品会"]
-    items = [("电水壶", "家用电器", "安全隐患"), ("口红", "化妆品", "假冒伪劣与商标侵权"), ("奶粉", "食品", "商品质量"),
-             ("演唱会门票", "票务", "合同与格式条款"), ("手机", "消费类电子产品", "售后服务"), ("羽绒服", "服装鞋帽", "标识不符")]
-    phrases = ["使用时出现故障，商家拒绝退换。", "与宣传严重不符，要求退款。", "质量很差，用了两天就坏了，客服一直推脱。",
-               "收到的商品是假货，要求三倍赔偿。", "平台不处理投诉，希望监管部门介入。"]
-    with open(path, "w", encoding="gbk", newline="") as fh:
-        fh.write("投诉数据导出（基准测试）\r\n" + ",".join(headers) + "\r\n")
-        for lo in range(0, rows, 100_000):
-            n = min(100_000, rows - lo)
-            day = rng.integers(0, 730, n)
-            minute = rng.integers(0, 1440, n)
-            which = rng.integers(0, len(items), n)
-            plat = rng.integers(0, len(platforms), n)
-            dist = rng.integers(0, 16, n)
-            phr = rng.integers(0, len(phrases), (n, 3))
-            amount = rng.integers(10, 5000, n)
-            phone = rng.integers(10**9, 10**10 - 1, n)
-            base = np.datetime64("2016-01-01T00:00")
-            lines = []
-            for i in range(n):
-                product, category, problem = items[which[i]]
-                when = str(base + np.timedelta64(int(day[i]) * 1440 + int(minute[i]), "m")).replace("T", " ")
-                text = f"在{platforms[plat[i]]}购买的{product}" + "".join(phrases[k] for k in phr[i])
-                if i % 10 == 0:
-                    text += f"联系电话13{phone[i]:09d}"[:20]
-                lines.append(",".join([
-                    f"BM{lo + i:08d}", when, f"{product}问题", text, product, "", f"某{product}专营店", platforms[plat[i]],
-                    category, problem, "退款", districts[dist[i]], "12315热线", "已办结", str(amount[i]), "张先生",
-                    f"13{phone[i]:09d}"[:11],
-                ]))
-            fh.write("\r\n".join(lines) + "\r\n")
 
 
 def _gib(n: int) -> str:

@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     from analysis.store import Filters, Store
 
     # Read-only: the bench reads the store as it is (no enrichment, token or run cache written);
-    # in the app, run_clustering checks the enrichment once per store state, not per filter change.
+    # in the app, the store is opened for analysis (enrich.open_for_analysis) once per state, not per filter change.
     store = Store(db, read_only=True)
     tokenizer = segment.Tokenizer()
     n = store.count()

@@ -154,18 +154,14 @@ def main(argv: list[str] | None = None) -> int:
 
     # -- classification ---------------------------------------------------------------
     print("\nrule classification (analysis.classify.RuleClassifier)")
-    try:
-        from analysis.classify import RuleClassifier
-    except ImportError as exc:  # the classifier is optional for this benchmark
-        print(f"  skipped: {exc}")
-    else:
-        clf, t_init = _timed(RuleClassifier)
-        result, w_clf, c_clf = _cpu_timed(clf.predict, texts, tokens=rj_tokens, products=products,
-                                          titles=titles)
-        unclassified = float((result["category"] == "未分类").mean())
-        print(f"  start-up {t_init:.2f} s; {len(texts):,} texts in {c_clf:.2f} s CPU ({w_clf:.2f} s wall): "
-              f"{len(texts) / c_clf:,.0f} texts/s, {n_chars / c_clf:,.0f} chars/s on CPU time; "
-              f"未分类 category {unclassified:.1%}")
+    from analysis.classify import RuleClassifier
+
+    clf, t_init = _timed(RuleClassifier)
+    result, w_clf, c_clf = _cpu_timed(clf.predict, texts, tokens=rj_tokens, products=products, titles=titles)
+    unclassified = float((result["category"] == "未分类").mean())
+    print(f"  start-up {t_init:.2f} s; {len(texts):,} texts in {c_clf:.2f} s CPU ({w_clf:.2f} s wall): "
+          f"{len(texts) / c_clf:,.0f} texts/s, {n_chars / c_clf:,.0f} chars/s on CPU time; "
+          f"未分类 category {unclassified:.1%}")
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\npeak memory (max RSS of this process): {peak:,.0f} MiB")

@@ -13,11 +13,6 @@ from ui.state import global_filters, open_page, store_key
 PAGE_SIZES = (20, 50, 100)
 
 store = open_page("投诉明细")
-try:
-    ui.ensure_enriched_once(store)
-except UserError as exc:
-    st.error(str(exc))
-    st.stop()
 filters = global_filters(store)
 key = store_key(store)
 

@@ -5,7 +5,7 @@ import streamlit as st
 from analysis import enrich, ingest
 from analysis.errors import UserError
 from ui import importing
-from ui.state import get_store
+from ui.state import open_store
 
 st.title("数据导入")
 st.caption(
@@ -16,7 +16,7 @@ st.caption(
 )
 
 try:
-    store = get_store()
+    store = open_store()
 except UserError as exc:
     st.error(str(exc))
     st.stop()

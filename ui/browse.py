@@ -1,4 +1,4 @@
-"""Helpers of the 投诉明细 page: enrichment once per store state, cached search, safe display.
+"""Helpers of the 投诉明细 page: cached search, safe display.
 
 Complaint text never becomes HTML: every piece shown with ``st.markdown`` goes through
 :func:`analysis.privacy.escape_markdown` (which escapes Markdown and HTML characters),
@@ -10,13 +10,12 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from analysis import enrich
 from analysis.classify import SOURCE_LABELS, evidence_terms
 from analysis.privacy import escape_markdown, mask_series
 from analysis.search import highlight_spans, search
-from analysis.segment import Tokenizer
 from analysis.store import Filters, Store
 from analysis.taxonomy import UNCLASSIFIED, load_taxonomy
+from ui.state import get_tokenizer
 
 SNIPPET_CHARS = 80
 
@@ -33,19 +32,6 @@ def table_columns() -> dict:
         "snippet": st.column_config.TextColumn("投诉内容（已脱敏）", width="large"),
         "source": st.column_config.TextColumn("类别来源"),
     }
-
-
-@st.cache_resource(show_spinner=False)
-def get_tokenizer() -> Tokenizer:
-    """The app's tokenizer (built once per process)."""
-    return Tokenizer()
-
-
-def ensure_enriched_once(store: Store) -> dict | None:
-    """Enrich the store (tokens, categories, problems, platforms) once per store state
-    (:func:`analysis.enrich.ensure_enriched_once`); the spinner shows only when it takes time."""
-    with st.spinner("正在分词和分类新导入的投诉，请稍候…"):
-        return enrich.ensure_enriched_once(store, tokenizer=get_tokenizer())
 
 
 @st.cache_data(show_spinner=False)

@@ -44,7 +44,7 @@ def open_period(start, end, opts: dict) -> tuple:
             None if end is None or (last is not None and end >= last) else end)
 
 
-@st.cache_resource(show_spinner="正在聚类（首次计算需要分词和分类，请稍候）…", max_entries=6)
+@st.cache_resource(show_spinner="正在聚类，请稍候…", max_entries=6)
 def _result(_store: Store, key: str, scope: ClusterScope, k: int | None) -> ClusterResult:
     return cluster.run_clustering(_store, category=scope.category, platform=scope.platform,
                                   start=scope.start, end=scope.end, k=k)

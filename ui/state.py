@@ -1,4 +1,4 @@
-"""Shared page state: the store connection and the global filters.
+"""Shared page state: the store connection (opened for analysis) and the global filters.
 
 The global filters (period, categories, platforms, districts) live in
 ``st.session_state`` and in the URL query string, so any view can be
@@ -21,7 +21,9 @@ from collections.abc import Mapping
 
 import streamlit as st
 
+from analysis.enrich import open_for_analysis
 from analysis.errors import UserError
+from analysis.segment import Tokenizer
 from analysis.store import Filters, Store, default_db_path
 
 # Query-string keys of the global filters.
@@ -44,14 +46,25 @@ def _open_store(path: str) -> Store:
     return Store(path)
 
 
+@st.cache_resource(show_spinner=False)
+def get_tokenizer() -> Tokenizer:
+    """The app's tokenizer (built once per process)."""
+    return Tokenizer()
+
+
 def get_store() -> Store:
-    """The app's store (one connection per process, a cursor per query)."""
-    return _open_store(str(default_db_path()))
+    """The app's store, ready for analysis (one connection per process, a cursor per query).
+
+    Every complaint is segmented and classified (:func:`analysis.enrich.open_for_analysis`):
+    the first call after the contents changed does the work, later calls cost one small query.
+    """
+    return open_for_analysis(_open_store(str(default_db_path())), tokenizer=get_tokenizer())
 
 
 def store_key(store: Store) -> str:
-    """Cache key that changes whenever the store's contents change."""
-    return f"{store.path}:{store.fingerprint()}"
+    """The pages' cache key: changes with the store's contents and the analysts' edits
+    (:meth:`analysis.store.Store.view_key`)."""
+    return f"{store.path}:{store.view_key()}"
 
 
 @st.cache_data(show_spinner=False)
@@ -307,8 +320,14 @@ def empty_store_notice() -> None:
     st.page_link("pages/data_import.py", label="前往数据导入", icon=":material/upload_file:")
 
 
+def open_store() -> Store:
+    """:func:`get_store` at the top of a page: a spinner shows while new complaints are classified."""
+    with st.spinner("正在分词和分类新导入的投诉，请稍候…"):
+        return get_store()
+
+
 def open_page(title: str) -> Store:
-    """Start a page that reads complaints: its title, then the store.
+    """Start a page that reads complaints: its title, then the store, ready for analysis.
 
     Shows the store's Chinese error (e.g. the file is locked by an import on the
     command line) or the empty-store welcome, and stops the page, when there is
@@ -316,7 +335,7 @@ def open_page(title: str) -> Store:
     """
     st.title(title)
     try:
-        store = get_store()
+        store = open_store()
     except UserError as exc:
         st.error(str(exc))
         st.stop()

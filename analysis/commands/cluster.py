@@ -9,8 +9,9 @@ import sys
 from pathlib import Path
 
 from analysis import cluster
+from analysis.enrich import open_for_analysis
 from analysis.errors import UserError
-from analysis.store import Store, default_db_path
+from analysis.store import default_db_path
 
 NAME = "cluster"
 HELP = "对投诉聚类（可限定类别、平台、时间），输出聚类标签、规模和代表投诉"
@@ -84,13 +85,12 @@ def run(args: argparse.Namespace) -> int:
                         file=str(path))
     if args.k is not None and args.k < 1:
         raise UserError("--k 必须是正整数。")
-    with Store(path) as store:
+    with open_for_analysis(path, progress=None if args.json else _progress) as store:
         if store.is_empty():
             raise UserError("数据库中还没有投诉数据；请先导入。", file=str(path))
         result = cluster.run_clustering(
             store, category=args.category, platform=args.platform, start=args.start,
-            end=args.end, k=args.k, random_state=args.seed,
-            progress=None if args.json else _progress)
+            end=args.end, k=args.k, random_state=args.seed)
     n_complaints = len(result.assignments)
     if args.assignments is not None:
         from analysis.export import to_csv_bytes

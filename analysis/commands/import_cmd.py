@@ -1,9 +1,11 @@
 """``python -m analysis import FILE... [--db PATH] [--map 源列=field ...] [--json]``.
 
-Imports each file in its own transaction. Exit code 0 when every file was read
-(even with quarantined rows), 2 when at least one file was rejected (the store
-is unchanged for that file). With ``--json`` one JSON object per file is
-printed on stdout; a progress bar goes to stderr for large files.
+Imports each file in its own transaction, then segments and classifies the new
+complaints (:func:`analysis.enrich.ensure_enriched`). Exit code 0 when every file
+was read (even with quarantined rows), 2 when at least one file was rejected (the
+store is unchanged for that file). With ``--json`` one JSON object per file is
+printed on stdout; progress bars go to stderr for large files and for the
+classification.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import sys
 from pathlib import Path
 
 from analysis import schema
+from analysis.enrich import ensure_enriched
 from analysis.errors import UserError
 from analysis.ingest import ImportResult, import_file
 from analysis.io import encoding_label
@@ -98,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
     mapping = parse_map_args(args.map)
     store = Store(args.db)
     status = 0
+    read = 0
     used: set[str] = set()
     try:
         for name in args.files:
@@ -118,16 +122,37 @@ def run(args: argparse.Namespace) -> int:
                 if args.json:
                     print(json.dumps({"file": path.name, "rejected": True, "error": str(exc)}, ensure_ascii=False))
                 continue
+            read += 1
             if args.json:
                 print(json.dumps(result.to_dict(), ensure_ascii=False), flush=True)
             else:
                 print(_summary(result), flush=True)
+        if read:
+            _enrich(store, quiet=args.json, progress=not args.no_progress)
     finally:
         store.close()
     unused = [c for c in mapping if c not in used]
     if unused:
         print(f"提示：--map 中的列 {'，'.join(unused)} 不在任何文件的表头中，未生效。", file=sys.stderr)
     return status
+
+
+def _enrich(store: Store, *, quiet: bool, progress: bool) -> None:
+    """Segment and classify the imported complaints; a failure is reported, the import stays."""
+    bars: list[ProgressBar] = []
+
+    def show(done: int, total: int) -> None:
+        if not bars or done == 0:  # segmentation, then classification: one bar each
+            bars.append(ProgressBar("分词与分类"))
+        bars[-1](done / max(total, 1), f"{done:,}/{total:,} 条")
+
+    try:
+        stats = ensure_enriched(store, progress=show if progress else None)
+    except UserError as exc:
+        print(f"提示：已导入，但分词与分类未完成（{exc}）。下次分析时会自动补齐。", file=sys.stderr)
+        return
+    if not quiet:
+        print(f"分词与分类：新分类 {stats['classified']:,} 条投诉（{stats['seconds']:.1f} 秒）。", flush=True)
 
 
 def _mapping_for(path: Path, mapping: dict[str, str | None], used: set[str]) -> dict[str, str | None] | None:

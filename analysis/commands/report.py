@@ -1,8 +1,9 @@
 """``python -m analysis report [--db PATH] [--from DATE] [--to DATE] [--xlsx FILE] [--html FILE]``.
 
 Writes the special action's 统计表 workbook and/or the leadership HTML briefing
-for a period (default: all stored data). The store is enriched first, so the
-command works on a store fresh from ``import``.
+for a period (default: all stored data). The store is opened for analysis
+(:func:`analysis.enrich.open_for_analysis`), so the command also works on a store
+whose last import was interrupted before its complaints were classified.
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ import argparse
 import datetime as dt
 
 from analysis import overview, report
-from analysis.enrich import ensure_enriched
+from analysis.enrich import open_for_analysis
 from analysis.errors import UserError
 from analysis.io import parse_datetime
-from analysis.store import Filters, Store
+from analysis.store import Filters
 
 NAME = "report"
 HELP = "生成专项行动报表：统计表 Excel 工作簿（--xlsx）和可打印的 HTML 简报（--html）"
@@ -56,11 +57,10 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--to（{end}）早于 --from（{start}），请检查统计时段。")
     filters = Filters(start=start, end=end, categories=tuple(args.category),
                       platforms=tuple(args.platform), districts=tuple(args.district))
-    with Store(args.db) as store:
+    with open_for_analysis(args.db) as store:
         if store.is_empty():
             raise UserError("数据库中还没有投诉数据。请先运行 python -m analysis import 文件 导入数据。",
                             file=store.path)
-        ensure_enriched(store)
         filters = overview.resolve_period(store, filters)
         where, params = filters.where()
         total = int(store.scalar(f"SELECT count(*) FROM complaints_enriched WHERE {where}", params))

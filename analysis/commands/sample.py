@@ -9,8 +9,9 @@ import sys
 from pathlib import Path
 
 from analysis import export, sampling
+from analysis.enrich import open_for_analysis
 from analysis.errors import UserError
-from analysis.store import Filters, Store
+from analysis.store import Filters
 from analysis.textutil import json_safe
 
 NAME = "sample"
@@ -39,20 +40,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--exclude", type=Path, default=None, help="已抽检商品清单（CSV/Excel）")
 
 
-def _ensure_enriched(store: Store) -> None:
-    try:
-        from analysis import enrich  # noqa: PLC0415 (the text pipeline may be absent in a minimal install)
-    except ImportError:
-        return
-    enrich.ensure_enriched(store)
 
 
 def run(args: argparse.Namespace) -> int:
     """Score, select, print and export."""
     if args.db is not None and not args.db.exists():
         raise UserError("数据库文件不存在；请先用 import 或 build 命令导入数据。", file=str(args.db))
-    with Store(args.db) as store:
-        _ensure_enriched(store)
+    with open_for_analysis(args.db) as store:
         if store.is_empty():
             raise UserError("数据库中没有投诉数据；请先用 `python -m analysis import 文件` 导入。")
         filters = Filters(start=args.start, end=args.end)

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.util
 import json
 from pathlib import Path
 
 import pandas as pd
 
 from analysis import trends
+from analysis.enrich import open_for_analysis
 from analysis.errors import UserError
-from analysis.store import Filters, Store, default_db_path
+from analysis.store import Filters, default_db_path
 
 NAME = "trends"
 HELP = "促销期投诉事件研究：窗口内投诉量、较基线的增幅与95%置信区间、增量来源（类别/平台/商品）"
@@ -47,17 +46,6 @@ def _promotion_help() -> str:
     return "促销名称或别名：" + "、".join(names)
 
 
-def _ensure_enriched(store: Store) -> None:
-    """Fill categories, problems and platforms for complaints that lack them (text pipeline).
-
-    Until ``analysis.enrich`` is part of the code base the store is used as it is
-    (drivers then show 未分类 / 其他平台 for unenriched complaints).
-    """
-    if importlib.util.find_spec("analysis.enrich") is None:
-        return
-    importlib.import_module("analysis.enrich").ensure_enriched(store)
-
-
 def _print_text(study: trends.EventStudy) -> None:
     print(trends.describe_event(study))
     if study.method:
@@ -89,8 +77,7 @@ def run(args: argparse.Namespace) -> int:
     calendar.get(args.promotion, args.year)          # unknown name or year: a clear message before any work
     filters = Filters(categories=tuple(args.category), platforms=tuple(args.platform),
                       districts=tuple(args.district))
-    with Store(path) as store:
-        _ensure_enriched(store)
+    with open_for_analysis(path) as store:
         study = trends.event_study(store, filters, promotion=args.promotion, year=args.year,
                                    calendar=calendar, drivers_top=args.top)
     if args.json:

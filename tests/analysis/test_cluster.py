@@ -393,7 +393,7 @@ def test_members_map_points_and_sampling(store, planted, tokenizer):
 
 # --------------------------------------------------------------------------- CLI
 def test_cli_json_and_assignments(tmp_path, planted, capsys):
-    """A store fresh from `python -m analysis import`: the command enriches, then clusters."""
+    """A store fresh from `python -m analysis import` (which classifies what it added), clustered."""
     from analysis.cli import main
 
     db = tmp_path / "cli.duckdb"
@@ -568,16 +568,12 @@ def test_cached_run_reads_metadata_aligned_and_gives_the_same_views(store, token
     assert first["text"].rstrip("…") == texts[first["complaint_id"]][:10]   # planted texts hold no personal data
 
 
-def test_enrichment_check_runs_once_per_store_state(store, tokenizer, monkeypatch):
+def test_run_clustering_reads_the_classes_as_stored(store, tokenizer, monkeypatch):
+    """Enrichment happens when the store is opened for analysis, never inside a read."""
     from analysis import enrich
 
-    calls = []
-    real = enrich.ensure_enriched
-    monkeypatch.setattr(enrich, "ensure_enriched", lambda *a, **k: calls.append(1) or real(*a, **k))
-    monkeypatch.setattr(enrich, "_ENRICHED", {})
-    cluster.run_clustering(store, tokenizer=tokenizer)
-    cluster.run_clustering(store, platform="淘宝", tokenizer=tokenizer)
-    assert len(calls) == 1
-    store.con.execute("INSERT INTO cluster_edits VALUES ('x', 'y', 'hide', '1', now())")  # store state changes
-    cluster.run_clustering(store, tokenizer=tokenizer)
-    assert len(calls) == 2
+    monkeypatch.setattr(enrich, "ensure_enriched", lambda *a, **k: pytest.fail("a read enriched the store"))
+    before = store.query("SELECT * FROM enrichment ORDER BY complaint_id")
+    result = cluster.run_clustering(store, tokenizer=tokenizer)
+    pd.testing.assert_frame_equal(store.query("SELECT * FROM enrichment ORDER BY complaint_id"), before)
+    assert set(result.metadata["category"]) == set(before["category"])  # the fixture's classes

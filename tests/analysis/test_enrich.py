@@ -72,21 +72,40 @@ def test_enriches_every_complaint_once(store, tokenizer):
     assert again["fingerprint"] == stats["fingerprint"]
 
 
-def test_once_per_store_state_in_a_process(tmp_path, tokenizer, monkeypatch):
-    monkeypatch.setattr(enrich, "_ENRICHED", {})
-    with Store(tmp_path / "once.duckdb") as s:
+def test_open_for_analysis_enriches_once_per_store_state(tmp_path, tokenizer, monkeypatch):
+    runs = []
+    real = enrich.ensure_enriched
+    monkeypatch.setattr(enrich, "ensure_enriched", lambda *a, **k: runs.append(real(*a, **k)))
+    path = tmp_path / "once.duckdb"
+    with Store(path) as s:
         insert(s, COMPLAINTS[:3])
-        assert enrich.ensure_enriched_once(s, tokenizer=tokenizer)["classified"] == 3
-        assert enrich.ensure_enriched_once(s, tokenizer=tokenizer) is None  # same state: skipped
+        assert enrich.open_for_analysis(s, tokenizer=tokenizer) is s
+        assert [r["classified"] for r in runs] == [3]
+        enrich.open_for_analysis(s, tokenizer=tokenizer)
+        assert len(runs) == 1  # same state: skipped
         insert(s, COMPLAINTS[3:], start=3, import_id=2)
         s.con.execute("INSERT INTO imports (import_id, file_name, sha256, imported_at, rows_read, imported, "
                       "quarantined, duplicates, conflicts) VALUES (2, 'f', 's', now(), 3, 3, 0, 0, 0)")
-        assert enrich.ensure_enriched_once(s, tokenizer=tokenizer)["classified"] == 3  # a new import
-        assert enrich.ensure_enriched_once(s, tokenizer=tokenizer) is None
-    with Store(":memory:") as memory:  # in-memory stores share a path: never skipped
-        insert(memory, COMPLAINTS[:1])
-        assert enrich.ensure_enriched_once(memory, tokenizer=tokenizer)["classified"] == 1
-        assert enrich.ensure_enriched_once(memory, tokenizer=tokenizer)["classified"] == 0
+        enrich.open_for_analysis(s, tokenizer=tokenizer)
+        assert [r["classified"] for r in runs] == [3, 3]  # a new import
+        enrich.open_for_analysis(s, tokenizer=tokenizer)
+        assert len(runs) == 2
+        s.con.execute("INSERT INTO cluster_edits VALUES ('x', 'y', 'hide', '1', now())")
+        enrich.open_for_analysis(s, tokenizer=tokenizer)
+        assert len(runs) == 2  # an analyst's edit changes no complaint
+    with enrich.open_for_analysis(path, tokenizer=tokenizer) as opened:  # a path: opened, checked once
+        assert [r["classified"] for r in runs] == [3, 3, 0]
+        assert opened.count("enrichment") == 6
+    with Store(path, read_only=True) as ro:  # nothing can be written: read as it is
+        assert enrich.open_for_analysis(ro, tokenizer=tokenizer) is ro
+        assert len(runs) == 3
+
+
+def test_enriched_after_an_import_is_ready_for_analysis(store, tokenizer, monkeypatch):
+    insert(store, COMPLAINTS)
+    ensure_enriched(store, tokenizer=tokenizer)  # what an import does right after
+    monkeypatch.setattr(enrich, "ensure_enriched", lambda *a, **k: pytest.fail("enriched twice"))
+    enrich.open_for_analysis(store, tokenizer=tokenizer)
 
 
 def test_new_rows_stale_rows_changed_texts_and_orphans(store, tokenizer):

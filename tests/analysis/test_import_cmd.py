@@ -55,6 +55,18 @@ def test_text_summary_in_chinese(tmp_path, capsys):
     assert "列映射：投诉编号→投诉编号" in out
 
 
+def test_imported_complaints_are_classified_right_away(tmp_path, capsys):
+    db = tmp_path / "s.duckdb"
+    assert main(["import", str(FIX / "broken.csv"), "--db", str(db)]) == 0
+    assert "分词与分类：新分类 4 条投诉" in capsys.readouterr().out
+    with Store(db) as s:
+        assert s.count("enrichment") == s.count("complaints") == 4
+    assert main(["import", str(FIX / "utf8_bom.csv"), "--db", str(db), "--json"]) == 0
+    assert "分词与分类" not in capsys.readouterr().out  # --json: one object per file, nothing else
+    with Store(db) as s:
+        assert s.count("enrichment") == s.count("complaints")
+
+
 def test_rejected_file_exits_non_zero_with_a_message_and_others_still_import(tmp_path, capsys):
     bad = tmp_path / "bad.xlsx"
     bad.write_bytes(b"plain text")

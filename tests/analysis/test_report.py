@@ -98,7 +98,7 @@ def test_workbook_sheets_numbers_and_formula_safety(store, tmp_path):
     assert notes["统计时段"] == "2016-06-18 至 2017-11-30"
     assert notes["投诉总数（件）"] == 25 and notes["其中质量安全类（件）"] == 12
     assert notes["生成时间"] == "2017-12-01 09:30:00"
-    assert notes["数据指纹"] == f"{store.fingerprint()} / {store.checksum()}"
+    assert notes["数据指纹"] == f"{store.contents_key()} / {store.checksum()}"
     sheet = book["统计表1-按区"]
     assert sheet["A1"].value.startswith("网络交易投诉按主要违法问题分类统计")
     header = [c.value for c in sheet[4]]

@@ -352,7 +352,8 @@ def _window(target: dict) -> Filters:
 
 def test_demo_planted_products_in_top10_with_true_labels(tmp_path):
     """Scoring alone: every planted product (truth kind == product) is in the top 10 of its window."""
-    demo = pytest.importorskip("analysis.demo")
+    from analysis import demo
+
     frame, truth = demo.generate_complaints(with_labels=True)
     products = [t for t in truth if t["kind"] == "product"]
     assert len(products) >= 4
@@ -368,9 +369,8 @@ def test_demo_planted_products_in_top10_with_true_labels(tmp_path):
 @pytest.mark.slow
 def test_demo_planted_products_in_top10_through_the_pipeline(tmp_path):
     """The same from the raw export (6,000 rows): import, the text pipeline classifies, then scoring."""
-    demo = pytest.importorskip("analysis.demo")
-    enrich = pytest.importorskip("analysis.enrich", reason="analysis.enrich (the text pipeline) has not landed")
-    ingest = pytest.importorskip("analysis.ingest")
+    from analysis import demo, enrich, ingest
+
     path = tmp_path / "demo.csv"
     truth = demo.write_export(path, rows=6_000, random_state=demo.DEFAULT_SEED)["truth"]
     store = Store(tmp_path / "demo.duckdb")

@@ -136,9 +136,6 @@ def _add(store, cid, text, when, row):
 
 
 def test_matches_are_reused_and_follow_new_complaints_and_tokens(tmp_path, tokenizer):
-    from analysis import search as search_module
-
-    search_module._MATCHES.clear()
     with Store(tmp_path / "s.duckdb") as s:
         for row, (cid, (text, when)) in enumerate(TEXTS.items(), start=1):
             _add(s, cid, text, when, row)
@@ -147,7 +144,7 @@ def test_matches_are_reused_and_follow_new_complaints_and_tokens(tmp_path, token
         december = Filters(start=dt.date(2024, 12, 1), end=dt.date(2024, 12, 31))
         assert ids(s, tokenizer, "漏电", filters=december) == []
         assert ids(s, tokenizer, "漏电", offset=1) == ["A"]
-        assert len(search_module._MATCHES) == 1  # one token scan for the query, whatever the filters
+        assert len(s.memo("search.matches", dict)) == 1  # one token scan for the query, whatever the filters
         _add(s, "F", "插座漏电冒烟", dt.datetime(2024, 12, 6), 6)  # a new import, then its tokens
         ensure_enriched(s, tokenizer=tokenizer)
         assert ids(s, tokenizer, "漏电", filters=december) == ["F"]

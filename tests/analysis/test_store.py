@@ -96,22 +96,39 @@ def test_filters_where(store):
     assert f.replace(districts=()).where() == ("TRUE", [])
 
 
-def test_date_range_and_fingerprint(store):
+def test_date_range_and_contents_key(store):
     assert store.date_range() == (None, None)
-    fp = store.fingerprint()
+    fp = store.contents_key()
     insert(store, "a", "一", when=dt.datetime(2016, 1, 2, 3, 4))
     insert(store, "b", "二", when=dt.datetime(2017, 12, 31, 23, 0))
     assert store.date_range() == (dt.date(2016, 1, 2), dt.date(2017, 12, 31))
     store.con.execute("INSERT INTO imports (import_id, file_name, sha256, imported_at, rows_read, imported, "
                       "quarantined, duplicates, conflicts) VALUES (1, 'f', 's', now(), 2, 2, 0, 0, 0)")
-    assert store.fingerprint() != fp
+    assert store.contents_key() != fp
+
+
+def test_view_key_adds_the_analysts_edits_to_the_contents(store):
+    insert(store, "a", "一")
+    contents, view = store.contents_key(), store.view_key()
+    assert view.startswith(contents + "-")
+    store.con.execute("INSERT INTO cluster_edits VALUES ('s', 't', 'hide', NULL, now())")
+    assert store.contents_key() == contents and store.view_key() != view
+    view = store.view_key()
+    store.con.execute("INSERT INTO sampling_candidates (product, source, added_at) VALUES ('p', 'x', now())")
+    assert store.contents_key() == contents and store.view_key() != view
+    view = store.view_key()
+    store.con.execute("DELETE FROM cluster_edits")  # an edit undone, another one made: the key still moves
+    store.con.execute("INSERT INTO cluster_edits VALUES ('s', 'u', 'hide', NULL, now() + INTERVAL 1 SECOND)")
+    assert store.view_key() != view
+    insert(store, "b", "二")
+    assert store.contents_key() != contents
 
 
 def test_memo_is_computed_once_per_store_state(store):
     calls = []
 
     def build():
-        calls.append(store.fingerprint())
+        calls.append(store.contents_key())
         return len(calls)
 
     assert store.memo("n", build) == 1
@@ -121,11 +138,13 @@ def test_memo_is_computed_once_per_store_state(store):
     store.con.execute("INSERT INTO enrichment (complaint_id, text_hash, category, problem, platform_norm, "
                       "model_fingerprint) VALUES ('a', 'h', '食品', '商品质量', '淘宝', 'rules-v1')")
     assert store.memo("n", build) == 2  # classified: a new state
-    fp = store.fingerprint()
+    fp = store.contents_key()
     store.con.execute("UPDATE enrichment SET category = '药品', model_fingerprint = 'rules-v2'")
-    assert store.fingerprint() != fp  # classified anew, every count the same
+    assert store.contents_key() != fp  # classified anew, every count the same
     assert store.memo("n", build) == 3
     assert store.memo("n", build) == 3
+    store.con.execute("INSERT INTO cluster_edits VALUES ('s', 't', 'hide', NULL, now())")
+    assert store.memo("n", build) == 3  # an analyst's edit: same contents
 
 
 def test_default_path_follows_the_environment(monkeypatch, tmp_path):

@@ -502,8 +502,8 @@ def test_yoy_overlay_aligned_on_the_promotion_day(store, calendar):
 
 # --------------------------------------------------------------------------- demo data
 def test_planted_double_eleven_2017_surge_in_demo_data(store):
-    demo = pytest.importorskip("analysis.demo")
-    io = pytest.importorskip("analysis.io")
+    from analysis import demo, io
+
     frame, truth = demo.generate_complaints(6000, random_state=2017, with_labels=True)
     received, _, _ = io.parse_datetimes(frame["登记时间"])
     fx.fill_rows(store, [

@@ -13,3 +13,13 @@ def db(tmp_path, monkeypatch):
     clear_caches()
     yield path
     clear_caches()
+
+
+@pytest.fixture
+def classes_as_stored(monkeypatch):
+    """Keep a fixture store's hand-set classes: opening it for analysis classifies nothing.
+
+    The pages open the store with ``analysis.enrich.open_for_analysis``, which would
+    reclassify hand-made enrichment rows (they carry no model fingerprint) by the rules.
+    """
+    monkeypatch.setattr("analysis.enrich.ensure_enriched", lambda store, **kwargs: {})

@@ -11,6 +11,7 @@ from analysis.store import Store
 from tests.fixtures.report.store_fixture import fill_store
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
+pytestmark = pytest.mark.usefixtures("classes_as_stored")  # hand-set classes, kept
 NOV = {"from": "2017-11-01", "to": "2017-11-30"}
 
 

@@ -15,6 +15,7 @@ from tests.fixtures.data.extended import CATEGORY, extended_data
 from tests.fixtures.sampling import builders
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
+pytestmark = pytest.mark.usefixtures("classes_as_stored")  # hand-set classes, kept
 NOV = {"from": "2017-11-01", "to": "2017-11-30"}
 PLANTED = {"智能电热水壶X9", "水光精华Y", "儿童滑板车Z"}
 
