@@ -12,7 +12,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from analysis import cluster, plots
+from analysis import cluster, plots, sampling
 from analysis.cluster import MISC_ID, ClusterResult, ClusterScope
 from analysis.store import Store
 from ui.state import store_key
@@ -47,7 +47,8 @@ def open_period(start, end, opts: dict) -> tuple:
 @st.cache_resource(show_spinner="正在聚类（首次计算需要分词和分类，请稍候）…", max_entries=6)
 def _result(_store: Store, key: str, scope: ClusterScope, k: int | None) -> ClusterResult:
     return cluster.run_clustering(_store, category=scope.category, platform=scope.platform,
-                                  start=scope.start, end=scope.end, k=k)
+                                  start=scope.start, end=scope.end,
+                                  clusterer=cluster.SphericalKMeans(n_clusters=k))
 
 
 def get_result(store: Store, scope: ClusterScope, k: int | None) -> ClusterResult:
@@ -65,7 +66,7 @@ def view(_store: Store, key: str, scope: ClusterScope, k: int | None) -> dict:
     result = _result(_store, key, scope, k)
     out = {"too_few": result.too_few, "message": result.message,
            "n_complaints": len(result.assignments), "n_clusters": result.n_clusters,
-           "auto_k": result.params.get("n_clusters") is None}
+           "auto_k": result.params.get("clusterer__n_clusters") is None}
     if result.too_few:
         return out
     growth = cluster.cluster_growth(result, window_days=GROWTH_DAYS).set_index("cluster_id")
@@ -187,7 +188,7 @@ def apply_edit(store: Store, scope: ClusterScope, k: int | None, action: str,
         cluster.merge_clusters(store, result, value, cluster_id)
         flash(f"已把 {len(value)} 个聚类并入「{label}」。")
     elif action == "sample":
-        added = cluster.add_sampling_candidates(store, result, cluster_id)
+        added = sampling.add_sampling_candidates(store, result, cluster_id)
         if added:
             flash(f"已把「{label}」中投诉最多的 {added} 个商品加入抽检候选清单（见「抽检清单」页）。")
         else:

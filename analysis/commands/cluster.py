@@ -54,7 +54,7 @@ def _clusters_json(result: cluster.ClusterResult) -> list[dict]:
 
 def _print_table(result: cluster.ClusterResult, n_complaints: int) -> None:
     print(f"范围：{result.scope.describe()}，投诉 {n_complaints} 条，聚类 {result.n_clusters} 个"
-          + ("（自动选择聚类数）" if result.params.get("n_clusters") is None else ""))
+          + ("（自动选择聚类数）" if result.params.get("clusterer__n_clusters") is None else ""))
     for row in result.clusters.itertuples(index=False):
         products = "、".join(f"{n}({c})" for n, c in row.top_products) or "—"
         flag = "（已隐藏）" if row.hidden else ""
@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
             raise UserError("数据库中还没有投诉数据；请先导入。", file=str(path))
         result = cluster.run_clustering(
             store, category=args.category, platform=args.platform, start=args.start,
-            end=args.end, k=args.k, random_state=args.seed,
+            end=args.end, clusterer=cluster.SphericalKMeans(n_clusters=args.k), random_state=args.seed,
             progress=None if args.json else _progress)
     n_complaints = len(result.assignments)
     if args.assignments is not None:
