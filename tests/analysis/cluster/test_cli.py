@@ -51,3 +51,25 @@ def test_cli_errors(tmp_path, capsys):
     assert main(["cluster", "--db", str(tmp_path / "empty.duckdb")]) == 2
     assert "还没有投诉数据" in capsys.readouterr().err
 
+
+def test_cli_density_clusterer(tmp_path, planted, capsys):
+    """--clusterer hdbscan: density clusters, cached apart from the k-means run; no --k with it."""
+    from analysis.cli import main
+    from analysis.store import Store
+    from tests.fixtures.cluster.store_fixture import fill_store
+
+    db = tmp_path / "cli.duckdb"
+    with Store(db) as store:
+        fill_store(store, planted)
+    assert main(["cluster", "--db", str(db), "--clusterer", "hdbscan", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["clusterer"] == "hdbscan" and payload["n_clusters"] >= 5
+    assert sum(c["size"] for c in payload["clusters"]) == 150
+    assert main(["cluster", "--db", str(db), "--clusterer", "hdbscan"]) == 0
+    assert "（HDBSCAN 密度聚类" in capsys.readouterr().out
+    assert main(["cluster", "--db", str(db)]) == 0
+    assert "聚类 5 个（k-means，自动选择聚类数）" in capsys.readouterr().out
+    with Store(db) as store:
+        assert store.count("cluster_runs") == 2
+    assert main(["cluster", "--db", str(db), "--clusterer", "hdbscan", "--k", "3"]) == 2
+    assert "不能指定 k" in capsys.readouterr().err
