@@ -720,15 +720,14 @@ def _cluster_stage(store: Store, categories: Iterable[str], report: BuildReport,
 
 def _cached_outcome(store: Store, category: str, complaints: int, run_id: str) -> ClusterOutcome | None:
     """The outcome of a cached run, read from ``cluster_runs`` without loading its assignments."""
+    from analysis import cluster
+
     started = time.perf_counter()
-    row = store.cursor().execute("SELECT clusters_json FROM cluster_runs WHERE run_id = ?", [run_id]).fetchone()
-    try:
-        payload = json.loads(row[0])
-        n_clusters, message = int(payload["n_clusters"]), payload.get("message")
-    except (TypeError, KeyError, ValueError):
+    run = cluster.run_summary(store, run_id)
+    if run is None or run.n_clusters is None:
         return None  # not a payload this code knows: ask cluster.run_clustering
-    return ClusterOutcome(category=category, complaints=int(complaints), clusters=n_clusters, run_id=run_id,
-                          cached=True, message=message, seconds=round(time.perf_counter() - started, 3))
+    return ClusterOutcome(category=category, complaints=int(complaints), clusters=run.n_clusters, run_id=run_id,
+                          cached=True, message=run.message, seconds=round(time.perf_counter() - started, 3))
 
 
 def _cluster_outcome(store: Store, category: str, complaints: int, result, cached: bool,

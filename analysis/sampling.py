@@ -49,6 +49,7 @@ import threading
 import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -58,6 +59,9 @@ from analysis.errors import UserError
 from analysis.store import UNCLASSIFIED, Filters, Store
 from analysis.taxonomy import KIND_GOODS, Taxonomy, load_taxonomy
 from analysis.textutil import data_path, load_stopwords
+
+if TYPE_CHECKING:
+    from analysis.cluster import ClusterResult
 
 __all__ = [
     "GRAINS",
@@ -71,6 +75,7 @@ __all__ = [
     "select_targets",
     "read_exclusions",
     "load_candidates",
+    "add_sampling_candidates",
     "target_details",
     "target_evidence",
 ]
@@ -1212,3 +1217,43 @@ def _stopwords() -> frozenset[str]:
         _STOPWORDS = (load_stopwords(data_path("dict", "stopwords.txt"))
                       | load_stopwords(data_path("cluster", "stopwords.txt")))
     return _STOPWORDS
+
+
+# --------------------------------------------------------------------------- candidates from clusters
+def add_sampling_candidates(store: Store, result: ClusterResult, cluster_id: int, *,
+                            top: int = 10) -> int:
+    """Add the products most complained about in a cluster to ``sampling_candidates``.
+
+    Products already listed (same category, product, platform, merchant) are skipped.
+
+    Returns:
+        How many candidates were added (0 when the cluster's complaints name no product).
+    """
+    row = result.cluster(cluster_id)
+    members = result.assignments.loc[result.assignments["cluster_id"] == int(cluster_id),
+                                     ["complaint_id"]]
+    source = f"聚类：{row['label']}"
+    if result.scope is not None:
+        source += f"（{result.scope.describe()}）"
+    with store.transaction() as tx:
+        tx.register("_cluster_members", members)
+        before = tx.execute("SELECT count(*) FROM sampling_candidates").fetchall()[0][0]
+        tx.execute(
+            """
+            INSERT INTO sampling_candidates (category, product, platform, merchant, source, added_at)
+            SELECT category, product, platform, merchant, ?, ? FROM (
+                SELECT c.category, trim(c.product) AS product, c.platform_norm AS platform,
+                       mode(c.merchant) AS merchant, count(*) AS n
+                FROM _cluster_members m JOIN complaints_enriched c USING (complaint_id)
+                WHERE c.product IS NOT NULL AND trim(c.product) <> ''
+                GROUP BY 1, 2, 3 ORDER BY n DESC, product LIMIT ?
+            ) p
+            WHERE NOT EXISTS (
+                SELECT 1 FROM sampling_candidates s
+                WHERE s.category IS NOT DISTINCT FROM p.category AND s.product = p.product
+                  AND s.platform IS NOT DISTINCT FROM p.platform
+                  AND s.merchant IS NOT DISTINCT FROM p.merchant)
+            """, [source, dt.datetime.now(), int(top)])
+        after = tx.execute("SELECT count(*) FROM sampling_candidates").fetchall()[0][0]
+        tx.unregister("_cluster_members")
+    return int(after - before)

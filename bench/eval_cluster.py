@@ -138,8 +138,8 @@ def main(argv: list[str] | None = None) -> int:
             for k in (10, None):
                 for seed in args.seeds:
                     t0 = time.perf_counter()
-                    result = cluster.run_clustering(store, k=k, random_state=seed, tokenizer=tokenizer,
-                                                    use_cache=False)
+                    result = cluster.run_clustering(store, clusterer=cluster.SphericalKMeans(n_clusters=k),
+                                                    random_state=seed, tokenizer=tokenizer, use_cache=False)
                     elapsed = time.perf_counter() - t0
                     got = frame[["complaint_id"]].merge(result.assignments, on="complaint_id",
                                                         how="left")["cluster_id"].fillna(-1)

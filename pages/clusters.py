@@ -16,7 +16,7 @@ key = store_key(store)
 ui.show_flash()
 
 opts = ui.scope_options(store, key)
-c1, c2, c3 = st.columns([2, 2, 1])
+c1, c2, c3, c4 = st.columns([2, 2, 1.6, 1])
 default_cat = filters.categories[0] if len(filters.categories) == 1 else ALL_CATEGORIES
 default_plat = filters.platforms[0] if len(filters.platforms) == 1 else ALL_PLATFORMS
 cats, plats = [ALL_CATEGORIES, *opts["categories"]], [ALL_PLATFORMS, *opts["platforms"]]
@@ -24,15 +24,19 @@ category = c1.selectbox("类别", cats, index=cats.index(default_cat) if default
                         key="cl_category")
 platform = c2.selectbox("平台", plats, index=plats.index(default_plat) if default_plat in plats else 0,
                         key="cl_platform")
-k_choice = c3.selectbox("聚类数", [AUTO, *range(2, 31)], key="cl_k", help="自动：按轮廓系数在样本上选择")
-k = None if k_choice == AUTO else int(k_choice)
+method = c3.selectbox("聚类方法", list(ui.METHODS), format_func=ui.METHODS.get, key="cl_method",
+                      help="k-means：每条投诉归入最近的聚类；HDBSCAN：按密度找聚类，聚类数由数据决定，"
+                           "稀疏的投诉作为噪声归入杂项")
+k_choice = c4.selectbox("聚类数", [AUTO, *range(2, 31)], key="cl_k", disabled=method != "kmeans",
+                        help="k-means 的聚类数；自动：按轮廓系数在样本上选择")
+clusterer = ui.clusterer(method, None if k_choice == AUTO else int(k_choice))
 start, end = ui.open_period(filters.start, filters.end, opts)
 scope = ClusterScope(category=None if category == ALL_CATEGORIES else category,
                      platform=None if platform == ALL_PLATFORMS else platform, start=start, end=end)
 st.caption(f"聚类范围：{scope.describe()}（时间范围取自左侧全局筛选；所属区筛选不参与聚类）")
 
 try:
-    data = ui.view(store, key, scope, k)
+    data = ui.view(store, key, scope, clusterer)
 except UserError as exc:
     st.error(str(exc))
     st.stop()
@@ -45,12 +49,12 @@ if data["message"]:
 table = data["table"]
 m1, m2, m3, m4 = st.columns(4)
 m1.metric("投诉数", f"{data['n_complaints']:,}", border=True)
-m2.metric("聚类数", data["n_clusters"], help="自动选择" if data["auto_k"] else "手动指定", border=True)
+m2.metric("聚类数", data["n_clusters"], help=data["method"], border=True)
 m3.metric("杂项", f"{data['misc'] / data['n_complaints']:.1%}", border=True,
-          help="太小、不够紧密或没有可用词语的投诉")
-m4.metric("隐藏的聚类", int(table["hidden"].sum()), border=True)
+          help="太小、不够紧密、没有可用词语，或被 HDBSCAN 视为噪声的投诉")
+m4.metric("隐藏的聚类", len(data["hidden"]), border=True)
 show_hidden = st.toggle("显示已隐藏的聚类", key="cl_show_hidden")
-figs = ui.figures(store, key, scope, k, show_hidden)
+figs = ui.figures(store, key, scope, clusterer, show_hidden)
 
 tab_table, tab_map, tab_platform, tab_time = st.tabs(["聚类列表", "聚类地图", "平台分布", "时间趋势"])
 with tab_table:
@@ -79,7 +83,7 @@ if selected is not None:
     d1.caption(f"主要商品：{row['products'] or '—'}")
     d2.caption(f"主要品牌：{row['brands'] or '—'}")
     d3.caption(f"主要商家：{row['merchants'] or '—'}")
-    st.dataframe(ui.members(store, key, scope, k, selected), hide_index=True, width="stretch",
+    st.dataframe(ui.members(store, key, scope, clusterer, selected), hide_index=True, width="stretch",
                  key="cl_members", column_order=ui.MEMBER_COLUMNS, column_config={
                      "complaint_id": "投诉编号", "received_at": "登记时间", "platform_norm": "平台",
                      "category": "类别", "product": "商品", "merchant": "被投诉方", "problem": "问题类型",
@@ -90,22 +94,22 @@ if selected is not None:
             e1, e2 = st.columns(2)
             name = e1.text_input("新名称", key="cl_rename_text", placeholder=row["label"])
             if e1.button("重命名", key="cl_rename"):
-                ui.apply_edit(store, scope, k, "rename", selected, name)
+                ui.apply_edit(store, scope, clusterer, "rename", selected, name)
             others = {t: c for c, t in ui.cluster_choices(table, show_hidden=True).items()
                       if c not in (selected, MISC_ID)}
             sources = e2.multiselect("并入本聚类", list(others), key="cl_merge_sources",
                                      placeholder="选择要并入的聚类")
             if e2.button("合并", key="cl_merge", disabled=not sources):
-                ui.apply_edit(store, scope, k, "merge", selected, [others[t] for t in sources])
+                ui.apply_edit(store, scope, clusterer, "merge", selected, [others[t] for t in sources])
             b1, b2, b3 = st.columns(3)
             hidden = bool(row["hidden"])
             if b1.button("恢复显示" if hidden else "隐藏此聚类", key="cl_hide"):
-                ui.apply_edit(store, scope, k, "show" if hidden else "hide", selected)
+                ui.apply_edit(store, scope, clusterer, "show" if hidden else "hide", selected)
             if b2.button("加入抽检候选清单", key="cl_sample", type="primary"):
-                ui.apply_edit(store, scope, k, "sample", selected)
+                ui.apply_edit(store, scope, clusterer, "sample", selected)
             if b3.button("清除本范围的全部编辑", key="cl_reset"):
-                ui.apply_edit(store, scope, k, "reset")
+                ui.apply_edit(store, scope, clusterer, "reset")
         else:
-            st.caption("「杂项」收集太小或不够紧密的投诉，不能编辑。")
+            st.caption("「杂项」收集太小或不够紧密的投诉（以及 HDBSCAN 的噪声），不能编辑。")
     except UserError as exc:
         st.error(str(exc))

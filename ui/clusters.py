@@ -9,16 +9,34 @@ store nor the model.
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import streamlit as st
 
-from analysis import cluster, plots
+from analysis import cluster, plots, sampling
 from analysis.cluster import MISC_ID, ClusterResult, ClusterScope
 from analysis.store import Store
 from ui.state import store_key
 
 GROWTH_DAYS = 30
 _FLASH = "_clusters_flash"
+#: The clustering methods offered (name → Chinese), from the package.
+METHODS = cluster.CLUSTERERS
+
+
+def clusterer(method: str, k: int | None):
+    """The clusterer picked on the page: k-means (automatic or ``k``) or HDBSCAN (``k`` ignored)."""
+    return cluster.make_clusterer(method, n_clusters=k if method == "kmeans" else None)
+
+
+def _step_key(step) -> str:
+    """What identifies a clusterer for the caches: its class and parameters."""
+    return type(step).__name__ + json.dumps(step.get_params(), sort_keys=True, default=repr)
+
+
+# Clusterers are passed to the cached functions as they are; the caches key them by parameters.
+_HASH = {cluster.SphericalKMeans: _step_key, cluster.HDBSCANClusterer: _step_key}
 
 
 @st.cache_data(show_spinner=False)
@@ -44,28 +62,28 @@ def open_period(start, end, opts: dict) -> tuple:
             None if end is None or (last is not None and end >= last) else end)
 
 
-@st.cache_resource(show_spinner="正在聚类，请稍候…", max_entries=6)
-def _result(_store: Store, key: str, scope: ClusterScope, k: int | None) -> ClusterResult:
+@st.cache_resource(show_spinner="正在聚类，请稍候…", max_entries=6, hash_funcs=_HASH)
+def _result(_store: Store, key: str, scope: ClusterScope, clusterer) -> ClusterResult:
     return cluster.run_clustering(_store, category=scope.category, platform=scope.platform,
-                                  start=scope.start, end=scope.end, k=k)
+                                  start=scope.start, end=scope.end, clusterer=clusterer)
 
 
-def get_result(store: Store, scope: ClusterScope, k: int | None) -> ClusterResult:
-    """The scope's clusters (computed once per store state, scope and k)."""
-    return _result(store, store_key(store), scope, k)
+def get_result(store: Store, scope: ClusterScope, clusterer) -> ClusterResult:
+    """The scope's clusters (computed once per store state, scope and clusterer)."""
+    return _result(store, store_key(store), scope, clusterer)
 
 
 def _pairs(pairs: list) -> str:
     return "、".join(f"{name}（{count}）" for name, count in pairs)
 
 
-@st.cache_data(show_spinner=False, max_entries=12)
-def view(_store: Store, key: str, scope: ClusterScope, k: int | None) -> dict:
+@st.cache_data(show_spinner=False, max_entries=12, hash_funcs=_HASH)
+def view(_store: Store, key: str, scope: ClusterScope, clusterer) -> dict:
     """Everything the page draws for a scope, small and picklable."""
-    result = _result(_store, key, scope, k)
+    result = _result(_store, key, scope, clusterer)
     out = {"too_few": result.too_few, "message": result.message,
            "n_complaints": len(result.assignments), "n_clusters": result.n_clusters,
-           "auto_k": result.params.get("n_clusters") is None}
+           "method": cluster.describe_clusterer(clusterer), "hidden": sorted(result.hidden_ids)}
     if result.too_few:
         return out
     growth = cluster.cluster_growth(result, window_days=GROWTH_DAYS).set_index("cluster_id")
@@ -99,18 +117,17 @@ def _freq(result: ClusterResult) -> str:
     return "D" if days <= 45 else "W" if days <= 366 else "M"
 
 
-@st.cache_data(show_spinner=False, max_entries=24)
-def members(_store: Store, key: str, scope: ClusterScope, k: int | None, cluster_id: int) -> pd.DataFrame:
+@st.cache_data(show_spinner=False, max_entries=24, hash_funcs=_HASH)
+def members(_store: Store, key: str, scope: ClusterScope, clusterer, cluster_id: int) -> pd.DataFrame:
     """The masked complaints of one cluster, representatives first."""
-    return cluster.cluster_members(_store, _result(_store, key, scope, k), cluster_id, limit=300)
+    return cluster.cluster_members(_store, _result(_store, key, scope, clusterer), cluster_id, limit=300)
 
 
-@st.cache_data(show_spinner=False, max_entries=12)
-def figures(_store: Store, key: str, scope: ClusterScope, k: int | None, show_hidden: bool) -> dict:
+@st.cache_data(show_spinner=False, max_entries=12, hash_funcs=_HASH)
+def figures(_store: Store, key: str, scope: ClusterScope, clusterer, show_hidden: bool) -> dict:
     """The page's plotly figures (built once per view)."""
-    data = view(_store, key, scope, k)
-    hidden = set(data["table"].loc[data["table"]["hidden"].astype(bool), "cluster_id"])
-    keep = (lambda df: df) if show_hidden else (lambda df: df[~df["cluster_id"].isin(hidden)])
+    data = view(_store, key, scope, clusterer)
+    keep = (lambda df: df) if show_hidden else (lambda df: df[~df["cluster_id"].isin(data["hidden"])])
     return {
         "map": plots.visualize_cluster_map(data["points"]),
         "platforms": plots.visualize_topics_per_class(keep(data["per_class"]), by="platform_norm"),
@@ -138,9 +155,13 @@ MEMBER_COLUMNS = ["representative", "received_at", "platform_norm", "product", "
                   "category", "problem", "complaint_id"]
 
 
+def _shown(table: pd.DataFrame, show_hidden: bool) -> pd.DataFrame:
+    return table if show_hidden else table[~table["hidden"].astype(bool)]
+
+
 def display_table(table: pd.DataFrame, *, show_hidden: bool) -> pd.DataFrame:
     """The cluster table for ``st.dataframe`` (hidden clusters marked or left out)."""
-    rows = table if show_hidden else table[~table["hidden"].astype(bool)]
+    rows = _shown(table, show_hidden)
     rows = rows.assign(label=[f"{label}（已隐藏）" if hidden else label
                               for label, hidden in zip(rows["label"], rows["hidden"])])
     return rows[list(TABLE_COLUMNS)].reset_index(drop=True)
@@ -148,7 +169,7 @@ def display_table(table: pd.DataFrame, *, show_hidden: bool) -> pd.DataFrame:
 
 def cluster_choices(table: pd.DataFrame, *, show_hidden: bool) -> dict[int, str]:
     """Cluster id → option text for the drill-down and edit pickers."""
-    rows = table if show_hidden else table[~table["hidden"].astype(bool)]
+    rows = _shown(table, show_hidden)
     return {int(c): f"#{c} {label}（{size} 条）" if c >= 0 else f"{label}（{size} 条）"
             for c, label, size in zip(rows["cluster_id"], rows["label"], rows["size"])}
 
@@ -165,7 +186,7 @@ def show_flash() -> None:
         getattr(st, kind)(message)
 
 
-def apply_edit(store: Store, scope: ClusterScope, k: int | None, action: str,
+def apply_edit(store: Store, scope: ClusterScope, clusterer, action: str,
                cluster_id: int | None = None, value=None) -> None:
     """Run one edit (rename / hide / show / merge / sample / reset), keep a message and rerun.
 
@@ -175,7 +196,7 @@ def apply_edit(store: Store, scope: ClusterScope, k: int | None, action: str,
     if action == "reset":
         flash(f"已清除本范围的 {cluster.clear_edits(store, scope)} 条编辑。")
         st.rerun()
-    result = get_result(store, scope, k)
+    result = get_result(store, scope, clusterer)
     label = result.cluster(cluster_id)["label"]
     if action == "rename":
         cluster.rename_cluster(store, result, cluster_id, value)
@@ -187,7 +208,7 @@ def apply_edit(store: Store, scope: ClusterScope, k: int | None, action: str,
         cluster.merge_clusters(store, result, value, cluster_id)
         flash(f"已把 {len(value)} 个聚类并入「{label}」。")
     elif action == "sample":
-        added = cluster.add_sampling_candidates(store, result, cluster_id)
+        added = sampling.add_sampling_candidates(store, result, cluster_id)
         if added:
             flash(f"已把「{label}」中投诉最多的 {added} 个商品加入抽检候选清单（见「抽检清单」页）。")
         else:

@@ -10,14 +10,13 @@ keyed on :func:`ui.state.store_key`.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
-from analysis import trends
+from analysis import cluster, trends
 from analysis.privacy import escape_markdown
 from analysis.store import Filters, Store
 
@@ -154,16 +153,8 @@ def overlay(_store: Store, key: str, _calendar: trends.PromotionCalendar, calend
 @st.cache_data(show_spinner=False)
 def latest_cluster_run(_store: Store, key: str) -> dict | None:
     """The newest stored clustering run: ``run_id``, ``scope`` and cluster ``labels`` (id → label)."""
-    row = _store.cursor().execute(
-        "SELECT run_id, scope_key, clusters_json FROM cluster_runs ORDER BY created_at DESC LIMIT 1").fetchone()
-    if row is None:
-        return None
-    try:
-        clusters = json.loads(row[2]).get("clusters", [])
-        labels = tuple((int(c["cluster_id"]), str(c["label"])) for c in clusters)
-    except (ValueError, KeyError, TypeError, AttributeError):
-        labels = ()
-    return {"run_id": row[0], "scope": row[1], "labels": labels}
+    run = cluster.latest_run(_store)
+    return None if run is None else {"run_id": run.run_id, "scope": run.scope, "labels": run.labels}
 
 
 # -- display -------------------------------------------------------------------------------------

@@ -26,7 +26,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--platform", default=None, help=f"只聚类这个平台{platform}")
     parser.add_argument("--start", type=_date, default=None, help="开始日期 YYYY-MM-DD（含）")
     parser.add_argument("--end", type=_date, default=None, help="结束日期 YYYY-MM-DD（含）")
-    parser.add_argument("--k", type=int, default=None, help="聚类数（默认按轮廓系数自动选择）")
+    parser.add_argument("--clusterer", choices=sorted(cluster.CLUSTERERS), default="kmeans",
+                        help="聚类方法：kmeans（k-means 球面聚类，默认）或 hdbscan（HDBSCAN 密度聚类，"
+                             "聚类数由数据决定，噪声归入杂项）")
+    parser.add_argument("--k", type=int, default=None,
+                        help="k-means 的聚类数（默认按轮廓系数自动选择；hdbscan 不用）")
     parser.add_argument("--seed", type=int, default=0, help="随机种子（默认 0）")
     parser.add_argument("--json", action="store_true", help="以 JSON 输出聚类")
     parser.add_argument("--assignments", type=Path, default=None,
@@ -65,9 +69,8 @@ def _clusters_json(result: cluster.ClusterResult) -> list[dict]:
     return out
 
 
-def _print_table(result: cluster.ClusterResult, n_complaints: int) -> None:
-    print(f"范围：{result.scope.describe()}，投诉 {n_complaints} 条，聚类 {result.n_clusters} 个"
-          + ("（自动选择聚类数）" if result.params.get("n_clusters") is None else ""))
+def _print_table(result: cluster.ClusterResult, n_complaints: int, method: str) -> None:
+    print(f"范围：{result.scope.describe()}，投诉 {n_complaints} 条，聚类 {result.n_clusters} 个（{method}）")
     for row in result.clusters.itertuples(index=False):
         products = "、".join(f"{n}({c})" for n, c in row.top_products) or "—"
         flag = "（已隐藏）" if row.hidden else ""
@@ -85,12 +88,13 @@ def run(args: argparse.Namespace) -> int:
                         file=str(path))
     if args.k is not None and args.k < 1:
         raise UserError("--k 必须是正整数。")
+    clusterer = cluster.make_clusterer(args.clusterer, n_clusters=args.k)
     with open_for_analysis(path, progress=None if args.json else _progress) as store:
         if store.is_empty():
             raise UserError("数据库中还没有投诉数据；请先导入。", file=str(path))
         result = cluster.run_clustering(
             store, category=args.category, platform=args.platform, start=args.start,
-            end=args.end, k=args.k, random_state=args.seed)
+            end=args.end, clusterer=clusterer, random_state=args.seed)
     n_complaints = len(result.assignments)
     if args.assignments is not None:
         from analysis.export import to_csv_bytes
@@ -102,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
         payload = {"scope": {"category": args.category, "platform": args.platform,
                              "start": args.start and args.start.isoformat(),
                              "end": args.end and args.end.isoformat()},
-                   "n_complaints": n_complaints, "n_clusters": result.n_clusters,
+                   "clusterer": args.clusterer, "n_complaints": n_complaints, "n_clusters": result.n_clusters,
                    "message": result.message, "clusters": _clusters_json(result)}
         json.dump(payload, sys.stdout, ensure_ascii=False, indent=2)
         print()
@@ -110,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
         if result.message:
             print(result.message)
         if not result.too_few:
-            _print_table(result, n_complaints)
+            _print_table(result, n_complaints, cluster.describe_clusterer(clusterer))
         if args.assignments is not None:
             print(f"已写入 {n_complaints} 条聚类结果：{args.assignments}")
     return 0

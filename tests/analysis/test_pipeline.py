@@ -105,7 +105,7 @@ def test_build_end_to_end(reference, export):
 
 
 def test_pages_read_the_built_clusters_from_the_cache(reference, tokenizer, tmp_path, monkeypatch):
-    monkeypatch.setattr(cluster, "cluster_complaints", lambda *a, **k: pytest.fail("clustered again"))
+    monkeypatch.setattr(cluster.TopicModel, "fit_clusters", lambda *a, **k: pytest.fail("clustered again"))
     with Store(_copy(reference["path"], tmp_path)) as store:
         for outcome in reference["report"].clusters:
             if outcome.run_id is None:
@@ -123,7 +123,7 @@ def test_second_build_adds_and_segments_nothing(reference, export, tokenizer, tm
         return original(self, texts, **kwargs)
 
     monkeypatch.setattr(segment.Tokenizer, "cut_many", spy)
-    monkeypatch.setattr(cluster, "cluster_complaints", lambda *a, **k: pytest.fail("clustered again"))
+    monkeypatch.setattr(cluster.TopicModel, "fit_clusters", lambda *a, **k: pytest.fail("clustered again"))
     with Store(_copy(reference["path"], tmp_path)) as store:
         report = pipeline.build(store, [export], tokenizer=tokenizer, n_jobs=2)
         assert _state(store) == reference["state"]

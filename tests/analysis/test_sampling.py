@@ -474,3 +474,28 @@ def test_severity_scale_follows_the_taxonomy(hand_store, tmp_path, monkeypatch):
     assert _unit(r, "电热水壶A").s_severity == pytest.approx((5 * 5 + 1 * 1) / 6 / 5)
     assert _unit(r, "口红B").s_severity == pytest.approx(3 / 5)
     assert sampling.domain()[0]["安全隐患"] == 5
+
+
+# --------------------------------------------------------------------------- candidates from a cluster
+def test_add_sampling_candidates_from_a_cluster(tmp_path):
+    """The planted power-bank cluster (tests/fixtures/cluster) names three products on two platforms."""
+    from analysis import cluster
+    from analysis.segment import Tokenizer
+    from tests.fixtures.cluster.store_fixture import fill_store
+
+    planted = pd.read_csv(Path(__file__).resolve().parents[1] / "fixtures" / "cluster" / "planted.csv",
+                          dtype={"complaint_id": str})
+    with Store(tmp_path / "cluster.duckdb") as store:
+        fill_store(store, planted)
+        result = cluster.run_clustering(store, tokenizer=Tokenizer())
+        powerbank = next(c for c, terms in zip(result.clusters["cluster_id"], result.clusters["label_terms"])
+                         if "鼓包" in terms)
+        added = sampling.add_sampling_candidates(store, result, powerbank)
+        assert added == 4  # 罗马仕 on 京东 and 淘宝, 小米 on 京东, 品胜 on 淘宝
+        rows = store.query("SELECT product, platform, merchant, source FROM sampling_candidates "
+                           "ORDER BY product, platform")
+        assert set(rows["product"]) == {"罗马仕充电宝20000毫安", "小米移动电源3", "品胜快充充电宝"}
+        assert rows["source"].str.startswith("聚类：").all()
+        assert rows["source"].str.endswith("（全部类别 × 全部平台）").all()
+        assert sampling.add_sampling_candidates(store, result, powerbank) == 0
+        assert len(sampling.load_candidates(store)) == 4

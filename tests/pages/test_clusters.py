@@ -137,3 +137,19 @@ def test_whole_period_is_left_open_so_the_built_run_is_read():
     assert open_period(dt.date(2017, 11, 1), dt.date(2017, 12, 31), opts) == (dt.date(2017, 11, 1), None)
     assert open_period(dt.date(2016, 1, 1), dt.date(2017, 11, 30), opts) == (None, dt.date(2017, 11, 30))
     assert open_period(None, None, {"first": None, "last": None}) == (None, None)
+
+
+def test_density_clusterer_from_the_page(filled):
+    at = open_page()
+    assert not at.selectbox(key="cl_k").disabled
+    at = at.selectbox(key="cl_method").select("hdbscan").run()
+    assert not at.exception
+    assert at.selectbox(key="cl_k").disabled
+    assert int(metrics(at)["聚类数"]) >= 5
+    table = at.dataframe[0].value
+    assert table["size"].sum() == 150  # every complaint in a cluster or in 杂项
+    assert query(filled, "SELECT count(*) AS n FROM cluster_runs")["n"].iloc[0] == 2  # k-means, then HDBSCAN
+    # an edit made under HDBSCAN goes through the same scope's edits
+    at = pick(at, "酒店")
+    at = at.button(key="cl_hide").click().run()
+    assert not at.exception and metrics(at)["隐藏的聚类"] == "1"
