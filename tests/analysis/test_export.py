@@ -111,6 +111,7 @@ def test_xlsx_read_back(plan_and_notes, tmp_path):
     assert any(sha in str(v) for k, v in info.items() if str(k).startswith("导入"))
     assert "PRR" in info["信号判定规则"] and "EB05" in info["优先级得分公式"]
     assert info["最少投诉量"] == 3 and info["排除清单"] == "—"
+    assert "导出人" not in info                                  # nobody named: no row
     assert wb["抽检清单"].cell(2, 7).number_format == "0.0%"
 
 
@@ -155,3 +156,11 @@ def test_write_xlsx_types(tmp_path):
     assert rows[1][:4] == ["'=1", 1, 0.5, 0.25] and rows[2][2] is None
     assert rows[1][4] == dt.datetime(2017, 11, 11, 8, 0) and rows[2][4] is None
     assert rows[1][5] == "∞" and rows[1][6] is True
+
+
+def test_plan_notes_name_the_exporter_unmasked(plan_and_notes):
+    store, result, *_ = plan_and_notes
+    who = "王五（wang@scjg.gov.cn）；角色：抽检计划员"
+    notes = export.plan_notes(store, result, now=dt.datetime(2018, 1, 5, 9, 30), made_by=who)
+    assert notes["项目"].tolist()[:2] == ["生成时间", "导出人"]
+    assert notes["内容"].iloc[1] == who                          # an e-mail login is who exported, not masked
