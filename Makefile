@@ -23,7 +23,7 @@ $(DEMO_STORE): $(STAMP) $(DEMO_CSV)
 demo-store: $(DEMO_STORE)
 
 run: $(STAMP) $(DEMO_STORE)
-	@echo "投诉雷达 starting at http://localhost:$(PORT)"
+	@echo "投诉雷达 starting at http://127.0.0.1:$(PORT) (this machine only; README: 登录与角色)"
 	$(PY) -m ui.launch --server.port $(PORT) --server.headless true
 
 # The browser test needs Debian's chromium; scripts/install_browser.sh installs it when missing.

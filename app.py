@@ -1,21 +1,35 @@
-"""Complaint Radar (投诉雷达): routes only. Each page lives in pages/."""
+"""Complaint Radar (投诉雷达): routes only. Each page lives in pages/; ui.auth says who may open which."""
+
+from pathlib import Path
 
 import streamlit as st
 
+from ui import auth
+
 st.set_page_config(page_title="投诉雷达", page_icon=":material/radar:", layout="wide")
+
+user = auth.gate()  # before sign-in: only the 登录 prompt; a non-local server without [auth]: refused
+auth.account_sidebar(user)
+
+
+def page(path: str, title: str, icon: str, **options) -> st.Page:
+    """A page, left out of the navigation when the user's roles may not use it (its file stem)."""
+    return st.Page(path, title=title, icon=icon, visibility=auth.visibility(user, Path(path).stem), **options)
+
 
 pages = {
     "概览": [
-        st.Page("pages/overview.py", title="总览", icon=":material/dashboard:", default=True),
-        st.Page("pages/trends.py", title="趋势与促销", icon=":material/trending_up:"),
+        page("pages/overview.py", "总览", ":material/dashboard:", default=True),
+        page("pages/trends.py", "趋势与促销", ":material/trending_up:"),
     ],
     "分析": [
-        st.Page("pages/browse.py", title="投诉明细", icon=":material/search:"),
-        st.Page("pages/clusters.py", title="聚类探索", icon=":material/hub:"),
-        st.Page("pages/sampling.py", title="抽检清单", icon=":material/checklist:"),
+        page("pages/browse.py", "投诉明细", ":material/search:"),
+        page("pages/clusters.py", "聚类探索", ":material/hub:"),
+        page("pages/sampling.py", "抽检清单", ":material/checklist:"),
     ],
     "数据": [
-        st.Page("pages/data_import.py", title="数据导入", icon=":material/upload_file:"),
+        page("pages/data_import.py", "数据导入", ":material/upload_file:"),
+        page("pages/audit.py", "审计日志", ":material/policy:"),
     ],
 }
 

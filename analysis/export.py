@@ -266,14 +266,16 @@ def plan_table(plan: pd.DataFrame, details: pd.DataFrame | None = None, *, mask=
 
 
 def plan_notes(store: Store, result, *, extra: Mapping[str, object] | None = None,
-               now: dt.datetime | None = None) -> pd.DataFrame:
-    """The 说明 sheet: data fingerprint (rows, import hashes), method, parameters, time.
+               now: dt.datetime | None = None, made_by: str | None = None) -> pd.DataFrame:
+    """The 说明 sheet: who made it, data fingerprint (rows, import hashes), method, parameters, time.
 
     Args:
         store: the complaint store.
         result: the :class:`analysis.sampling.SamplingResult` the plan comes from.
         extra: further parameters (planner controls) to list.
         now: the generation time (default: now).
+        made_by: who exported it (:attr:`analysis.access.User.label`, or the command-line user);
+            listed as 导出人, unmasked.
 
     Returns:
         Two columns ``项目, 内容``.
@@ -319,6 +321,9 @@ def plan_notes(store: Store, result, *, extra: Mapping[str, object] | None = Non
     notes["内容"] = notes["内容"].map(lambda v: v if isinstance(v, (int, float)) else str(v)).astype(object)
     notes["内容"] = mask_series(notes["内容"].astype(str)).astype(object).where(
         notes["内容"].map(lambda v: isinstance(v, str)), notes["内容"])
+    if made_by:  # after masking: the exporter's login (an e-mail) is who made it, not personal data
+        notes = pd.concat([notes.iloc[:1], pd.DataFrame({"项目": ["导出人"], "内容": [made_by]}, dtype=object),
+                           notes.iloc[1:]], ignore_index=True)
     return notes
 
 

@@ -171,7 +171,8 @@ def _period_text(filters: Filters) -> str:
     return f"{filters.start.isoformat()} 至 {filters.end.isoformat()}"
 
 
-def _notes_frame(store: Store, filters: Filters, generated_at: dt.datetime) -> pd.DataFrame:
+def _notes_frame(store: Store, filters: Filters, generated_at: dt.datetime, made_by: str | None = None
+                 ) -> pd.DataFrame:
     where, params = filters.where()
     total = int(store.scalar(f"SELECT count(*) FROM complaints_enriched WHERE {where}", params))
     quality = overview.quality_safety_problems()
@@ -181,17 +182,17 @@ def _notes_frame(store: Store, filters: Filters, generated_at: dt.datetime) -> p
         [*params, *quality]))
     return pd.DataFrame({"项目": [
         "报表名称", "统计时段", "筛选条件", "投诉总数（件）", "其中质量安全类（件）",
-        "生成时间", "数据库", "数据指纹", "统计口径",
+        "生成时间", "导出人", "数据库", "数据指纹", "统计口径",
     ], "内容": [
         "网络交易投诉分类统计（参照《2017年网络市场监管专项行动情况统计表》1、2）",
         _period_text(filters), describe_filters(filters), total, quality_n,
-        generated_at.strftime("%Y-%m-%d %H:%M:%S"), Path(store.path).name, _fingerprint(store),
+        generated_at.strftime("%Y-%m-%d %H:%M:%S"), made_by or "—", Path(store.path).name, _fingerprint(store),
         method_note(),
     ]})
 
 
 def write_stat_workbook(path_or_buffer: str | os.PathLike | BinaryIO, store: Store, filters: Filters,
-                        *, generated_at: dt.datetime | None = None) -> None:
+                        *, generated_at: dt.datetime | None = None, made_by: str | None = None) -> None:
     """Write the 统计表 workbook (xlsx): 说明, the four 统计表 sheets and 问题类型对照.
 
     Args:
@@ -199,10 +200,11 @@ def write_stat_workbook(path_or_buffer: str | os.PathLike | BinaryIO, store: Sto
         store: the complaint store.
         filters: the global filters.
         generated_at: time stamp for the 说明 sheet (default: now).
+        made_by: who made it (the 说明 sheet's 导出人; :attr:`analysis.access.User.label`).
     """
     filters = overview.resolve_period(store, filters)
     generated_at = generated_at or dt.datetime.now().replace(microsecond=0)
-    sheets = {"说明": _notes_frame(store, filters, generated_at), **stat_tables(store, filters)}
+    sheets = {"说明": _notes_frame(store, filters, generated_at, made_by), **stat_tables(store, filters)}
     target = os.fspath(path_or_buffer) if isinstance(path_or_buffer, (str, os.PathLike)) else path_or_buffer
     subtitle = f"统计时段：{_period_text(filters)}；{describe_filters(filters)}"
     specs = {}
@@ -216,11 +218,11 @@ def write_stat_workbook(path_or_buffer: str | os.PathLike | BinaryIO, store: Sto
     write_xlsx(target, specs)
 
 
-def stat_workbook_bytes(store: Store, filters: Filters, *, generated_at: dt.datetime | None = None
-                        ) -> bytes:
+def stat_workbook_bytes(store: Store, filters: Filters, *, generated_at: dt.datetime | None = None,
+                        made_by: str | None = None) -> bytes:
     """The 统计表 workbook as bytes (for downloads); see :func:`write_stat_workbook`."""
     buffer = io.BytesIO()
-    write_stat_workbook(buffer, store, filters, generated_at=generated_at)
+    write_stat_workbook(buffer, store, filters, generated_at=generated_at, made_by=made_by)
     return buffer.getvalue()
 
 
@@ -425,7 +427,8 @@ def _typical_section(store: Store, filters: Filters, *, n: int) -> str:
 
 
 def briefing_html(store: Store, filters: Filters, *, generated_at: dt.datetime | None = None,
-                  include_plotlyjs: bool | str = True, n_targets: int = 10, n_typical: int = 5) -> str:
+                  include_plotlyjs: bool | str = True, n_targets: int = 10, n_typical: int = 5,
+                  made_by: str | None = None) -> str:
     """The HTML briefing as a string (see :func:`write_html_briefing`)."""
     filters = overview.resolve_period(store, filters)
     generated_at = generated_at or dt.datetime.now().replace(microsecond=0)
@@ -435,7 +438,8 @@ def briefing_html(store: Store, filters: Filters, *, generated_at: dt.datetime |
             f"<title>{_e(title)}（{_e(_period_text(filters))}）</title><style>{_CSS}</style></head><body>")
     meta = (f'<header><h1>{_e(title)}</h1><div class="meta">统计时段：{_e(_period_text(filters))}　'
             f"{_e(describe_filters(filters))}<br>生成时间：{_e(generated_at.strftime('%Y-%m-%d %H:%M'))}　"
-            f"数据指纹：{_e(_fingerprint(store))}</div></header>")
+            f"数据指纹：{_e(_fingerprint(store))}"
+            + (f"<br>导出人：{_e(made_by)}" if made_by else "") + "</div></header>")
     parts = [head, meta]
     kpis = overview.kpi_frame(store, filters)
     if kpis.empty or int(kpis.loc["current", "complaints"]) == 0:
@@ -467,7 +471,7 @@ def briefing_html(store: Store, filters: Filters, *, generated_at: dt.datetime |
 
 def write_html_briefing(path_or_buffer: str | os.PathLike | BinaryIO, store: Store, filters: Filters,
                         *, generated_at: dt.datetime | None = None, include_plotlyjs: bool | str = True,
-                        n_targets: int = 10, n_typical: int = 5) -> None:
+                        n_targets: int = 10, n_typical: int = 5, made_by: str | None = None) -> None:
     """Write the leadership briefing: one self-contained HTML file that prints cleanly.
 
     Sections: key figures against the previous period and last year, what
@@ -485,9 +489,10 @@ def write_html_briefing(path_or_buffer: str | os.PathLike | BinaryIO, store: Sto
         include_plotlyjs: ``True`` embeds plotly.js (self-contained); ``"cdn"`` links it.
         n_targets: sampling targets listed.
         n_typical: typical complaints listed.
+        made_by: who made it (shown in the header as 导出人).
     """
     text = briefing_html(store, filters, generated_at=generated_at, include_plotlyjs=include_plotlyjs,
-                         n_targets=n_targets, n_typical=n_typical).encode("utf-8")
+                         n_targets=n_targets, n_typical=n_typical, made_by=made_by).encode("utf-8")
     if isinstance(path_or_buffer, (str, os.PathLike)):
         Path(path_or_buffer).write_bytes(text)
     else:

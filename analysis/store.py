@@ -22,6 +22,7 @@ Tables (created by :func:`Store.ensure_schema`):
 * ``cluster_runs``, ``cluster_assignments``, ``cluster_edits`` — cached
   clustering results and the analysts' renames / merges / hides.
 * ``sampling_candidates`` — products an analyst marked for sampling.
+* ``audit_log`` — who did what, when (:mod:`analysis.audit`; rows are only added).
 
 The view ``complaints_enriched`` joins complaints and enrichment and is what
 analyses read. :class:`Filters` turns the global filters into a SQL clause.
@@ -42,6 +43,7 @@ from typing import TypeVar
 import duckdb
 import pandas as pd
 
+from analysis import audit
 from analysis.errors import UserError
 from analysis.taxonomy import OTHER_PLATFORM, UNCLASSIFIED
 
@@ -233,6 +235,7 @@ class Store:
     def ensure_schema(self) -> None:
         """Create the tables and views if they do not exist."""
         self.con.execute(SCHEMA_SQL)
+        self.con.execute(audit.SCHEMA_SQL)
 
     def close(self) -> None:
         """Close the connection."""

@@ -7,11 +7,13 @@ import streamlit as st
 from analysis.errors import UserError
 from analysis.privacy import escape_markdown
 from analysis.taxonomy import load_taxonomy
+from ui import auth
 from ui import browse as ui
 from ui.state import global_filters, open_page, store_key
 
 PAGE_SIZES = (20, 50, 100)
 
+auth.require("browse")
 store = open_page("投诉明细")
 filters = global_filters(store)
 key = store_key(store)
@@ -77,3 +79,4 @@ with right:
         st.markdown("#### 为什么这样分类")
         for line in ui.explanation(row):
             st.markdown(line)
+    auth.unmasked_contact(store, row["complaint_id"])

@@ -5,11 +5,13 @@ import streamlit as st
 from analysis.cluster import MISC_ID, ClusterScope
 from analysis.errors import UserError
 from analysis.privacy import escape_markdown
+from ui import auth
 from ui import clusters as ui
 from ui.state import global_filters, open_page, store_key
 
 ALL_CATEGORIES, ALL_PLATFORMS, AUTO = "全部类别", "全部平台", "自动"
 
+auth.require("clusters")
 store = open_page("聚类探索")
 filters = global_filters(store)
 key = store_key(store)

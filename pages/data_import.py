@@ -4,9 +4,10 @@ import streamlit as st
 
 from analysis import enrich, ingest
 from analysis.errors import UserError
-from ui import importing
+from ui import auth, importing
 from ui.state import open_store
 
+auth.require("data_import")
 st.title("数据导入")
 st.caption(
     "上传 12315 或平台导出的投诉文件（CSV、TSV、TXT、XLSX、XLS；GBK/GB18030、UTF-8、UTF-16 均可），"
@@ -64,11 +65,13 @@ if uploaded is not None:
                 except UserError as exc:
                     status.update(label="导入被拒绝，数据库未作任何改动", state="error")
                     st.error(str(exc))
+                    auth.audit("import", file=uploaded.name, outcome="rejected", reason=str(exc))
                 except Exception as exc:  # noqa: BLE001 - shown as a message, never a traceback
                     status.update(label="导入失败，数据库未作任何改动", state="error")
                     st.error(f"导入失败（{type(exc).__name__}：{exc}）。数据库未作任何改动，请检查文件后重试。")
                 else:
                     st.session_state["imp_last_result"] = result.to_dict()
+                    auth.audit("import", outcome="imported", **importing.audit_params(result.to_dict()))
                     st.cache_data.clear()  # every page sees the new data
                     try:  # categories, problem types and platforms for the new complaints
                         enrich.ensure_enriched(store, progress=lambda done, total: bar.progress(

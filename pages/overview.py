@@ -6,6 +6,7 @@ import streamlit as st
 from analysis import overview, plots, report
 from analysis.errors import UserError
 from analysis.privacy import escape_markdown
+from ui import auth
 from ui.state import filter_page_link, get_store, global_filters, open_page, store_key
 
 RECENT_DAYS = 7
@@ -43,6 +44,7 @@ def percent_text(frame):
                            for c in ("change_pct", "yoy_pct")})
 
 
+user = auth.require("overview")
 store = open_page("总览")
 filters = global_filters(store)
 key = store_key(store)
@@ -123,12 +125,20 @@ st.subheader("专项行动报表")
 st.caption("统计表按《2017年网络市场监管专项行动情况统计表》1、2 的分类统计本期投诉件数（分区、分平台）；"
            "简报为可直接打印的单个 HTML 文件。个人信息均已脱敏。")
 stamp = f"{filters.start:%Y%m%d}-{filters.end:%Y%m%d}"
+if not user.can("report"):
+    st.info("您的角色不能下载专项行动报表。")
+    st.stop()
+scope = {"period": stamp, "filters": report.describe_filters(filters)}
 dl_left, dl_right = st.columns(2)
 dl_left.download_button(
-    "下载统计表（Excel）", data=lambda: report.stat_workbook_bytes(get_store(), filters),
+    "下载统计表（Excel）", data=auth.audited(
+        "report_download", lambda: report.stat_workbook_bytes(get_store(), filters, made_by=user.label),
+        report="统计表", **scope),
     file_name=f"投诉统计表_{stamp}.xlsx", icon=":material/table_view:", key="overview_xlsx",
     mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", on_click="ignore")
 dl_right.download_button(
-    "下载领导简报（HTML）", data=lambda: report.briefing_html(get_store(), filters).encode("utf-8"),
+    "下载领导简报（HTML）", data=auth.audited(
+        "report_download", lambda: report.briefing_html(get_store(), filters, made_by=user.label).encode("utf-8"),
+        report="简报", **scope),
     file_name=f"投诉情况简报_{stamp}.html", mime="text/html", icon=":material/print:", key="overview_html",
     on_click="ignore")

@@ -4,9 +4,11 @@ import streamlit as st
 
 from analysis import plots, sampling
 from analysis.errors import UserError
+from ui import auth
 from ui import sampling as ui
 from ui.state import global_filters, open_page, store_key
 
+user = auth.require("sampling")
 store = open_page("抽检清单")
 filters = global_filters(store)
 key = store_key(store)
@@ -104,12 +106,20 @@ extra = {"抽检对象数": int(top), "类别": categories, "每平台上限": i
          "最少质量安全类投诉": int(min_quality), "权重": weights.normalised(),
          "排除清单": uploaded.name if uploaded is not None else "无"}
 stamp = ui.stamp(filters, result)
+if not user.can("sampling_export"):
+    st.info("您的角色不能导出抽检计划。")
+    st.stop()
+plan_scope = {"period": stamp, "targets": len(plan), **extra}
 dl_left, dl_right = st.columns(2)
 dl_left.download_button(
-    "下载抽检计划（Excel）", data=lambda: ui.export_files(store, key, filters, grain, plan, extra)[0],
+    "下载抽检计划（Excel）", data=auth.audited(
+        "sampling_export", lambda: ui.export_files(store, key, filters, grain, plan, extra, user.label)[0],
+        format="xlsx", **plan_scope),
     file_name=f"抽检计划_{stamp}.xlsx", icon=":material/download:", key="smp_xlsx", on_click="ignore",
     mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 dl_right.download_button(
-    "下载抽检计划（CSV）", data=lambda: ui.export_files(store, key, filters, grain, plan, extra)[1],
+    "下载抽检计划（CSV）", data=auth.audited(
+        "sampling_export", lambda: ui.export_files(store, key, filters, grain, plan, extra, user.label)[1],
+        format="csv", **plan_scope),
     file_name=f"抽检计划_{stamp}.csv", mime="text/csv", icon=":material/description:", key="smp_csv", on_click="ignore")
-st.caption("导出文件含「说明」页（数据指纹、参数、时间）；投诉人个人信息已脱敏，单元格不会被当作公式执行。")
+st.caption("导出文件含「说明」页（导出人、数据指纹、参数、时间）；投诉人个人信息已脱敏，单元格不会被当作公式执行。")

@@ -4,9 +4,11 @@ import streamlit as st
 
 from analysis import plots, trends
 from analysis.errors import UserError
+from ui import auth
 from ui import trends as ui
 from ui.state import global_filters, open_page, store_key
 
+auth.require("trends")
 store = open_page("趋势与促销")
 filters = global_filters(store)
 key = store_key(store)

@@ -16,7 +16,9 @@ import streamlit as st
 
 from analysis import cluster, plots, sampling
 from analysis.cluster import MISC_ID, ClusterResult, ClusterScope
+from analysis.errors import UserError
 from analysis.store import Store
+from ui import auth
 from ui.state import store_key
 
 GROWTH_DAYS = 30
@@ -191,10 +193,13 @@ def apply_edit(store: Store, scope: ClusterScope, clusterer, action: str,
     """Run one edit (rename / hide / show / merge / sample / reset), keep a message and rerun.
 
     Raises:
-        UserError: the edit is not possible (the page shows the message).
+        UserError: the edit is not possible, or the user's roles may not edit clusters (the page shows the message).
     """
+    if not auth.can("cluster_edit"):
+        raise UserError("您的角色无权编辑聚类（重命名、合并、隐藏、加入抽检候选、清除编辑）。")
     if action == "reset":
         flash(f"已清除本范围的 {cluster.clear_edits(store, scope)} 条编辑。")
+        auth.audit("cluster_edit", edit=action, scope=scope.describe())
         st.rerun()
     result = get_result(store, scope, clusterer)
     label = result.cluster(cluster_id)["label"]
@@ -213,4 +218,5 @@ def apply_edit(store: Store, scope: ClusterScope, clusterer, action: str,
             flash(f"已把「{label}」中投诉最多的 {added} 个商品加入抽检候选清单（见「抽检清单」页）。")
         else:
             flash(f"「{label}」的商品已全部在抽检候选清单中，或投诉未填写商品名称。", "info")
+    auth.audit("cluster_edit", edit=action, scope=scope.describe(), cluster_id=cluster_id, label=label, value=value)
     st.rerun()

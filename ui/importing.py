@@ -91,6 +91,12 @@ def mapping_editor(table: RawTable, suggested: dict[str, str], *, key: str) -> t
     return chosen, problems
 
 
+def audit_params(result: dict) -> dict:
+    """What the audit log keeps of an import: file, batch, SHA-256 and where the rows went."""
+    return {k: result.get(k) for k in ("file", "import_id", "sha256", "rows_read", "imported", "quarantined",
+                                       "duplicates", "conflicts")}
+
+
 def show_result(store: Store, result: dict) -> None:
     """Counts, warnings, where the rows went, the quarantine (masked, downloadable) and the conflicts."""
     st.subheader(f"导入结果：{result['file']}")

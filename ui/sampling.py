@@ -121,12 +121,12 @@ PROBLEM_CONFIG = {
 
 
 def export_files(store: Store, key: str, filters: Filters, grain: str, plan: pd.DataFrame,
-                 extra: dict) -> tuple[bytes, bytes]:
-    """The plan as (xlsx bytes, csv bytes), with the 说明 sheet."""
+                 extra: dict, made_by: str | None = None) -> tuple[bytes, bytes]:
+    """The plan as (xlsx bytes, csv bytes), with the 说明 sheet naming who exported it (``made_by``)."""
     result = scored(store, key, filters, grain)
     det = details(store, key, filters, grain, tuple(int(u) for u in plan["uid"]))
     table = export.plan_table(plan, det)
-    notes = export.plan_notes(store, result, extra=extra)
+    notes = export.plan_notes(store, result, extra=extra, made_by=made_by)
     xlsx = export.to_xlsx_bytes({"抽检清单": table, "说明": notes}, percent_columns=("质量安全类投诉占比", "环比增长"))
     return xlsx, export.to_csv_bytes(table)
 

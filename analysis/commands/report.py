@@ -12,6 +12,7 @@ import argparse
 import datetime as dt
 
 from analysis import overview, report
+from analysis.access import command_line_user
 from analysis.enrich import open_for_analysis
 from analysis.errors import UserError
 from analysis.io import parse_datetime
@@ -66,9 +67,9 @@ def run(args: argparse.Namespace) -> int:
         total = int(store.scalar(f"SELECT count(*) FROM complaints_enriched WHERE {where}", params))
         scope = f"{filters.start} 至 {filters.end}，投诉 {total:,} 件"
         if args.xlsx:
-            report.write_stat_workbook(args.xlsx, store, filters)
+            report.write_stat_workbook(args.xlsx, store, filters, made_by=command_line_user())
             print(f"已生成统计表：{args.xlsx}（{scope}）")
         if args.html:
-            report.write_html_briefing(args.html, store, filters)
+            report.write_html_briefing(args.html, store, filters, made_by=command_line_user())
             print(f"已生成简报：{args.html}（{scope}）")
     return 0

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from analysis import export, sampling
+from analysis.access import command_line_user
 from analysis.enrich import open_for_analysis
 from analysis.errors import UserError
 from analysis.store import Filters
@@ -70,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
                      "每平台上限": args.platform_quota, "每类别上限": args.category_quota,
                      "最少投诉量": args.min_count, "最少质量安全类投诉量": args.min_quality,
                      "排除清单": args.exclude.name if args.exclude else None}
-            notes = export.plan_notes(store, result, extra=extra)
+            notes = export.plan_notes(store, result, extra=extra, made_by=command_line_user())
             export.write_plan(table, notes, xlsx=args.xlsx, csv=args.csv)
     if args.json:
         ids = dict(zip(details["uid"], details["example_ids"], strict=True)) if len(details) else {}

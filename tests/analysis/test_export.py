@@ -111,6 +111,7 @@ def test_xlsx_read_back(plan_and_notes, tmp_path):
     assert any(sha in str(v) for k, v in info.items() if str(k).startswith("导入"))
     assert "PRR" in info["信号判定规则"] and "EB05" in info["优先级得分公式"]
     assert info["最少投诉量"] == 3 and info["排除清单"] == "—"
+    assert "导出人" not in info                                  # nobody named: no row
     assert wb["抽检清单"].cell(2, 7).number_format == "0.0%"
 
 
@@ -168,3 +169,11 @@ def test_write_xlsx_sheet_layout():
     assert [c.value for c in ws[6]] == ["'=1+2", 3]
     assert [c.value for c in ws[7]] == ["合计", 5] and ws["B7"].font.b and not ws["B6"].font.b
     assert ws.freeze_panes == "B5" and ws.column_dimensions["A"].width > 40
+
+
+def test_plan_notes_name_the_exporter_unmasked(plan_and_notes):
+    store, result, *_ = plan_and_notes
+    who = "王五（wang@scjg.gov.cn）；角色：抽检计划员"
+    notes = export.plan_notes(store, result, now=dt.datetime(2018, 1, 5, 9, 30), made_by=who)
+    assert notes["项目"].tolist()[:2] == ["生成时间", "导出人"]
+    assert notes["内容"].iloc[1] == who                          # an e-mail login is who exported, not masked

@@ -117,6 +117,16 @@ def test_workbook_to_a_buffer(store):
     book = openpyxl.load_workbook(io.BytesIO(data))
     notes = {r[0]: r[1] for r in book["说明"].iter_rows(min_row=2, values_only=True)}
     assert notes["统计时段"] == "2017-11-01 至 2017-11-30" and notes["投诉总数（件）"] == 10
+    assert notes["导出人"] == "—"
+
+
+def test_workbook_and_briefing_name_who_made_them(store):
+    who = "王五（wang@scjg.gov.cn）；角色：领导"
+    book = openpyxl.load_workbook(io.BytesIO(report.stat_workbook_bytes(store, NOV, generated_at=STAMP, made_by=who)))
+    notes = {r[0]: r[1] for r in book["说明"].iter_rows(min_row=2, values_only=True)}
+    assert notes["导出人"] == who
+    page = report.briefing_html(store, NOV, generated_at=STAMP, include_plotlyjs=False, made_by="<b>王五</b>")
+    assert "导出人：&lt;b&gt;王五&lt;/b&gt;" in page
 
 
 def test_typical_complaints_are_masked(store):
@@ -222,6 +232,9 @@ def test_cli_report_writes_both_files_with_the_store_counts(tmp_path, capsys):
     assert dict(zip(header[1:-1], totals[1:-1])) == per_platform
     assert totals[-1] == 10
     assert "网络交易投诉情况简报" in html_path.read_text(encoding="utf-8")
+    notes = {r[0]: r[1] for r in openpyxl.load_workbook(xlsx)["说明"].iter_rows(min_row=2, values_only=True)}
+    assert notes["导出人"].endswith("（命令行）")
+    assert "导出人：" in html_path.read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize("argv, message", [

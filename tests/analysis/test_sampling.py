@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import openpyxl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -325,6 +326,8 @@ def test_cli_json_and_exports(hand_store, tmp_path, capsys):
     assert first["complaint_ids"] == ["T0005", "T0004", "T0003"]
     assert len(out["targets"]) == 2
     assert xlsx.exists() and csv.read_bytes().startswith(b"\xef\xbb\xbf")
+    notes = dict(openpyxl.load_workbook(xlsx)["说明"].iter_rows(min_row=2, values_only=True))
+    assert notes["导出人"].endswith("（命令行）")
     assert _run_cli(["--db", path, "--from", "2017-11-01", "--to", "2017-11-30", "--categories", "食品"]) == 0
     assert "牛奶D" in capsys.readouterr().out
     with pytest.raises(UserError, match="数据库文件不存在"):

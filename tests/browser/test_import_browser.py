@@ -19,7 +19,7 @@ def test_upload_and_import_shows_the_result_counts(page, fresh_app_url):
     page.goto(fresh_app_url)
     page.get_by_role("link", name=re.compile("数据导入")).first.click()
     page.get_by_role("heading", name=re.compile("数据导入")).wait_for()
-    assert "不超过 400 MB" in page.content()
+    assert "不超过 200 MB" in page.content()
 
     page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(FIXTURES / "gbk_titles.csv"))
     page.get_by_text("表头在第 4 行", exact=False).wait_for()

@@ -108,6 +108,11 @@ def test_rename_hide_and_sampling_are_stored(filled):
 
     edits = query(filled, "SELECT action, value FROM cluster_edits ORDER BY edited_at")
     assert edits.values.tolist() == [["rename", "酒店超售"], ["hide", "1"]]
+    log = query(filled, "SELECT user_id, action, json_extract_string(params_json, '$.edit') AS edit, "
+                        "coalesce(json_extract_string(params_json, '$.value'), '—') AS value FROM audit_log "
+                        "ORDER BY event_id")
+    assert log.values.tolist() == [["local", "cluster_edit", "rename", "酒店超售"],
+                                   ["local", "cluster_edit", "sample", "—"], ["local", "cluster_edit", "hide", "—"]]
     candidates = query(filled, "SELECT product, platform, source FROM sampling_candidates ORDER BY product")
     assert candidates["product"].tolist() == ["如家酒店大床房", "汉庭酒店标准间"]
     assert (candidates["platform"] == "携程").all()

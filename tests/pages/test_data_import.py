@@ -1,5 +1,7 @@
 """数据导入 page through app.py's navigation: upload → preview → mapping → import → result → history."""
 
+import hashlib
+import json
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -44,7 +46,7 @@ def test_empty_store_shows_the_uploader_limit_and_no_history(db):
     at = open_page()
     assert not at.exception
     assert at.title[0].value == "数据导入"
-    assert "不超过 400 MB" in texts(at.caption)
+    assert "不超过 200 MB" in texts(at.caption)
     assert at.file_uploader(key="imp_upload").allowed_type == [".csv", ".tsv", ".txt", ".xlsx", ".xlsm", ".xls"]
     assert "还没有导入记录" in texts(at.info)
 
@@ -75,6 +77,12 @@ def test_upload_preview_map_and_import(db):
     with Store(db) as store:  # same process: DuckDB shares the open database
         assert store.count() == 3 and store.count("quarantine") == 2
         assert store.count("enrichment") == 3  # classified right after the import
+        log = store.query("SELECT user_id, roles, action, params_json FROM audit_log")
+    assert log[["user_id", "roles", "action"]].values.tolist() == [["local", "管理员", "import"]]
+    assert json.loads(log["params_json"][0]) == {
+        "outcome": "imported", "file": "gbk_titles.csv", "import_id": 1, "rows_read": 7, "imported": 3,
+        "quarantined": 2, "duplicates": 2, "conflicts": 1,
+        "sha256": hashlib.sha256((FIX / "gbk_titles.csv").read_bytes()).hexdigest()}
 
 
 def test_preview_masks_personal_data(db):
@@ -111,6 +119,8 @@ def test_rejected_file_shows_a_chinese_error_not_a_traceback(db):
     assert not at.exception
     assert "文件「fake.xlsx」：不是有效的 Excel 文件" in texts(at.error)
     assert not at.button
+    with Store(db) as store:
+        assert store.count("audit_log") == 0            # nothing was attempted: the preview refused it
 
 
 def test_excel_upload_imports(db):
