@@ -55,7 +55,6 @@ the complaints changed.
 from __future__ import annotations
 
 import collections
-import csv
 import dataclasses
 import datetime as dt
 import hashlib
@@ -72,6 +71,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import privacy
+from analysis.schema import read_rows, rel_path
 from analysis.errors import ConfigError, UserError
 from analysis.store import Filters, Store
 
@@ -82,8 +82,7 @@ __all__ = [
     "discounted", "discount_notes", "to_json", "match_claims",
 ]
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
-CLAIMS_FILE = DATA_DIR / "repeats" / "claims.csv"
+CLAIMS_FILE = Path(__file__).resolve().parent.parent / "data" / "repeats" / "claims.csv"
 FLAG_LABEL = "需进一步核实"
 COUNTED_VIEW = "complaints_counted"
 ALL_COUNTED = "complaints_enriched"
@@ -155,34 +154,6 @@ class Claim:
     note: str
 
 
-def _rel(path: Path) -> str:
-    try:
-        return path.relative_to(DATA_DIR.parent).as_posix()
-    except ValueError:
-        return str(path)
-
-
-def _read_rows(path: Path, columns: Sequence[str]) -> list[tuple[int, dict[str, str]]]:
-    """Rows of a UTF-8 data CSV with line numbers; ``#`` lines and empty lines skipped."""
-    try:
-        with open(path, encoding="utf-8-sig", newline="") as fh:
-            reader = csv.DictReader(fh)
-            missing = [c for c in columns if c not in (reader.fieldnames or [])]
-            if missing:
-                raise ConfigError(f"缺少列 {', '.join(missing)}；表头应包含 {', '.join(columns)}。",
-                                  file=_rel(path), row=1)
-            rows = []
-            for row in reader:
-                first = (row.get(columns[0]) or "").strip()
-                if first and not first.startswith("#"):
-                    rows.append((reader.line_num, row))
-            return rows
-    except OSError as exc:
-        raise ConfigError(f"无法读取（{exc.strerror}），请从版本库恢复该文件。", file=_rel(path)) from exc
-    except UnicodeDecodeError as exc:
-        raise ConfigError("不是 UTF-8 编码，请以 UTF-8 保存。", file=_rel(path)) from exc
-
-
 def load_claims(path: str | Path | None = None) -> tuple[Claim, ...]:
     """Read the typical claims (``claim,pattern,note``; ``pattern`` is a regular expression).
 
@@ -191,20 +162,20 @@ def load_claims(path: str | Path | None = None) -> tuple[Claim, ...]:
     """
     path = Path(path) if path else CLAIMS_FILE
     out: list[Claim] = []
-    for line, row in _read_rows(path, ("claim", "pattern")):
+    for line, row in read_rows(path, ("claim", "pattern")):
         name, pattern = (row["claim"] or "").strip(), (row["pattern"] or "").strip()
         if not pattern:
-            raise ConfigError(f"诉求「{name}」的 pattern 为空。", file=_rel(path), row=line, column="pattern")
+            raise ConfigError(f"诉求「{name}」的 pattern 为空。", file=rel_path(path), row=line, column="pattern")
         if any(c.name == name for c in out):
-            raise ConfigError(f"诉求「{name}」重复定义。", file=_rel(path), row=line, column="claim")
+            raise ConfigError(f"诉求「{name}」重复定义。", file=rel_path(path), row=line, column="claim")
         try:
             compiled = re.compile(pattern, re.IGNORECASE)
         except re.error as exc:
-            raise ConfigError(f"正则表达式「{pattern}」无效（{exc}）。", file=_rel(path), row=line,
+            raise ConfigError(f"正则表达式「{pattern}」无效（{exc}）。", file=rel_path(path), row=line,
                               column="pattern") from exc
         out.append(Claim(name, compiled, (row.get("note") or "").strip()))
     if not out:
-        raise ConfigError("没有定义任何典型诉求。", file=_rel(path))
+        raise ConfigError("没有定义任何典型诉求。", file=rel_path(path))
     return tuple(out)
 
 

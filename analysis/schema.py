@@ -64,6 +64,28 @@ def _read_csv(path: Path, columns: Sequence[str]) -> list[tuple[int, dict[str, s
         raise ConfigError("不是 UTF-8 编码，请以 UTF-8 保存。", file=_rel(path)) from exc
 
 
+def rel_path(path: str | Path) -> str:
+    """A data file's path as errors name it: relative to the repository when inside it."""
+    return _rel(Path(path))
+
+
+def read_rows(path: str | Path, columns: Sequence[str]) -> list[tuple[int, dict[str, str]]]:
+    """Rows of a UTF-8 data CSV with their 1-based line numbers.
+
+    The header must name ``columns``; rows whose first column is empty or starts with ``#``
+    are skipped.
+
+    Raises:
+        ConfigError: missing columns, an unreadable file or one not in UTF-8.
+    """
+    rows = []
+    for line, row in _read_csv(Path(path), columns):
+        first = (row.get(columns[0]) or "").strip()
+        if first and not first.startswith("#"):
+            rows.append((line, row))
+    return rows
+
+
 def load_fields(path: str | Path | None = None) -> tuple[Field, ...]:
     """Read and check the canonical fields file.
 
