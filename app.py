@@ -13,6 +13,7 @@ pages = {
         st.Page("pages/browse.py", title="投诉明细", icon=":material/search:"),
         st.Page("pages/clusters.py", title="聚类探索", icon=":material/hub:"),
         st.Page("pages/sampling.py", title="抽检清单", icon=":material/checklist:"),
+        st.Page("pages/repeats.py", title="重复与集体投诉", icon=":material/group_work:"),
     ],
     "数据": [
         st.Page("pages/data_import.py", title="数据导入", icon=":material/upload_file:"),

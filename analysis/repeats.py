@@ -78,7 +78,8 @@ from analysis.store import Filters, Store
 __all__ = [
     "CLAIMS_FILE", "FLAG_LABEL", "TemplateParams", "GroupRules", "ScoreWeights", "Claim", "load_claims",
     "template_text", "find_templates", "complainant_identifiers", "link_complainants", "ensure_repeats",
-    "complainants", "complainant_complaints", "group_complaints", "group_members", "counted_relation",
+    "complainants", "complainant_complaints", "template_groups", "group_complaints", "group_members",
+    "counted_relation",
     "discounted", "discount_notes", "to_json", "match_claims",
 ]
 
@@ -606,6 +607,38 @@ def complainant_complaints(store: Store, key: str, filters: Filters | None = Non
     return frame
 
 
+def template_groups(store: Store, filters: Filters | None = None, *, top: int = 50) -> pd.DataFrame:
+    """The largest template groups of the period.
+
+    Returns:
+        ``template_id, complaints, complainants`` (complaints without any identifier count
+        as one each), ``merchants, products, discounted, first, last, text`` (the earliest
+        complaint of the group, masked), largest first.
+    """
+    filters = filters or Filters()
+    _ensure_once(store)
+    columns = ["template_id", "complaints", "complainants", "merchants", "products", "discounted", "first",
+               "last", "text"]
+    if not _has_tables(store):
+        return pd.DataFrame(columns=columns)
+    where, params = filters.where(prefix="c.")
+    frame = store.query(f"""
+        SELECT r.template_id, count(*) AS complaints,
+               count(DISTINCT coalesce(r.complainant_key, c.complaint_id)) AS complainants,
+               count(DISTINCT nullif(trim(c.merchant), '')) AS merchants,
+               count(DISTINCT {LABEL_SQL.format(p="c.")}) AS products,
+               count(*) FILTER (WHERE NOT r.counted) AS discounted,
+               min(c.received_at) AS first, max(c.received_at) AS last,
+               arg_min(c.text, (c.received_at, c.complaint_id)) AS text
+        FROM complaints_enriched c JOIN complaint_repeats r USING (complaint_id)
+        WHERE {where} AND r.template_id IS NOT NULL
+        GROUP BY r.template_id HAVING count(*) >= 2
+        ORDER BY complaints DESC, template_id LIMIT ?
+    """, [*params, int(top)])
+    frame["text"] = privacy.mask_series(frame["text"].astype(object))
+    return frame[columns]
+
+
 def group_complaints(store: Store, filters: Filters | None = None, *,
                      rules: GroupRules = GroupRules()) -> pd.DataFrame:
     """Group complaints (集体投诉) of the period, largest first.
@@ -744,12 +777,20 @@ def to_json(people: pd.DataFrame, groups: pd.DataFrame, *, top: int | None = Non
 
 
 def discount_notes(store: Store, filters: Filters | None = None) -> list[str]:
-    """Chinese notes on what the default counting leaves out in the period (empty when nothing)."""
-    frame = discounted(store, filters)
-    if frame.empty:
+    """Chinese notes on what the default counting leaves out in the period (empty when nothing).
+
+    The products are counted, not named (they are listed on the 重复与集体投诉 page and by
+    :func:`discounted`), so a ranked list's notes never name a product it left out.
+    """
+    filters = filters or Filters()
+    if not _ensure_once(store):
         return []
-    total = int(frame["discounted"].sum())
-    top = frame.groupby("product", dropna=False)["discounted"].sum().sort_values(ascending=False).head(3)
-    names = "、".join(f"{p if isinstance(p, str) else '（未注明商品）'} {int(n)} 件" for p, n in top.items())
-    return [f"重复投诉合并计数：同一投诉人就同一商品的模板化投诉只计一次，本期少计 {total:,} 件"
-            f"（{names}）；集体投诉全部计入。可在选项中关闭。"]
+    where, params = filters.where(prefix="c.")
+    total, products, people = store.cursor().execute(f"""
+        SELECT count(*), count(DISTINCT coalesce({LABEL_SQL.format(p="c.")}, '')), count(DISTINCT r.complainant_key)
+        FROM complaints_enriched c JOIN complaint_repeats r USING (complaint_id) WHERE {where} AND NOT r.counted
+    """, params).fetchone()
+    if not total:
+        return []
+    return [f"重复投诉合并计数：同一投诉人就同一商品的模板化投诉只计一次，本期少计 {int(total):,} 件"
+            f"（{int(products)} 个商品、{int(people)} 名投诉人）；集体投诉全部计入。可在选项中关闭。"]

@@ -14,57 +14,8 @@ from analysis import repeats, sampling, trends
 from analysis.commands import repeats as repeats_command
 from analysis.errors import ConfigError, UserError
 from analysis.store import Filters, Store
+from tests.fixtures.repeats.rows import CLAIMANT, GROUP, TEMPLATE, hand_rows, row
 from tests.fixtures.sampling import builders
-
-CLAIMANT = "13912345678"
-TEMPLATE = ("本人于{d}在天猫「{shop}」购买欧丽康橄榄油{q}瓶，实付{a}元，订单号{o}。外包装没有中文标签，"
-            "违反食品安全法第九十七条，要求退还货款并支付价款十倍赔偿，请依法查处。")
-GROUP = ("我们是启航优学的学员家长，{d}报了少儿英语课程，付款{a}元。{s}起突然停课，客服失联，"
-         "退款申请无人处理，还有{n}节课没上，要求退还剩余费用。")
-
-
-def row(cid, day, text, *, phone=None, name=None, product="欧丽康橄榄油", merchant="店A", platform="天猫",
-        category="食品", problem="标识不符", district="徐汇区"):
-    return {"complaint_id": cid, "received_at": day, "text": text, "product": product, "brand": None,
-            "merchant": merchant, "platform": platform, "category": category, "problem": problem,
-            "complainant_phone": phone, "complainant_name": name, "district": district}
-
-
-def hand_rows() -> pd.DataFrame:
-    """The hand-worked store of these tests (period: November 2017).
-
-    * C1–C4: the claimant (13912345678), one template, 3 shops (店A twice), 2 districts, all
-      about 欧丽康橄榄油 → C1 counted, C2–C4 discounted.
-    * C5: the claimant, a different text about another product (not templated).
-    * G01–G12: 12 different parents against 启航优学 in 9 days with the group text; G13 one more
-      parent 30 days later (outside the 14-day window).
-    * O1: another person with 2 plain complaints (O1a, O1b) about 牛奶.
-    * X1: no phone at all.
-    """
-    rows = []
-    shops = ["店A", "店B", "店A", "店C"]
-    for i, shop in enumerate(shops, 1):
-        text = TEMPLATE.format(d=f"11月{i}日", shop=shop, q=i, a=99 * i, o=f"E2017110{i}88776655{i}")
-        rows.append(row(f"C{i}", f"2017-11-0{i} 10:00", text, phone=CLAIMANT, name="赵建国", merchant=shop,
-                        district="徐汇区" if i % 2 else "闵行区"))
-    rows.append(row("C5", "2017-11-20 10:00", "买的热水壶用了三天就坏了，客服一直不回复，要求退货退款。",
-                    phone="139-1234-5678", product="热水壶", merchant="店D", category="家用电器",
-                    problem="商品质量", platform="京东"))
-    for i in range(1, 13):
-        text = GROUP.format(d=f"2017年{i % 9 + 1}月{i}日", a=4000 + 100 * i, s="11月1日", n=30 + i)
-        rows.append(row(f"G{i:02d}", f"2017-11-{2 + (i % 9):02d} 09:00", text, phone=f"1380000{i:04d}",
-                        name=f"家长{i}", product="少儿英语课程", merchant="启航优学", platform="其他平台",
-                        category="教育培训", problem="合同与格式条款"))
-    rows.append(row("G13", "2017-12-10 09:00", GROUP.format(d="2017年3月3日", a=5000, s="11月1日", n=70),
-                    phone="13800009999", product="少儿英语课程", merchant="启航优学", platform="其他平台",
-                    category="教育培训", problem="合同与格式条款"))
-    rows.append(row("O1a", "2017-11-05 10:00", "牛奶喝出异味，商家不予退换。", phone="021-62345678", name="钱女士",
-                    product="牛奶", merchant="店E", platform="京东"))
-    rows.append(row("O1b", "2017-11-25 10:00", "第二次买的牛奶又是坏的，已经过期三天。", phone="021 6234 5678",
-                    name="钱女士", product="牛奶", merchant="店F", platform="京东", district="长宁区"))
-    rows.append(row("X1", "2017-11-07 10:00", TEMPLATE.format(d="11月7日", shop="店A", q=1, a=99, o="E1"),
-                    merchant="店A"))
-    return pd.DataFrame(rows)
 
 
 @pytest.fixture
@@ -235,7 +186,8 @@ def test_sampling_counts_the_claimants_templates_once(store):
     n_off = off.units.set_index("product").loc["欧丽康橄榄油", "n"]
     assert (n_off, n_on) == (5, 2)  # C1–C4 and X1 → C1 and X1
     assert on.n_total == off.n_total - 3
-    assert any("少计 3 件" in n and "欧丽康橄榄油 3 件" in n for n in on.notes)
+    assert any("少计 3 件（1 个商品、1 名投诉人）" in n for n in on.notes)
+    assert not any("欧丽康" in n for n in on.notes)  # a ranked list's notes never name what it left out
     assert not any("少计" in n for n in off.notes)
     assert on.units.set_index("product").loc["少儿英语课程", "n"] == 12  # the group counts in full
 
