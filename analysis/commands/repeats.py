@@ -11,12 +11,12 @@ flagged one is a prompt to look (需进一步核实), never a verdict. ``--json`
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 
 from analysis import repeats
+from analysis.commands._common import period_options
+from analysis.enrich import ensure_enriched
 from analysis.errors import UserError
-from analysis.io import parse_datetime
 from analysis.store import Filters, Store
 
 NAME = "repeats"
@@ -35,28 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="以 JSON 输出（complainants、groups 两个列表）")
 
 
-def _date(value: str | None, option: str) -> dt.date | None:
-    if value is None:
-        return None
-    parsed = parse_datetime(value)
-    if parsed is None:
-        raise UserError(f"{option} 的日期「{value}」无法识别，请写成 2017-11-01 这样的格式。")
-    return parsed.date()
-
-
-def _ensure_enriched(store: Store) -> None:
-    try:
-        from analysis import enrich  # noqa: PLC0415 (the text pipeline may be absent in a minimal install)
-    except ImportError:
-        return
-    enrich.ensure_enriched(store)
-
-
 def run(args: argparse.Namespace) -> int:
     """Print the repeat complainants and group complaints of the period."""
-    start, end = _date(args.start, "--from"), _date(args.end, "--to")
-    if start and end and end < start:
-        raise UserError(f"--to（{end}）早于 --from（{start}），请检查统计时段。")
+    start, end = period_options(args.start, args.end)
     if args.top < 1:
         raise UserError(f"--top 应为正整数，而不是 {args.top}。")
     filters = Filters(start=start, end=end)
@@ -64,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         if store.is_empty():
             raise UserError("数据库中还没有投诉数据。请先运行 python -m analysis import 文件 导入数据。",
                             file=store.path)
-        _ensure_enriched(store)
+        ensure_enriched(store)
         people = repeats.complainants(store, filters)
         groups = repeats.group_complaints(store, filters)
         notes = repeats.discount_notes(store, filters)

@@ -8,12 +8,11 @@ command works on a store fresh from ``import``.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 
 from analysis import overview, report
+from analysis.commands._common import period_options
 from analysis.enrich import ensure_enriched
 from analysis.errors import UserError
-from analysis.io import parse_datetime
 from analysis.store import Filters, Store
 
 NAME = "report"
@@ -38,22 +37,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--html", metavar="FILE", default=None, help="HTML 简报的输出路径（.html）")
 
 
-def _date(value: str | None, option: str) -> dt.date | None:
-    if value is None:
-        return None
-    parsed = parse_datetime(value)
-    if parsed is None:
-        raise UserError(f"{option} 的日期「{value}」无法识别，请写成 2017-11-01 这样的格式。")
-    return parsed.date()
-
-
 def run(args: argparse.Namespace) -> int:
     """Write the requested files; print one line per file."""
     if not args.xlsx and not args.html:
         raise UserError("请用 --xlsx 文件.xlsx 和/或 --html 文件.html 指定要生成的报表。")
-    start, end = _date(args.start, "--from"), _date(args.end, "--to")
-    if start and end and end < start:
-        raise UserError(f"--to（{end}）早于 --from（{start}），请检查统计时段。")
+    start, end = period_options(args.start, args.end)
     filters = Filters(start=start, end=end, categories=tuple(args.category),
                       platforms=tuple(args.platform), districts=tuple(args.district))
     with Store(args.db) as store:
