@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from analysis import enrich, ingest
+from analysis import enrich, ingest, repeats
 from analysis.errors import UserError
 from ui import importing
 from ui.state import get_store
@@ -75,6 +75,8 @@ if uploaded is not None:
                             min(1.0, done / max(total, 1)), text=f"分词与分类：{done:,} / {total:,}"))
                     except UserError as exc:
                         st.warning(f"已导入，但分类未完成：{exc}")
+                    bar.progress(1.0, text="识别重复投诉人与模板化投诉…")
+                    repeats.ensure_repeats(store)
                     st.cache_data.clear()
                     status.update(label=f"导入并分类完成：{uploaded.name}", state="complete", expanded=False)
 
