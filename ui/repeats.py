@@ -171,7 +171,8 @@ def group_notice(store: Store, key: str, filters: Filters) -> None:
     if len(groups):
         items = [f"{escape_markdown(mask_text(g.merchant or g.product or '（未注明）'))}"
                  f"（{escape_markdown(g.product or '')}）{g.complainants} 人 {g.complaints} 件，"
-                 f"{g.start:%m月%d日}—{g.end:%m月%d日}" for g in groups.head(3).itertuples(index=False)]
+                 f"{g.start.month}月{g.start.day}日—{g.end.month}月{g.end.day}日"
+                 for g in groups.head(3).itertuples(index=False)]
         st.warning("集体投诉：" + "；".join(items) + (f" 等 {len(groups)} 起" if len(groups) > 3 else ""),
                    icon=":material/groups:")
     if discounted:

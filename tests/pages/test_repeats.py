@@ -97,7 +97,7 @@ def test_group_notice_on_overview_and_trends(db):
     for page in ("pages/overview.py", "pages/trends.py"):
         at = _app(page, NOV)
         notices = [w.value for w in at.warning if w.value.startswith("集体投诉：")]
-        assert notices == ["集体投诉：启航优学（少儿英语课程）12 人 12 件，11月02日—11月10日"], page
+        assert notices == ["集体投诉：启航优学（少儿英语课程）12 人 12 件，11月2日—11月10日"], page
         assert any("本期少计 3 件" in c.value for c in at.caption), page
 
 
