@@ -113,14 +113,24 @@ def load_rules(*, status_path: str | Path | None = None, timely_path: str | Path
     return HandlingRules(pd.DataFrame(rows, columns=["key", "closed", "outcome"]), timely, int(raw))
 
 
+def _col(store: Store, name: str, kind: str = "VARCHAR") -> str:
+    """``c.name``, or a typed NULL on a store opened read-only before the field existed."""
+    present = store.cursor().execute(
+        "SELECT count(*) FROM duckdb_columns() WHERE table_name = 'complaints' AND column_name = ? "
+        "AND database_name = current_database()", [name]).fetchone()[0]
+    return f"c.{name}" if present else f"CAST(NULL AS {kind})"
+
+
 def _scope(store: Store, filters: Filters, by: str | None) -> pd.DataFrame:
     if by is not None and by not in BY:
         raise UserError(f"未知的分组「{by}」，可选：{'、'.join(BY)}。")
     where, params = filters.where(prefix="c.")
     group = f"coalesce(nullif(trim(c.{by}), ''), '（未注明）')" if by else "'全部'"
     return store.query(f"""
-        SELECT {group} AS "group", c.status, c.timely, CAST(c.received_at AS DATE) AS received,
-               CAST(c.handled_at AS DATE) AS handled, c.amount_recovered, nullif(trim(c.channel), '') AS channel
+        SELECT {group} AS "group", c.status, {_col(store, "timely")} AS timely,
+               CAST(c.received_at AS DATE) AS received, CAST({_col(store, "handled_at", "TIMESTAMP")} AS DATE) AS handled,
+               {_col(store, "amount_recovered", "DOUBLE")} AS amount_recovered,
+               nullif(trim(c.channel), '') AS channel
         FROM complaints_enriched c WHERE {where}
     """, params)
 
@@ -133,8 +143,9 @@ def available(store: Store, filters: Filters | None = None) -> dict[str, bool]:
     """
     where, params = (filters or Filters()).where(prefix="c.")
     row = store.cursor().execute(f"""
-        SELECT count(nullif(trim(c.status), '')), count(nullif(trim(c.timely), '')), count(c.handled_at),
-               count(c.amount_recovered), count(nullif(trim(c.channel), ''))
+        SELECT count(nullif(trim(c.status), '')), count(nullif(trim({_col(store, "timely")}), '')),
+               count({_col(store, "handled_at", "TIMESTAMP")}), count({_col(store, "amount_recovered", "DOUBLE")}),
+               count(nullif(trim(c.channel), ''))
         FROM complaints_enriched c WHERE {where}
     """, params).fetchone()
     status, timely, handled, recovered, channel = (int(v) > 0 for v in row)

@@ -124,3 +124,21 @@ def test_bad_time_limit_is_a_config_error(tmp_path):
     path.write_text("name,value,note\ntime_limit_workdays,四十五,\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="第 2 行.*正整数"):
         handling.load_rules(settings_path=path)
+
+
+def test_a_read_only_store_from_before_the_handling_fields(tmp_path):
+    path = tmp_path / "old.duckdb"
+    csv = tmp_path / "h.csv"
+    csv.write_text(HANDLING_CSV, encoding="utf-8")
+    with Store(path) as s:
+        ingest.import_file(s, csv)
+        s.con.execute("DROP VIEW complaints_counted")
+        s.con.execute("DROP VIEW complaints_enriched")
+        for column in ("timely", "handled_at", "amount_recovered"):
+            s.con.execute(f"ALTER TABLE complaints DROP COLUMN {column}")
+        s.con.execute("CREATE VIEW complaints_enriched AS SELECT c.*, '未分类' AS category, '其他平台' AS platform_norm, "
+                      "'未分类' AS problem FROM complaints c")
+    with Store(path, read_only=True) as ro:  # not migrated: those figures are simply absent
+        f = handling.handling_figures(ro)
+        assert f.attrs["available"]["on_time_rate"] is False and "recovered" not in f.columns
+        assert f.iloc[0]["closed"] == 5
