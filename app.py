@@ -26,6 +26,7 @@ pages = {
         page("pages/browse.py", "投诉明细", ":material/search:"),
         page("pages/clusters.py", "聚类探索", ":material/hub:"),
         page("pages/sampling.py", "抽检清单", ":material/checklist:"),
+        page("pages/repeats.py", "重复与集体投诉", ":material/group_work:"),
     ],
     "数据": [
         page("pages/data_import.py", "数据导入", ":material/upload_file:"),

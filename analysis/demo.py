@@ -1400,6 +1400,7 @@ class _Plan:
     sig_prob: np.ndarray   # planted problem index, -1 for background
     signals: list[_Signal]
     truth: list[dict]
+    people: dict[int, dict] = dataclasses.field(default_factory=dict)  # row → cells (_plant_people)
 
 
 _HOURS = np.array([.2, .1, .05, .05, .05, .1, .3, .8, 2.5, 5.5, 6.5, 6.2, 4.5, 5.5, 6.2, 6.0, 5.5, 4.5, 2.5, 2.2,
@@ -1919,6 +1920,175 @@ def _frame(columns: dict[str, list], *, with_labels: bool) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------
+# Planted people: one repeat complainant and one group complaint (集体投诉)
+# --------------------------------------------------------------------------
+# Rows of the background in the window are taken over (登记编号 and 登记时间 stay) with cells drawn
+# from their own random stream, so every other row of the export stays as it was.
+
+
+@dataclasses.dataclass(frozen=True)
+class _People:
+    id: str
+    kind: str                     # "repeat_complainant" | "group_complaint"
+    category: str
+    problem: str
+    product: str
+    brand: str
+    platforms: tuple[str, ...]    # keys of PLATFORMS; () = 涉及平台 left blank (the company's own app)
+    shops: tuple[str, ...]        # shop-name patterns ({dealer}); one fixed name for a group
+    window: tuple[str, str]       # month-day, in the export's last year
+    base_count: int               # rows at 30,000 complaints
+    base_merchants: int           # distinct merchants at 30,000 complaints
+    texts: tuple[str, ...]        # the template(s)
+    titles: tuple[str, ...]
+    demand: str
+    channel: str                  # "" = drawn like the background
+    description: str
+    expected_effect: str
+
+
+PEOPLE: tuple[_People, ...] = (
+    _People(
+        "repeat_claimant", "repeat_complainant", "食品", "标识不符", "欧丽康特级初榨橄榄油 1L", "欧丽康",
+        ("淘宝", "天猫", "京东", "拼多多"),
+        ("{dealer}进口食品专营店", "{dealer}海外食品旗舰店", "{dealer}进口超市", "{dealer}跨境食品店",
+         "{dealer}粮油专营店", "{dealer}食品企业店"),
+        ("07-03", "07-30"), 150, 60,
+        ("本人于{date}在{plat}「{merchant}」购买{product}共{qty}瓶，实付{amount}元，订单号{order}。收到货后发现该商品为进口"
+         "预包装食品，外包装没有中文标签，未标注原产国、进口商名称、地址及联系方式，违反《食品安全法》第九十七条的规定，"
+         "属于不符合食品安全标准的食品。根据《食品安全法》第一百四十八条，要求商家退还货款{amount}元并支付价款十倍赔偿，"
+         "同时请求市场监管部门依法查处。",
+         "{date}我在{plat}的「{merchant}」买了{qty}瓶{product}，付款{amount}元（订单号：{order}）。该进口食品无中文标签，"
+         "不能证明其来源合法，违反《食品安全法》第九十七条。依据《食品安全法》第一百四十八条第二款，要求经营者退一赔十，"
+         "支付价款十倍赔偿金，并请贵局对该经营者立案查处。联系电话：{phone}。",
+         "投诉人{name}，于{date}在{plat}「{merchant}」购买{product}共{qty}瓶，支付{amount}元，订单编号{order}。所购商品"
+         "外包装无中文标签，无进口商信息，系违法销售不符合食品安全标准的进口食品。现依据《食品安全法》第一百四十八条要求："
+         "一、退还货款；二、支付价款十倍赔偿；三、对经营者依法予以行政处罚。"),
+        ("进口橄榄油无中文标签，要求十倍赔偿", "购买无中文标签的进口食品", "{merchant}销售无中文标签食品"),
+        "赔偿", "全国12315互联网平台",
+        "同一投诉人在几周内就同一款进口橄榄油（无中文标签）向数十家网店投诉，文本高度格式化，均要求十倍赔偿。",
+        "{year}年7月该投诉人约150件模板化投诉应在重复投诉榜首；默认合并计数后该商品不进入抽检前10。",
+    ),
+    _People(
+        "group_course_refund", "group_complaint", "教育培训", "合同与格式条款", "少儿英语在线课程年课", "启航优学",
+        (), ("启航优学教育科技有限公司",), ("12-04", "12-10"), 80, 1,
+        ("本人于{date}在启航优学APP为孩子购买了{product}，共{lessons}节课，支付{amount}元。{stop}起机构以系统升级为由"
+         "全面停课，班级群里老师陆续退群，客服电话无人接听，APP内退款申请一直显示审核中。目前还剩{left}节课没有上，"
+         "机构涉嫌卷款跑路，请求监管部门尽快介入，责令其退还剩余课时费用{refund}元。",
+         "我们是启航优学的学员家长，{date}给孩子报了{product}（{lessons}节），付款{amount}元。从{stop}开始突然停课，"
+         "老师全部退群，客服失联，退款申请无人处理。孩子还有{left}节课没上，要求退还剩余费用{refund}元，"
+         "恳请12315帮助我们集体维权。"),
+        ("启航优学突然停课拒不退费", "少儿英语网课停课退款难", "启航优学停课跑路"),
+        "退款", "",
+        "启航优学教育科技有限公司的少儿英语在线课程突然停课、拒不退费，一周内约80名家长分别投诉，文本相近。",
+        "{year}年12月初该公司的集体投诉应在集体投诉榜首，并与教育培训类的激增预警同时出现。",
+    ),
+)
+MIN_PEOPLE_ROWS = 5  # smaller exports plant neither
+
+
+def _people_window(spec: _People, start: dt.date, end: dt.date) -> tuple[dt.date, dt.date] | None:
+    year = end.year
+    lo = dt.date(year, int(spec.window[0][:2]), int(spec.window[0][3:]))
+    hi = dt.date(year, int(spec.window[1][:2]), int(spec.window[1][3:]))
+    return (lo, hi) if start <= lo and hi <= end else None
+
+
+def _person(rng: np.random.Generator) -> tuple[str, str]:
+    """A random name and mobile number."""
+    sn_keys, sn_cum = _cum(SURNAMES)
+    surname = sn_keys[int(_pick(rng, sn_cum, 1)[0])]
+    pool = GIVEN_FEMALE if rng.random() < 0.55 else GIVEN_MALE
+    given = "".join(pool[int(i)] for i in rng.integers(0, len(pool), int(rng.integers(1, 3))))
+    mobile = f"{MOBILE_PREFIXES[int(rng.integers(0, len(MOBILE_PREFIXES)))]}{int(rng.integers(0, 10**8)):08d}"
+    return surname + given, mobile
+
+
+def _plant_people(plan: _Plan, random_state: int | None) -> None:
+    """Choose the rows of :data:`PEOPLE`, fill ``plan.people`` with their cells and extend the truth list."""
+    rng = np.random.default_rng(None if random_state is None else [int(random_state), 19])
+    n_rows = len(plan.day)
+    free = plan.sig < 0
+    dk, dcum = _cum(DISTRICTS)
+    ck, ccum = _cum(CHANNELS)
+    for spec in PEOPLE:
+        window = _people_window(spec, plan.start, plan.end)
+        if window is None:
+            continue
+        lo, hi = window
+        in_window = np.flatnonzero(free & (plan.day >= np.datetime64(lo)) & (plan.day <= np.datetime64(hi)))
+        count = min(int(round(spec.base_count * n_rows / DEFAULT_ROWS)), int(0.3 * len(in_window)))
+        if count < MIN_PEOPLE_ROWS:
+            continue
+        rows = np.sort(rng.choice(in_window, size=count, replace=False))
+        free[rows] = False
+        repeat = spec.kind == "repeat_complainant"
+        n_shops = max(2, min(count, int(round(spec.base_merchants * count / spec.base_count)))) if repeat else 1
+        names = sorted({p.format(dealer=d) for p in spec.shops for d in DEALERS})
+        shops = [names[int(i)] for i in rng.choice(len(names), size=n_shops, replace=False)] if repeat \
+            else list(spec.shops)
+        shop_platform = [spec.platforms[int(i)] for i in rng.integers(0, len(spec.platforms), n_shops)] \
+            if spec.platforms else [""] * n_shops
+        shop_of_row = np.concatenate([rng.permutation(n_shops), rng.integers(0, n_shops, count - n_shops)]) \
+            if count > n_shops else np.arange(count)
+        shop_of_row = rng.permutation(shop_of_row)
+        claimant = _person(rng)
+        for k, row in enumerate(rows.tolist()):
+            name, phone = claimant if repeat else _person(rng)
+            shop = int(shop_of_row[k])
+            merchant, pkey = shops[shop], shop_platform[shop]
+            day = pd.Timestamp(plan.day[row])
+            bought = day - pd.Timedelta(days=int(rng.integers(2, 12) if repeat else rng.integers(60, 300)))
+            qty = int(rng.integers(1, 4)) if repeat else 1
+            lessons = int(rng.choice([96, 120, 144]))
+            per_lesson = int(rng.choice([40, 45, 50, 55, 60]))
+            amount = round(float(rng.choice([89.0, 99.0, 109.0, 128.0])) * qty, 2) if repeat else lessons * per_lesson
+            left = int(rng.integers(30, lessons - 10))
+            stop = pd.Timestamp(lo) - pd.Timedelta(days=int(rng.integers(5, 8)))
+            spoken = PLATFORMS[pkey].spoken if pkey else ("",)
+            slots = {
+                "date": f"{bought.year}年{bought.month}月{bought.day}日", "plat": spoken[int(rng.integers(0, len(spoken)))],
+                "merchant": merchant, "product": spec.product, "qty": qty, "amount": f"{amount:g}",
+                "order": f"{int(rng.integers(10**7, 10**10))}{int(rng.integers(0, 10**10)):010d}",
+                "phone": phone, "name": name, "lessons": lessons, "left": left, "refund": left * per_lesson,
+                "stop": f"{stop.month}月{stop.day}日",
+            }
+            text = spec.texts[int(rng.integers(0, len(spec.texts)))].format_map(slots)
+            aliases = list(PLATFORMS[pkey].aliases) if pkey else [""]
+            plan.people[row] = {
+                "投诉标题": spec.titles[int(rng.integers(0, len(spec.titles)))].format_map(slots)[:30],
+                "投诉内容": text, "商品名称": spec.product, "品牌": spec.brand, "被投诉方": merchant,
+                "涉及平台": aliases[int(rng.integers(0, len(aliases)))],
+                "商品类别": list(CATEGORIES[spec.category].raw)[0] if rng.random() < 0.6 else "",
+                "问题类别": list(RAW_PROBLEMS[spec.problem])[0] if rng.random() < 0.5 else "",
+                "诉求": spec.demand, "所属区": dk[int(_pick(rng, dcum, 1)[0])],
+                "投诉渠道": spec.channel or ck[int(_pick(rng, ccum, 1)[0])], "涉及金额": float(amount),
+                "投诉人姓名": name, "联系电话": phone,
+                "_category": spec.category, "_problem": spec.problem,
+                "_platform": PLATFORMS[pkey].canonical if pkey else "其他平台", "_signal": spec.id,
+            }
+        entry = {"id": spec.id, "kind": spec.kind}
+        if repeat:
+            entry |= {"phone": claimant[1], "product": spec.product,
+                      "merchants": len({int(s) for s in shop_of_row.tolist()})}
+        else:
+            entry |= {"merchant": shops[0], "product": spec.product}
+        entry |= {"count": int(count), "window": [lo.isoformat(), hi.isoformat()], "category": spec.category,
+                  "problem": spec.problem, "description": spec.description,
+                  "expected_effect": spec.expected_effect.format(year=lo.year)}
+        plan.truth.append(entry)
+
+
+def _overlay_people(plan: _Plan, lo: int, hi: int, columns: dict[str, list]) -> dict[str, list]:
+    """Rows ``lo:hi`` of the export with the planted people's cells written over the background's."""
+    for row, cells in plan.people.items():
+        if lo <= row < hi:
+            for column, value in cells.items():
+                columns[column][row - lo] = value
+    return columns
+
+
+# --------------------------------------------------------------------------
 # Public API
 # --------------------------------------------------------------------------
 
@@ -1966,10 +2136,12 @@ def _chunks(n_rows, start, end, random_state) -> tuple[_Plan, Iterator[dict[str,
     n_rows, lo, hi = _check(n_rows, start, end)
     rng = np.random.default_rng(random_state)
     plan = _plan(n_rows, lo, hi, rng)
+    _plant_people(plan, random_state)
 
     def chunks() -> Iterator[dict[str, list]]:
         for first in range(0, n_rows, CHUNK_ROWS):
-            yield _render(plan, first, min(first + CHUNK_ROWS, n_rows), rng)
+            last = min(first + CHUNK_ROWS, n_rows)
+            yield _overlay_people(plan, first, last, _render(plan, first, last, rng))
 
     return plan, chunks()
 

@@ -28,6 +28,7 @@ from collections.abc import Callable
 import pandas as pd
 import pyarrow as pa
 
+from analysis import repeats
 from analysis.classify import RuleClassifier, SupervisedClassifier, classify_complaints
 from analysis.errors import UserError
 from analysis.segment import Tokenizer, ensure_tokens
@@ -211,6 +212,7 @@ def ensure_enriched(store, *, tokenizer: Tokenizer | None = None,
             stats["classified"] = _classify_stale(store, tokenizer=tokenizer, rules=rules, model=model,
                                                   fingerprint=fingerprint, total=total,
                                                   chunk_size=chunk_size, progress=progress, classify=classify)
+        stats["repeats"] = repeats.ensure_repeats(store)  # complainant keys and templates (issue 19)
         store.memo(_ENRICHED, set).add(tokenizer.fingerprint)  # the state after this run
     stats["seconds"] = round(time.perf_counter() - start, 3)
     return stats

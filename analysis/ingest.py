@@ -204,7 +204,8 @@ def _prepare(chunk: RawChunk, mapping: Mapping[str, str], headers: list[str]) ->
                 values[f.name] = pa.nulls(n, pa.timestamp("us"))
                 continue
             parsed, empty, bad = parse_datetimes(raw)
-            flag(empty, column, lambda i: f"{f.label}为空；该列存在时每行都必须有日期")
+            if f.required:
+                flag(empty, column, lambda i: f"{f.label}为空；该列存在时每行都必须有日期")
             flag(bad, column, lambda i, raw=raw: f"无法识别的日期「{raw[i].as_py()[:40]}」，请使用 2017-11-11、2017/11/11 10:00、"
                                                  "2017年11月11日 等格式（1980–2100 年）")
             values[f.name] = pa.array(parsed, type=pa.timestamp("us"), from_pandas=True)
@@ -293,6 +294,15 @@ def _stage_chunk(cur, import_id: int, prepared: _Prepared) -> None:
             cur.unregister("_chunk_bad")
 
 
+# The fields of the first store schema. Fields added later enter the content hash only when they
+# hold a value (as ``name=value``), so the hashes of rows stored before they existed stay valid and
+# re-importing such an export finds duplicates, not conflicts.
+_FIRST_SCHEMA_FIELDS = frozenset({
+    "received_at", "text", "title", "product", "brand", "merchant", "platform", "category_raw", "problem_raw",
+    "demand", "district", "channel", "status", "amount", "complainant_name", "complainant_phone",
+})
+
+
 def _content_hash_sql() -> str:
     """MD5 over every canonical field but the id, in a fixed text form: same content, same hash."""
     parts = []
@@ -300,11 +310,13 @@ def _content_hash_sql() -> str:
         if f.name == "complaint_id":
             continue
         if f.kind == "datetime":
-            parts.append(f"coalesce(strftime({f.name}, '%Y-%m-%d %H:%M:%S'), '')")
+            value = f"strftime({f.name}, '%Y-%m-%d %H:%M:%S')"
         elif f.kind == "number":
-            parts.append(f"coalesce(printf('%.4f', {f.name}), '')")
+            value = f"printf('%.4f', {f.name})"
         else:
-            parts.append(f"coalesce({f.name}, '')")
+            value = f.name
+        # concat_ws skips NULLs: a later field without a value adds nothing
+        parts.append(f"coalesce({value}, '')" if f.name in _FIRST_SCHEMA_FIELDS else f"'{f.name}=' || {value}")
     return f"md5(concat_ws(chr(31), {', '.join(parts)}))"
 
 

@@ -206,7 +206,7 @@ _FACTS_SQL = f"""
            {_label_expr("product")} AS product, nullif(trim(product), '') IS NOT NULL AS has_product,
            {_label_expr("brand")} AS brand,
            {_label_expr("merchant")} AS merchant, count(*) AS n
-    FROM complaints_enriched WHERE received_at IS NOT NULL GROUP BY ALL
+    FROM {{relation}} WHERE received_at IS NOT NULL GROUP BY ALL
 """
 _EPOCH = dt.date(1970, 1, 1)
 
@@ -259,15 +259,22 @@ class _Facts:
     columns: dict[str, _Column]
 
 
-def _facts(store: Store) -> _Facts:
-    """The store's unit facts, rebuilt whenever the store's contents change."""
-    return store.memo("sampling.facts", lambda: _build_facts(store))
+def _facts(store: Store, *, discount_repeats: bool = True) -> _Facts:
+    """The store's unit facts, rebuilt whenever the store's contents change.
+
+    With ``discount_repeats`` the complaints are counted as :func:`analysis.repeats.counted_relation`
+    says (one complainant's templated repeats about one product count once).
+    """
+    from analysis import repeats  # noqa: PLC0415 (the hook of issue 19, kept apart from the scoring)
+
+    relation = repeats.counted_relation(store, discount=discount_repeats)
+    return store.memo(f"sampling.facts:{relation}", lambda: _build_facts(store, relation))
 
 
-def _build_facts(store: Store) -> _Facts:
+def _build_facts(store: Store, relation: str = "complaints_enriched") -> _Facts:
     cur = store.cursor()
     try:
-        table = cur.sql(_FACTS_SQL).to_arrow_table()
+        table = cur.sql(_FACTS_SQL.format(relation=relation)).to_arrow_table()
     finally:
         cur.close()
     day = table.column("day").cast("int32").to_numpy().astype(np.int32)
@@ -403,6 +410,7 @@ def score_units(
     signal_cap: float = 8.0,
     growth_cap: float = 4.0,
     random_state: int | None = 0,
+    discount_repeats: bool = True,
 ) -> SamplingResult:
     """Score every product unit of the period.
 
@@ -415,6 +423,8 @@ def score_units(
         signal_cap: EB05 that counts as the full signal component (default 8).
         growth_cap: growth ratio that counts as the full growth component (default 4×).
         random_state: seed of the prior fit's random starts.
+        discount_repeats: count one complainant's templated complaints about one product once
+            (:mod:`analysis.repeats`; group complaints count in full); a note gives the number left out.
 
     Returns:
         A :class:`SamplingResult` (``units`` ranked by score, all units of all categories).
@@ -426,12 +436,13 @@ def score_units(
     filters = filters or Filters()
     severity_of, qs_types, _ = domain()
     max_severity = max(severity_of.values())
-    facts = _facts(store)
+    facts = _facts(store, discount_repeats=discount_repeats)
     base = _filter_mask(facts, filters)
     start, end = _resolve_period(facts, filters, base)
     params_out = {
         "grain": grain, "weights": dataclasses.asdict(weights), "thresholds": dataclasses.asdict(thresholds),
-        "signal_cap": signal_cap, "growth_cap": growth_cap, "max_severity": max_severity, "filters": {
+        "signal_cap": signal_cap, "growth_cap": growth_cap, "max_severity": max_severity,
+        "discount_repeats": discount_repeats, "filters": {
             "start": str(start) if start else None, "end": str(end) if end else None,
             "categories": list(filters.categories), "platforms": list(filters.platforms),
             "districts": list(filters.districts)},
@@ -442,6 +453,10 @@ def score_units(
     prev_start, prev_end = start - dt.timedelta(days=length), start - dt.timedelta(days=1)
     in_period = base & (facts.day >= _day(start)) & (facts.day <= _day(end))
     source, by_merchant, notes = _unit_labels(facts, in_period, grain)
+    if discount_repeats:
+        from analysis import repeats  # noqa: PLC0415
+
+        notes = repeats.discount_notes(store, filters.replace(start=start, end=end)) + notes
     keys = ["category", "product", "platform"] + (["merchant"] if by_merchant else [])
     rows = base & (facts.day >= _day(prev_start)) & (facts.day <= _day(end))
     cells = _cells(facts, rows, source=source, by_merchant=by_merchant, current_from=_day(start))

@@ -48,6 +48,11 @@ def _rel(path: Path) -> str:
         return str(path)
 
 
+def rel_path(path: str | Path) -> str:
+    """A data file's path as errors name it: relative to the repository when inside it."""
+    return _rel(Path(path))
+
+
 def load_fields(path: str | Path | None = None) -> tuple[Field, ...]:
     """Read and check the canonical fields file.
 

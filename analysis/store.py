@@ -23,9 +23,13 @@ Tables (created by :func:`Store.ensure_schema`):
   clustering results and the analysts' renames / merges / hides.
 * ``sampling_candidates`` — products an analyst marked for sampling.
 * ``audit_log`` — who did what, when (:mod:`analysis.audit`; rows are only added).
+* ``complaint_repeats`` — per complaint: the salted complainant key, the template
+  (near-duplicate text) group and whether it is counted in sampling and surge alarms
+  (:mod:`analysis.repeats`); ``repeat_state`` — that module's salt and state.
 
 The view ``complaints_enriched`` joins complaints and enrichment and is what
-analyses read. :class:`Filters` turns the global filters into a SQL clause.
+analyses read; ``complaints_counted`` is the same without the complaints that
+:mod:`analysis.repeats` discounts (one complainant's templated repeats about one product). :class:`Filters` turns the global filters into a SQL clause.
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ from typing import TypeVar
 import duckdb
 import pandas as pd
 
-from analysis import audit
+from analysis import audit, schema
 from analysis.errors import UserError
 from analysis.taxonomy import OTHER_PLATFORM, UNCLASSIFIED
 
@@ -99,7 +103,11 @@ CREATE TABLE IF NOT EXISTS complaints (
     content_hash      VARCHAR NOT NULL,
     text_hash         VARCHAR NOT NULL,
     import_id         INTEGER NOT NULL,
-    source_row        BIGINT NOT NULL
+    source_row        BIGINT NOT NULL,
+    complainant_id_number VARCHAR,
+    handled_at        TIMESTAMP,
+    amount_recovered  DOUBLE,
+    timely            VARCHAR
 );
 CREATE TABLE IF NOT EXISTS quarantine (
     import_id  INTEGER NOT NULL,
@@ -167,6 +175,16 @@ CREATE TABLE IF NOT EXISTS cluster_edits (
     value       VARCHAR,
     edited_at   TIMESTAMP NOT NULL
 );
+CREATE TABLE IF NOT EXISTS complaint_repeats (
+    complaint_id    VARCHAR NOT NULL,
+    complainant_key VARCHAR,
+    template_id     INTEGER,
+    counted         BOOLEAN NOT NULL
+);
+CREATE TABLE IF NOT EXISTS repeat_state (
+    name  VARCHAR PRIMARY KEY,
+    value VARCHAR NOT NULL
+);
 CREATE TABLE IF NOT EXISTS sampling_candidates (
     category  VARCHAR,
     product   VARCHAR,
@@ -188,7 +206,14 @@ SELECT c.*,
        COALESCE(e.platform_norm, '{OTHER_PLATFORM}') AS platform_norm
 FROM complaints c
 LEFT JOIN enrichment e USING (complaint_id);
+CREATE OR REPLACE VIEW complaints_counted AS
+SELECT * FROM complaints_enriched
+ANTI JOIN (SELECT complaint_id FROM complaint_repeats WHERE NOT counted) USING (complaint_id);
 """
+
+# Types of the canonical field kinds (analysis.schema): a store made before a field existed
+# gets the column added when it is opened for writing.
+_KIND_TYPES = {"text": "VARCHAR", "datetime": "TIMESTAMP", "number": "DOUBLE"}
 
 
 def text_hash(text: str) -> str:
@@ -233,9 +258,16 @@ class Store:
 
     # -- life cycle -------------------------------------------------------
     def ensure_schema(self) -> None:
-        """Create the tables and views if they do not exist."""
+        """Create the tables and views if they do not exist; add canonical fields missing from
+        ``complaints`` (a store made before the field was added to ``data/schema/fields.csv``)."""
         self.con.execute(SCHEMA_SQL)
         self.con.execute(audit.SCHEMA_SQL)
+        present = {r[0] for r in self.con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE table_name = 'complaints' "
+            "AND schema_name = 'main' AND database_name = current_database()").fetchall()}
+        for field in schema.fields():
+            if field.name not in present:
+                self.con.execute(f"ALTER TABLE complaints ADD COLUMN {field.name} {_KIND_TYPES[field.kind]}")
 
     def close(self) -> None:
         """Close the connection."""

@@ -296,24 +296,29 @@ def _coverage(store: Store, filters: Filters) -> tuple[dt.date, dt.date] | None:
 _CUBE_SQL = (
     "SELECT CAST(received_at AS DATE) AS received_at, category, platform_norm, "
     "coalesce(nullif(trim(district), ''), '未填写') AS district, problem, count(*) AS n "
-    "FROM complaints_enriched WHERE received_at IS NOT NULL GROUP BY ALL"
+    "FROM {relation} WHERE received_at IS NOT NULL GROUP BY ALL"
 )
 
 
-def _daily_cube(store: Store) -> pa.Table:
-    """The store's daily cube, rebuilt whenever the store's contents change."""
+def _daily_cube(store: Store, *, relation: str = "complaints_enriched") -> pa.Table:
+    """The store's daily cube, rebuilt whenever the store's contents change.
+
+    ``relation``: the view counted (``complaints_counted`` for surge alarms, see
+    :func:`analysis.repeats.counted_relation`).
+    """
 
     def build() -> pa.Table:
         cur = store.cursor()
         try:
-            table = cur.sql(_CUBE_SQL).to_arrow_table()
+            table = cur.sql(_CUBE_SQL.format(relation=relation)).to_arrow_table()
         finally:
             cur.close()
         return pa.table({name: pc.dictionary_encode(col) if pa.types.is_string(col.type)
                          or pa.types.is_large_string(col.type) else col
                          for name, col in zip(table.column_names, table.columns)})
 
-    return store.memo("trends.daily_cube", build)
+    name = "trends.daily_cube" if relation == "complaints_enriched" else f"trends.daily_cube:{relation}"
+    return store.memo(name, build)
 
 
 def _query_cube(store: Store, cube: pa.Table, sql: str, params: Sequence) -> pd.DataFrame:
@@ -983,7 +988,7 @@ def detect_surges(store: Store, filters: Filters, *, freq: str = "D", lens: str 
                   method: str = "ewma", threshold: float | None = None, top_n: int = 8,
                   min_count: int = 5, lam: float = 0.3, k: float = 0.5,
                   cluster_run: str | None = None, cluster_labels: Mapping[int, str] | None = None,
-                  return_all: bool = False) -> pd.DataFrame:
+                  return_all: bool = False, discount_repeats: bool = True) -> pd.DataFrame:
     """Surge alarms on a daily or weekly series (per lens value).
 
     Methods and thresholds:
@@ -1009,6 +1014,11 @@ def detect_surges(store: Store, filters: Filters, *, freq: str = "D", lens: str 
     history before ``filters.start`` is used as the baseline; alarms are
     reported inside the filter period only.
 
+    With ``discount_repeats`` (default) one complainant's templated complaints about one
+    product count once (:func:`analysis.repeats.counted_relation`; group complaints count
+    in full; :func:`analysis.repeats.discounted` gives the number left out). The
+    cluster lens counts every complaint.
+
     Returns:
         Alarms with ``period, lens_value, count, expected, upper`` (the count
         above which this period alarms), ``statistic`` (≥ 1 at the alarm line:
@@ -1021,7 +1031,9 @@ def detect_surges(store: Store, filters: Filters, *, freq: str = "D", lens: str 
         raise UserError(f"预警方法「{method}」无效，可选：{'、'.join(SURGE_METHODS)}。")
     threshold = float(DEFAULT_THRESHOLDS[method] if threshold is None else threshold)
     columns = ["period", "lens_value", "count", "expected", "upper", "statistic", "threshold", "method"]
-    cube = _daily_cube(store)
+    from analysis import repeats  # noqa: PLC0415 (the hook of issue 19)
+
+    cube = _daily_cube(store, relation=repeats.counted_relation(store, discount=discount_repeats))
     shown = _count_series(store, cube, filters, freq=freq, lens=lens, top_n=top_n,
                           cluster_run=cluster_run, cluster_labels=cluster_labels)
     if shown.empty:

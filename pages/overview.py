@@ -7,6 +7,7 @@ from analysis import overview, plots, report
 from analysis.errors import UserError
 from analysis.privacy import escape_markdown
 from ui import auth
+from ui import repeats as repeats_ui
 from ui.state import filter_page_link, get_store, global_filters, open_page, store_key
 
 RECENT_DAYS = 7
@@ -80,6 +81,7 @@ if not data["alarms"].empty:
     st.warning("激增预警：" + "；".join(
         f"{row.name}（最近 {row.alarm_days} 天报警，共 {int(row.count):,} 件，预期约 {row.expected:.0f} 件）"
         for row in data["alarms"].itertuples(index=False)))
+repeats_ui.group_notice(store, key, filters)
 
 st.subheader("投诉趋势")
 st.plotly_chart(trend(key, filters), width="stretch", key="overview_trend")

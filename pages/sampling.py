@@ -28,6 +28,8 @@ with st.expander("抽检计划参数", expanded=True):
     category_quota = c7.number_input("每类别上限（0=不限）", 0, 500, 0, key="smp_category_quota")
     uploaded = c8.file_uploader("已抽检商品（排除）：CSV/Excel，须含「商品名称/品牌」列，可含「平台」「店铺/商家」",
                                 type=["csv", "xlsx", "xls"], key="smp_exclude")
+    discount = st.toggle("重复投诉合并计数", value=True, key="smp_discount",
+                         help="同一投诉人就同一商品的模板化投诉只计一次（集体投诉全部计入）；见「重复与集体投诉」页")
     st.caption("优先级得分权重（自动归一化）：得分 = 100 × Σ 权重 × 分量 / Σ 权重")
     weight_cols = st.columns(4)
     defaults = sampling.Weights()
@@ -39,7 +41,7 @@ exclusions, upload_error = ui.read_upload(uploaded)
 if upload_error:
     st.error(upload_error)
 try:
-    result = ui.scored(store, key, filters, grain)
+    result = ui.scored(store, key, filters, grain, discount)
     cands = ui.candidates(store, key)
     plan = sampling.select_targets(
         result, categories=categories, top=int(top), min_count=int(min_count), min_quality=int(min_quality),
@@ -76,7 +78,7 @@ left.plotly_chart(plots.score_breakdown_figure(plan, highlight=int(chosen["plan_
 with right:
     st.markdown(f"**{int(chosen['plan_rank'])}. 抽检理由**")
     st.text(chosen["reason"])
-    ev = ui.evidence(store, key, filters, grain, int(chosen["uid"]))
+    ev = ui.evidence(store, key, filters, grain, int(chosen["uid"]), discount)
     st.markdown("**主要问题用语**")
     st.text("、".join(f"{t}（{n}）" for t, n in zip(ev.terms["term"], ev.terms["n"])) or "（暂无分词结果）")
     st.plotly_chart(plots.evidence_monthly_figure(ev.monthly, title="月度投诉"), width="stretch", key="smp_monthly")
@@ -104,7 +106,7 @@ st.subheader("导出抽检计划")
 extra = {"抽检对象数": int(top), "类别": categories, "每平台上限": int(platform_quota) or "不限",
          "每类别上限": int(category_quota) or "不限", "最少投诉量": int(min_count),
          "最少质量安全类投诉": int(min_quality), "权重": weights.normalised(),
-         "排除清单": uploaded.name if uploaded is not None else "无"}
+         "排除清单": uploaded.name if uploaded is not None else "无", "重复投诉合并计数": "是" if discount else "否"}
 stamp = ui.stamp(filters, result)
 if not user.can("sampling_export"):
     st.info("您的角色不能导出抽检计划。")
@@ -113,13 +115,13 @@ plan_scope = {"period": stamp, "targets": len(plan), **extra}
 dl_left, dl_right = st.columns(2)
 dl_left.download_button(
     "下载抽检计划（Excel）", data=auth.audited(
-        "sampling_export", lambda: ui.export_files(store, key, filters, grain, plan, extra, user.label)[0],
+        "sampling_export", lambda: ui.export_files(store, key, filters, grain, plan, extra, discount, user.label)[0],
         format="xlsx", **plan_scope),
     file_name=f"抽检计划_{stamp}.xlsx", icon=":material/download:", key="smp_xlsx", on_click="ignore",
     mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 dl_right.download_button(
     "下载抽检计划（CSV）", data=auth.audited(
-        "sampling_export", lambda: ui.export_files(store, key, filters, grain, plan, extra, user.label)[1],
+        "sampling_export", lambda: ui.export_files(store, key, filters, grain, plan, extra, discount, user.label)[1],
         format="csv", **plan_scope),
     file_name=f"抽检计划_{stamp}.csv", mime="text/csv", icon=":material/description:", key="smp_csv", on_click="ignore")
 st.caption("导出文件含「说明」页（导出人、数据指纹、参数、时间）；投诉人个人信息已脱敏，单元格不会被当作公式执行。")

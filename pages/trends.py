@@ -5,6 +5,7 @@ import streamlit as st
 from analysis import plots, trends
 from analysis.errors import UserError
 from ui import auth
+from ui import repeats as repeats_ui
 from ui import trends as ui
 from ui.state import global_filters, open_page, store_key
 
@@ -84,6 +85,7 @@ else:
         st.success("所选范围内没有触发突增预警。")
     else:
         st.dataframe(ui.alarm_table(found, freq), hide_index=True, width="stretch", key="tr_alarms")
+    repeats_ui.group_notice(store, key, view)
     st.caption(ui.METHOD_HELP)
 
 st.subheader("促销期事件研究")

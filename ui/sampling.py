@@ -23,9 +23,9 @@ GRAIN_LABELS = {"product": "商品 × 平台", "merchant": "商品 × 平台 × 
 
 
 @st.cache_data(show_spinner="正在计算抽检优先级（含经验贝叶斯拟合）…", max_entries=8)
-def scored(_store: Store, key: str, filters: Filters, grain: str) -> sampling.SamplingResult:
-    """All units of the period, scored with the default weights."""
-    return sampling.score_units(_store, filters=filters, grain=grain)
+def scored(_store: Store, key: str, filters: Filters, grain: str, discount: bool = True) -> sampling.SamplingResult:
+    """All units of the period, scored with the default weights (``discount``: merge repeat templates)."""
+    return sampling.score_units(_store, filters=filters, grain=grain, discount_repeats=discount)
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
@@ -42,17 +42,19 @@ def candidates(_store: Store, key: str) -> pd.DataFrame:
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def details(_store: Store, key: str, filters: Filters, grain: str, uids: tuple[int, ...]) -> pd.DataFrame:
+def details(_store: Store, key: str, filters: Filters, grain: str, uids: tuple[int, ...],
+            discount: bool = True) -> pd.DataFrame:
     """Representative complaint ids, main problems and merchants of the targets."""
-    result = scored(_store, key, filters, grain)
+    result = scored(_store, key, filters, grain, discount)
     targets = result.units[result.units["uid"].isin(uids)]
     return sampling.target_details(_store, result, targets)
 
 
 @st.cache_data(show_spinner="正在读取证据…", max_entries=32)
-def evidence(_store: Store, key: str, filters: Filters, grain: str, uid: int) -> sampling.Evidence:
+def evidence(_store: Store, key: str, filters: Filters, grain: str, uid: int,
+             discount: bool = True) -> sampling.Evidence:
     """The evidence panel of one target (masked)."""
-    return sampling.target_evidence(_store, scored(_store, key, filters, grain), uid)
+    return sampling.target_evidence(_store, scored(_store, key, filters, grain, discount), uid)
 
 
 def read_upload(uploaded) -> tuple[pd.DataFrame | None, str | None]:
@@ -121,10 +123,10 @@ PROBLEM_CONFIG = {
 
 
 def export_files(store: Store, key: str, filters: Filters, grain: str, plan: pd.DataFrame,
-                 extra: dict, made_by: str | None = None) -> tuple[bytes, bytes]:
+                 extra: dict, discount: bool = True, made_by: str | None = None) -> tuple[bytes, bytes]:
     """The plan as (xlsx bytes, csv bytes), with the 说明 sheet naming who exported it (``made_by``)."""
-    result = scored(store, key, filters, grain)
-    det = details(store, key, filters, grain, tuple(int(u) for u in plan["uid"]))
+    result = scored(store, key, filters, grain, discount)
+    det = details(store, key, filters, grain, tuple(int(u) for u in plan["uid"]), discount)
     table = export.plan_table(plan, det)
     notes = export.plan_notes(store, result, extra=extra, made_by=made_by)
     xlsx = export.to_xlsx_bytes({"抽检清单": table, "说明": notes}, percent_columns=("质量安全类投诉占比", "环比增长"))

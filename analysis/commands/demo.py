@@ -42,8 +42,13 @@ def run(args: argparse.Namespace) -> int:
           f"{summary['bytes'] / 2**20:.1f} MiB，{summary['seconds']:.1f} 秒）")
     print(f"埋点真值：{truth_path}")
     for t in summary["truth"]:
-        print(f"  · {t['id']}：{t['product']} @ {t['platform']}，{t['problem']}，"
-              f"{t['window'][0]} 至 {t['window'][1]}，{t['count']} 条")
+        if t["kind"] == "repeat_complainant":
+            what = f"重复投诉人，{t['product']}，{t['merchants']} 家店铺"
+        elif t["kind"] == "group_complaint":
+            what = f"集体投诉，{t['merchant']}（{t['product']}）"
+        else:
+            what = f"{t['product']} @ {t['platform']}，{t['problem']}"
+        print(f"  · {t['id']}：{what}，{t['window'][0]} 至 {t['window'][1]}，{t['count']} 条")
     d11 = summary["double11"]
     if len(d11) >= 2:
         print("  · 双十一主窗口投诉量：" + "，".join(f"{y}年 {n} 条" for y, n in d11.items()))

@@ -9,13 +9,12 @@ whose last import was interrupted before its complaints were classified.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 
 from analysis import overview, report
 from analysis.access import command_line_user
+from analysis.commands._common import period_options
 from analysis.enrich import open_for_analysis
 from analysis.errors import UserError
-from analysis.io import parse_datetime
 from analysis.store import Filters
 
 NAME = "report"
@@ -40,22 +39,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--html", metavar="FILE", default=None, help="HTML 简报的输出路径（.html）")
 
 
-def _date(value: str | None, option: str) -> dt.date | None:
-    if value is None:
-        return None
-    parsed = parse_datetime(value)
-    if parsed is None:
-        raise UserError(f"{option} 的日期「{value}」无法识别，请写成 2017-11-01 这样的格式。")
-    return parsed.date()
-
-
 def run(args: argparse.Namespace) -> int:
     """Write the requested files; print one line per file."""
     if not args.xlsx and not args.html:
         raise UserError("请用 --xlsx 文件.xlsx 和/或 --html 文件.html 指定要生成的报表。")
-    start, end = _date(args.start, "--from"), _date(args.end, "--to")
-    if start and end and end < start:
-        raise UserError(f"--to（{end}）早于 --from（{start}），请检查统计时段。")
+    start, end = period_options(args.start, args.end)
     filters = Filters(start=start, end=end, categories=tuple(args.category),
                       platforms=tuple(args.platform), districts=tuple(args.district))
     with open_for_analysis(args.db) as store:

@@ -39,6 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--min-count", type=int, default=3, help="最少投诉量（默认 3）")
     parser.add_argument("--min-quality", type=int, default=1, help="最少质量安全类投诉量（默认 1）")
     parser.add_argument("--exclude", type=Path, default=None, help="已抽检商品清单（CSV/Excel）")
+    parser.add_argument("--count-repeats", action="store_true",
+                        help="逐件计入同一投诉人就同一商品的模板化重复投诉（默认合并为一件；集体投诉总是全部计入）")
 
 
 
@@ -51,7 +53,8 @@ def run(args: argparse.Namespace) -> int:
         if store.is_empty():
             raise UserError("数据库中没有投诉数据；请先用 `python -m analysis import 文件` 导入。")
         filters = Filters(start=args.start, end=args.end)
-        result = sampling.score_units(store, filters=filters, grain=args.grain)
+        result = sampling.score_units(store, filters=filters, grain=args.grain,
+                                      discount_repeats=not args.count_repeats)
         if args.categories is None:
             categories = None
         elif args.categories.strip().lower() in {"all", "全部"}:

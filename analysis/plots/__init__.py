@@ -10,3 +10,4 @@ from analysis.plots.overview import *  # noqa: F401,F403
 from analysis.plots.trends import *  # noqa: F401,F403
 from analysis.plots.clusters import *  # noqa: F401,F403
 from analysis.plots.sampling import *  # noqa: F401,F403
+from analysis.plots.repeats import *  # noqa: F401,F403

@@ -283,12 +283,19 @@ def test_weekly_and_seasonal_shape(full):
 # --- planted signals ---------------------------------------------------------------------------------------------
 
 
+def signals_of(truth):
+    """The planted products and services (not the planted people)."""
+    return [t for t in truth if t["kind"] in ("product", "service")]
+
+
 def test_truth_entries_have_the_required_fields(full):
     _, truth = full
     required = {"product", "platform", "problem", "window", "category", "brand", "merchant", "kind",
                 "expected_effect", "description", "count", "problems", "keywords", "id"}
-    assert len(truth) == 5
-    for entry in truth:
+    assert len(signals_of(truth)) == 5
+    assert [t["kind"] for t in truth] == ["product"] * 2 + ["service"] + ["product"] * 2 + [
+        "repeat_complainant", "group_complaint"]
+    for entry in signals_of(truth):
         assert required <= set(entry)
         assert entry["kind"] in ("product", "service")
         assert entry["category"] in TAXONOMY_CATEGORIES
@@ -303,7 +310,7 @@ def test_truth_entries_have_the_required_fields(full):
 def test_planted_rows_are_in_their_windows_with_the_right_wording(full):
     df, truth = full
     when = parse_received(df["登记时间"])
-    for entry in truth:
+    for entry in signals_of(truth):
         rows = df["_signal"] == entry["id"]
         assert rows.sum() == entry["count"]
         assert 50 <= entry["count"] <= 300
@@ -324,7 +331,7 @@ def test_planted_rows_are_in_their_windows_with_the_right_wording(full):
 def test_planted_products_stand_out_but_do_not_swamp(full):
     """Proportional reporting ratio of each planted unit × problem against all other rows."""
     df, truth = full
-    for entry in truth:
+    for entry in signals_of(truth):
         unit = (df["商品名称"] == entry["product"]) & (df["_platform"] == entry["platform"])
         has = df["_problem"] == entry["problem"]
         a, b = (unit & has).sum(), (unit & ~has).sum()
@@ -332,6 +339,41 @@ def test_planted_products_stand_out_but_do_not_swamp(full):
         prr = (a / (a + b)) / (c / (c + d))
         assert prr > 5, (entry["id"], prr)
         assert unit.sum() < 0.015 * len(df)
+
+
+def test_planted_repeat_complainant_and_group_complaint(full):
+    df, truth = full
+    when = parse_received(df["登记时间"])
+    claimant = next(t for t in truth if t["kind"] == "repeat_complainant")
+    assert set(claimant) >= {"phone", "product", "merchants", "count", "window"}
+    rows = df[df["_signal"] == claimant["id"]]
+    assert len(rows) == claimant["count"] == 150
+    assert set(rows["联系电话"]) == {claimant["phone"]} and rows["投诉人姓名"].nunique() == 1
+    assert rows["被投诉方"].nunique() == claimant["merchants"] == 60
+    assert (rows["商品名称"] == claimant["product"]).all()
+    assert rows["投诉内容"].str.contains("十倍").all() and rows["投诉内容"].str.contains("中文标签").all()
+    lo, hi = pd.Timestamp(claimant["window"][0]), pd.Timestamp(claimant["window"][1]) + pd.Timedelta(days=1)
+    assert ((when[rows.index] >= lo) & (when[rows.index] < hi)).all()
+    assert (df["联系电话"] == claimant["phone"]).sum() == 150  # nobody else has that number
+    group = next(t for t in truth if t["kind"] == "group_complaint")
+    assert set(group) >= {"merchant", "product", "count", "window"}
+    rows = df[df["_signal"] == group["id"]]
+    assert len(rows) == group["count"] == 80
+    assert rows["联系电话"].nunique() == 80 and (rows["被投诉方"] == group["merchant"]).all()
+    lo, hi = pd.Timestamp(group["window"][0]), pd.Timestamp(group["window"][1]) + pd.Timedelta(days=1)
+    assert ((when[rows.index] >= lo) & (when[rows.index] < hi)).all()
+    assert (hi - lo).days == 7
+
+
+def test_planting_people_leaves_every_other_row_as_it_was(monkeypatch):
+    with_people, truth = demo.generate_complaints(3_000, random_state=5, with_labels=True)
+    people = [t for t in truth if t["kind"] not in ("product", "service")]
+    planted = with_people["_signal"].isin([t["id"] for t in people])
+    assert len(people) == 2 and planted.sum() == sum(t["count"] for t in people) >= 2 * demo.MIN_PEOPLE_ROWS
+    monkeypatch.setattr(demo, "PEOPLE", ())
+    without, _ = demo.generate_complaints(3_000, random_state=5, with_labels=True)
+    pd.testing.assert_frame_equal(with_people[~planted], without[~planted])
+    assert (with_people.loc[planted, "登记编号"] == without.loc[planted, "登记编号"]).all()
 
 
 # --- files and CLI -----------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Import: nothing lost, dedupe and conflicts, one transaction, remembered mappings, quarantine download."""
 
 import csv
+import datetime as dt
 import io
 import json
 from pathlib import Path
@@ -265,8 +266,8 @@ def test_failure_while_resolving_leaves_the_store_unchanged(store, monkeypatch):
     before = (store.count(), store.checksum())
 
     def failing(cur, import_id):
-        cur.execute("INSERT INTO complaints SELECT 'x', NULL, 'partial', NULL, NULL, NULL, NULL, NULL, NULL, NULL, "
-                    "NULL, NULL, NULL, NULL, NULL, NULL, NULL, 'h', 't', 99, 1")
+        cur.execute("INSERT INTO complaints (complaint_id, text, content_hash, text_hash, import_id, source_row) "
+                    "VALUES ('x', 'partial', 'h', 't', 99, 1)")
         raise RuntimeError("boom")
 
     monkeypatch.setattr(ingest, "_resolve", failing)
@@ -347,3 +348,31 @@ def test_every_field_lands_in_its_column(store):
                 "status": "已办结", "complainant_name": "张三", "complainant_phone": "13812345678"}
     assert {k: row[k] for k in expected} == expected
     assert set(schema.FIELD_NAMES) <= set(row.index)
+
+
+def test_handling_columns_import_and_an_empty_handled_at_is_not_an_error(store, tmp_path):
+    path = tmp_path / "handling.csv"
+    path.write_text("投诉编号,受理时间,投诉内容,处理结果,办结时间,挽回经济损失,是否按期办结,身份证号\n"
+                    "H1,2017-03-01,烧水壶漏电,调解成功,2017-03-10,120,是,310104199001011233\n"
+                    "H2,2017-03-02,还在处理,处理中,,,,\n", encoding="utf-8")
+    result = ingest.import_file(store, path)
+    assert counts(result) == (2, 2, 0, 0, 0)
+    rows = stored(store, "SELECT complaint_id, handled_at, amount_recovered, timely, complainant_id_number "
+                         "FROM complaints ORDER BY 1")
+    assert rows == [("H1", dt.datetime(2017, 3, 10), 120.0, "是", "310104199001011233"),
+                    ("H2", None, None, None, None)]
+
+
+def test_fields_added_later_leave_the_content_hash_of_older_rows_unchanged(store):
+    """Without values in the later fields the hash is the first schema's: a re-import after an
+    upgrade finds duplicates, not conflicts."""
+    ingest.import_file(store, FIX / "utf8_bom.csv")
+    first = [f.name for f in schema.fields() if f.name in ingest._FIRST_SCHEMA_FIELDS]
+    parts = [f"coalesce(strftime({n}, '%Y-%m-%d %H:%M:%S'), '')" if schema.FIELD_KINDS[n] == "datetime"
+             else f"coalesce(printf('%.4f', {n}), '')" if schema.FIELD_KINDS[n] == "number"
+             else f"coalesce({n}, '')" for n in first]
+    old_hash = f"md5(concat_ws(chr(31), {', '.join(parts)}))"
+    assert store.scalar(f"SELECT bool_and(content_hash = {old_hash}) FROM complaints")
+    store.con.execute("UPDATE complaints SET timely = '是' WHERE complaint_id = 'SH2017110001'")
+    assert store.scalar(f"SELECT content_hash = {ingest._content_hash_sql()} FROM complaints "
+                        "WHERE complaint_id = 'SH2017110001'") is False

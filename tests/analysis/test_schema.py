@@ -13,10 +13,12 @@ def test_fields_are_the_documented_ones():
     assert schema.FIELD_NAMES == (
         "complaint_id", "received_at", "text", "title", "product", "brand", "merchant", "platform", "category_raw",
         "problem_raw", "demand", "district", "channel", "status", "amount", "complainant_name", "complainant_phone",
+        "complainant_id_number", "handled_at", "amount_recovered", "timely",
     )
     assert schema.REQUIRED_FIELDS == ("received_at", "text")
-    assert schema.PERSONAL_FIELDS == ("complainant_name", "complainant_phone")
+    assert schema.PERSONAL_FIELDS == ("complainant_name", "complainant_phone", "complainant_id_number")
     assert schema.FIELD_KINDS["received_at"] == "datetime" and schema.FIELD_KINDS["amount"] == "number"
+    assert schema.FIELD_KINDS["handled_at"] == "datetime" and schema.FIELD_KINDS["amount_recovered"] == "number"
 
 
 @pytest.mark.parametrize("raw, expected", [
@@ -31,9 +33,13 @@ def test_normalize_header(raw, expected):
     assert schema.normalize_header(raw) == expected
 
 
+# Handling columns and the ID number are not in the demo export (real exports may have them).
+NOT_IN_DEMO = {"complainant_id_number", "handled_at", "amount_recovered", "timely"}
+
+
 def test_demo_export_headers_map_to_every_field():
     mapping = schema.auto_mapping(DEMO_HEADERS)
-    assert sorted(mapping.values()) == sorted(schema.FIELD_NAMES)
+    assert sorted(mapping.values()) == sorted(set(schema.FIELD_NAMES) - NOT_IN_DEMO)
     assert mapping["投诉内容"] == "text" and mapping["登记时间"] == "received_at" and mapping["联系电话"] == "complainant_phone"
 
 
@@ -49,6 +55,13 @@ def test_real_export_headers():
     assert cfpb == {"Date received": "received_at", "Product": "category_raw", "Sub-product": "product",
                     "Issue": "problem_raw", "Consumer complaint narrative": "text", "Company": "merchant",
                     "State": "district", "Complaint ID": "complaint_id"}
+    cfpb_handling = schema.auto_mapping(["Submitted via", "Company response to consumer", "Timely response?"])
+    assert cfpb_handling == {"Submitted via": "channel", "Company response to consumer": "status",
+                             "Timely response?": "timely"}
+    handling = schema.auto_mapping(["受理时间", "办结时间", "处理结果", "挽回经济损失", "是否按期办结", "身份证号"])
+    assert handling == {"受理时间": "received_at", "办结时间": "handled_at", "处理结果": "status",
+                        "挽回经济损失": "amount_recovered", "是否按期办结": "timely",
+                        "身份证号": "complainant_id_number"}
     # Shop/user ids in review exports are not complaint ids.
     taobao = schema.auto_mapping(["用户ID", "会员级别", "手机参数", "昵称", "购买时间", "评论内容"])
     assert taobao == {"昵称": "complainant_name", "购买时间": "received_at", "评论内容": "text"}

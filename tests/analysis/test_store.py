@@ -7,6 +7,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from analysis import store as store_mod
@@ -15,6 +16,7 @@ from analysis.store import Filters, Store, text_hash
 
 ROOT = Path(__file__).resolve().parents[2]
 TABLES = {"complaints", "imports", "quarantine", "conflicts", "column_mappings", "tokens", "enrichment",
+          "complaint_repeats", "repeat_state",
           "cluster_runs", "cluster_assignments", "cluster_edits", "sampling_candidates"}
 
 
@@ -185,3 +187,17 @@ def test_a_store_locked_by_another_process_gives_a_chinese_message(tmp_path):
         holder.wait()
     time.sleep(0.1)
     Store(path).close()
+
+
+def test_a_store_from_before_a_field_existed_gets_the_column(tmp_path):
+    path = tmp_path / "old.duckdb"
+    with Store(path) as s:
+        insert(s, "A1", "旧库里的投诉", when=dt.datetime(2017, 1, 1))
+        s.con.execute("DROP VIEW complaints_counted")
+        s.con.execute("DROP VIEW complaints_enriched")
+        s.con.execute("ALTER TABLE complaints DROP COLUMN timely")
+        s.con.execute("ALTER TABLE complaints DROP COLUMN handled_at")
+    with Store(path) as s:  # opened for writing: the missing canonical fields are added
+        row = s.query("SELECT complaint_id, timely, handled_at FROM complaints_enriched").iloc[0]
+        assert row["complaint_id"] == "A1" and row["timely"] is None and row["handled_at"] is pd.NaT
+        assert s.query("SELECT complaint_id FROM complaints_counted")["complaint_id"].tolist() == ["A1"]
