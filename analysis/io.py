@@ -166,8 +166,11 @@ def normalize_value(value: str | None, *, kind: str = "text") -> str | None:
 _DATE_YMD = (
     r"^(?P<y>\d{4})\s*(?:-|/|\.|年)\s*(?P<m>\d{1,2})\s*(?:-|/|\.|月)\s*(?P<d>\d{1,2})\s*(?:日|号)?"
     r"(?:(?:\s*|T)(?P<ap>上午|下午|晚上|凌晨|中午|am|pm|AM|PM)?\s*(?P<H>\d{1,2})\s*(?::|时|点)\s*(?P<M>\d{1,2})"
-    r"\s*(?:分)?\s*(?:(?::)?\s*(?P<S>\d{1,2})(?:\.\d+)?\s*(?:秒)?)?\s*(?P<ap2>am|pm|AM|PM)?)?$"
+    r"\s*(?:分)?\s*(?:(?::)?\s*(?P<S>\d{1,2})(?:\.\d+)?\s*(?:秒)?)?\s*(?P<ap2>am|pm|AM|PM)?"
+    r"(?:\s*(?P<tz>Z|z|(?P<tzs>[+-])(?P<tzh>\d{2}):?(?P<tzm>\d{2})))?)?$"
 )
+# Times with a UTC offset (2017-11-11T10:00:00+08:00, …Z) are converted to China time (UTC+8).
+_CHINA_OFFSET_MINUTES = 8 * 60
 _DATE_COMPACT = r"^(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})(?:\s*(?P<H>\d{2})(?P<M>\d{2})(?P<S>\d{2})?)?$"
 _DATE_SERIAL = r"^(?P<serial>\d{5}(?:\.\d+)?)$"
 DATE_MIN = dt.datetime(1980, 1, 1)
@@ -183,13 +186,24 @@ def _int_field(struct: pa.StructArray, name: str) -> np.ndarray:
     return pc.fill_null(col.cast(pa.int64()), -1).to_numpy(zero_copy_only=False)
 
 
+def _to_china_time(struct: pa.StructArray) -> np.ndarray:
+    """Seconds to add to a local time written with a UTC offset to get China time (0 without one)."""
+    tz = pc.fill_null(struct.field("tz"), "").to_numpy(zero_copy_only=False).astype(str)
+    sign = np.where(pc.fill_null(struct.field("tzs"), "").to_numpy(zero_copy_only=False).astype(str) == "-", -1, 1)
+    offset = sign * (np.maximum(_int_field(struct, "tzh"), 0) * 60 + np.maximum(_int_field(struct, "tzm"), 0))
+    shift = np.where(tz == "", 0, _CHINA_OFFSET_MINUTES - offset) * 60
+    return shift.astype("timedelta64[s]")
+
+
 def parse_datetimes(values) -> tuple[pd.Series, np.ndarray, np.ndarray]:
     """Parse dates/times written in the common Chinese forms, vectorised.
 
     Accepted: ``2017-11-11``, ``2017/11/11 10:00``, ``2017.11.11``,
     ``2017年11月11日``, ``2017年11月11日 10时30分``, ``20171111``,
     ``20171111103000``, Excel serial numbers (``43050``, ``43050.5``), with
-    full-width digits, optional seconds and 上午/下午. Dates outside 1980–2100
+    full-width digits, optional seconds and 上午/下午, ISO 8601 with a UTC
+    offset (``2017-11-11T10:00:00+08:00``, ``2017-11-11T02:00:00Z``, converted
+    to China time, UTC+8). Dates outside 1980–2100
     or that do not exist (2 月 30 日) are not accepted.
 
     Args:
@@ -223,6 +237,8 @@ def parse_datetimes(values) -> tuple[pd.Series, np.ndarray, np.ndarray]:
         ok &= d <= days_in_month.astype(int)
         stamp = (month_start.astype("datetime64[D]") + np.where(ok, d - 1, 0)).astype("datetime64[s]")
         stamp = stamp + (hh * 3600 + mm * 60 + ss).astype("timedelta64[s]")
+        if "tz" in [f.name for f in struct.type]:
+            stamp = stamp + _to_china_time(struct)
         where = np.flatnonzero(matched)
         result[where[ok]] = stamp[ok]
     struct = pc.extract_regex(arr, _DATE_SERIAL)

@@ -256,6 +256,13 @@ def test_detect_encoding_order(tmp_path, data, encoding):
     ("2017-11-11T10:00:00.123", dt.datetime(2017, 11, 11, 10, 0)),
     ("2016-02-29", dt.datetime(2016, 2, 29)),
     (" 2017-11-11 ", dt.datetime(2017, 11, 11)),
+    # ISO 8601 with a UTC offset: China time (UTC+8)
+    ("2017-11-11T10:00:00+08:00", dt.datetime(2017, 11, 11, 10, 0)),
+    ("2017-11-11T02:00:00Z", dt.datetime(2017, 11, 11, 10, 0)),
+    ("2017-11-11T02:00:00.250Z", dt.datetime(2017, 11, 11, 10, 0)),
+    ("2017-11-10T21:00:00-05:00", dt.datetime(2017, 11, 11, 10, 0)),
+    ("2017-11-11T20:30:00+0000", dt.datetime(2017, 11, 12, 4, 30)),  # crosses midnight in China
+    ("2017-12-31T23:00:00+09:00", dt.datetime(2017, 12, 31, 22, 0)),
 ])
 def test_parse_datetime_forms(text, expected):
     assert rio.parse_datetime(text) == expected
