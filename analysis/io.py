@@ -55,9 +55,12 @@ MAX_EXCEL_UNCOMPRESSED = 2 * 1024**3
 MAX_ZIP_RATIO = 200
 MAX_ZIP_MEMBERS = 10_000
 MAX_RECORD_LINES = 1_000
+MAX_LINE_CHARS = 1024 * 1024  # a longer line (no line break) is quarantined; a header that long is rejected
+MAX_NUL_SHARE = 0.01  # more NUL and other control bytes than this share (and 8) at the start: binary, not text
 HEADER_SCAN_ROWS = 30
 SNIFF_CHARS = 256 * 1024
 _BLOCK = 4 * 1024 * 1024
+_SCAN_BLOCK = 1024 * 1024
 _DELIMITERS = (",", "\t", ";", "|")
 _ZIP_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -299,10 +302,24 @@ class EncodingGuess:
     clean: bool  # the whole file decodes strictly with ``encoding``
     sha256: str
     size: int
+    fallback: str | None = None  # the other encoding, tried row by row where ``encoding`` fails or misleads
+    nul_bytes: int = 0  # NUL bytes in the file (cleaned from the cells)
+    max_line_bytes: int = 0  # the longest line, in bytes
+
+
+_LINE_SPLIT = re.compile(rb"\r\n|\r|\n")
 
 
 def _reject(message: str, file_name: str, **where) -> ImportRejected:
     return ImportRejected(message, file=file_name, **where)
+
+
+_CONTROL_BYTES = bytes(b for b in range(32) if b not in (9, 10, 13))
+
+
+def _control_bytes(sample: bytes) -> int:
+    """How many NUL and other control bytes (tab and line breaks aside) a sample holds."""
+    return len(sample) - len(sample.translate(None, _CONTROL_BYTES))
 
 
 def _looks_utf16_without_bom(head: bytes) -> str | None:
@@ -341,24 +358,23 @@ def detect_encoding(path: str | Path, *, file_name: str | None = None) -> Encodi
     digest = hashlib.sha256()
     size = 0
     with open(path, "rb") as fh:
-        head = fh.read(_BLOCK)
+        head = fh.read(_SCAN_BLOCK)
         bom_encoding = next((enc for bom, enc in _BOMS if head.startswith(bom)), None)
         if bom_encoding:
             candidates = [bom_encoding]
             method = "字节顺序标记 (BOM)"
-        elif b"\x00" in head[:65536]:
-            utf16 = _looks_utf16_without_bom(head)
-            if utf16 is None:
-                raise _reject("看起来不是文本表格（含大量空字节，可能是二进制文件）。请导出为 CSV 或 Excel 后再导入。", name)
+        elif b"\x00" in head[:65536] and (utf16 := _looks_utf16_without_bom(head)) is not None:
             candidates = [utf16]
             method = "UTF-16 字节模式"
-        else:
+        elif _control_bytes(head[:65536]) > max(8, MAX_NUL_SHARE * len(head[:65536])):
+            raise _reject("看起来不是文本表格（含大量空字节，可能是二进制文件）。请导出为 CSV 或 Excel 后再导入。", name)
+        else:  # a few NUL bytes in a text file are cleaned from their cells
             candidates = ["utf-8", "gb18030"]
             method = ""
         decoders = {enc: codecs.getincrementaldecoder(enc)("strict") for enc in candidates}
         alive = dict.fromkeys(candidates, True)
-        block = head
-        while block:
+        utf8_rows = nul_bytes = longest = carried = 0
+        for block in _scan_blocks(fh, head):
             digest.update(block)
             size += len(block)
             for enc, decoder in decoders.items():
@@ -367,7 +383,16 @@ def detect_encoding(path: str | Path, *, file_name: str | None = None) -> Encodi
                         decoder.decode(block)
                     except UnicodeDecodeError:
                         alive[enc] = False
-            block = fh.read(_BLOCK)
+            if not method:
+                nul_bytes += block.count(b"\x00")
+                if not utf8_rows and not alive["utf-8"] and _has_utf8_cjk_run(block):
+                    utf8_rows = 1
+            breaks = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10)
+            if len(breaks):
+                longest = max(longest, carried + int(breaks[0]), int(np.diff(breaks).max(initial=0)))
+                carried = len(block) - int(breaks[-1]) - 1
+            else:
+                carried += len(block)
         for enc, decoder in decoders.items():
             if alive[enc]:
                 try:
@@ -377,14 +402,110 @@ def detect_encoding(path: str | Path, *, file_name: str | None = None) -> Encodi
     if size == 0:
         raise _reject("文件为空。请确认导出是否成功。", name)
     sha = digest.hexdigest()
+    facts = {"nul_bytes": nul_bytes, "max_line_bytes": max(longest, carried)}
     if bom_encoding or method:
-        return EncodingGuess(candidates[0], method, alive[candidates[0]], sha, size)
+        return EncodingGuess(candidates[0], method, alive[candidates[0]], sha, size, **facts)
     if alive["utf-8"]:
-        return EncodingGuess("utf-8", "严格 UTF-8", True, sha, size)
+        return EncodingGuess("utf-8", "严格 UTF-8", True, sha, size, **facts)
     if alive["gb18030"]:
-        return EncodingGuess("gb18030", "严格 GB18030", True, sha, size)
+        # UTF-8 text also decodes as GB18030 (as mojibake): such rows are told apart row by row.
+        return EncodingGuess("gb18030", "严格 GB18030", True, sha, size,
+                             fallback="utf-8" if utf8_rows else None, **facts)
+    mixed = _mixed_guess(head)
+    if mixed is not None:
+        encoding, fallback, method = mixed
+        return EncodingGuess(encoding, method, False, sha, size, fallback=fallback, **facts)
     encoding, method = _detector_guess(head)
-    return EncodingGuess(encoding, method, False, sha, size)
+    return EncodingGuess(encoding, method, False, sha, size, **facts)
+
+
+def _has_utf8_cjk_run(block: bytes) -> bool:
+    """Four CJK characters in a row in UTF-8 (an E4–E9 lead byte, two continuation bytes, four times).
+
+    A GB18030 file holding them may have UTF-8 rows, which decode as GB18030 mojibake.
+    """
+    a = np.frombuffer(block, dtype=np.uint8)
+    cont = (a >= 0x80) & (a <= 0xBF)
+    char = (a[:-2] >= 0xE4) & (a[:-2] <= 0xE9) & cont[1:-1] & cont[2:]
+    return bool((char[:-9] & char[3:-6] & char[6:-3] & char[9:]).any())
+
+
+def _scan_blocks(fh, head: bytes) -> Iterator[bytes]:
+    """The file in pieces of ``_SCAN_BLOCK`` bytes (``head`` already read), so that scanning holds little."""
+    for start in range(0, len(head), _SCAN_BLOCK):
+        yield head[start:start + _SCAN_BLOCK]
+    while block := fh.read(_SCAN_BLOCK):
+        yield block
+
+
+def _mixed_guess(sample: bytes) -> tuple[str, str, str] | None:
+    """A file mixing UTF-8 and GB18030/GBK lines: the encoding most lines use, the other, and the method.
+
+    None when the lines that are not ASCII mostly decode with neither (then a detector decides).
+    """
+    counts = {"utf-8": 0, "gb18030": 0}
+    other = 0
+    for line in _LINE_SPLIT.split(sample[:1024 * 1024])[:-1]:
+        if line.isascii():
+            continue
+        decoded = _decode_plausible(line, ("utf-8", "gb18030"))
+        if decoded is None:
+            other += 1
+        else:
+            counts[decoded[1]] += 1
+    if not counts["utf-8"] or not counts["gb18030"] or other > counts["utf-8"] + counts["gb18030"]:
+        return None
+    main = "utf-8" if counts["utf-8"] >= counts["gb18030"] else "gb18030"
+    fallback = "gb18030" if main == "utf-8" else "utf-8"
+    return main, fallback, f"逐行判断（以 {encoding_label(main)} 为主，部分行为 {encoding_label(fallback)}）"
+
+
+def _plausible_text(text: str) -> bool:
+    """True when the non-ASCII characters of a decoded text are mostly common Chinese (GB2312) ones.
+
+    Bytes decoded with the wrong one of UTF-8/GB18030 give rare characters (鐢电儹) or none from
+    GB2312 at all, so this tells a right decoding from a lucky one.
+    """
+    wide = [ch for ch in text if ord(ch) > 127]
+    if not wide:
+        return True
+    common = 0
+    for ch in wide:
+        try:
+            ch.encode("gb2312")
+            common += 1
+        except UnicodeEncodeError:
+            pass
+    return common >= 0.9 * len(wide)
+
+
+def _decode_plausible(raw: bytes, encodings: Sequence[str]) -> tuple[str, str] | None:
+    """The first of ``encodings`` that decodes ``raw`` strictly into plausible text, as ``(text, encoding)``."""
+    for encoding in encodings:
+        try:
+            text = raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        if _plausible_text(text):
+            return text, encoding
+    return None
+
+
+def _fix_encoding(cells: list[str], encoding: str, fallback: str) -> tuple[list[str], bool]:
+    """Decide the encoding of one row: ``(cells, broken)``.
+
+    A row that does not decode with the file's ``encoding`` (it holds surrogate escapes) is
+    decoded with ``fallback`` when that gives plausible text. When the fallback is UTF-8, a
+    row that is valid UTF-8 is read as UTF-8 even though it also decodes (as mojibake) with
+    GB18030. The same list is returned when nothing changes; ``broken`` says bytes remain
+    undecodable.
+    """
+    broken = any(_SURROGATE.search(c) for c in cells)
+    if broken or (fallback == "utf-8" and not all(c.isascii() for c in cells)):
+        raw = [c.encode(encoding, "surrogateescape") for c in cells]
+        if _decode_plausible(b"\x1f".join(raw), (fallback,)) is not None:
+            return [r.decode(fallback) for r in raw], False
+    return cells, broken
 
 
 def _detector_guess(sample: bytes) -> tuple[str, str]:
@@ -472,6 +593,8 @@ class TableInfo:
     header_row: int
     headers: list[str]
     warnings: list[str] = dataclasses.field(default_factory=list)
+    fallback_encoding: str | None = None  # a second encoding some rows use (text files mixing UTF-8 and GBK)
+    sheets: list[str] = dataclasses.field(default_factory=list)  # every worksheet of a workbook, in order
 
 
 @dataclasses.dataclass
@@ -606,19 +729,39 @@ class TableReader:
         path: the file (``.csv .tsv .txt .xlsx .xlsm .xls``).
         file_name: the name to report (e.g. the uploaded file's name).
         chunk_size: rows per chunk.
+        sheet: the worksheet to read from a workbook (default: the one that
+            looks most like complaints).
+        max_line_chars: a text line longer than this (no line break) is
+            quarantined without being held in memory; a header that long
+            rejects the file.
+
+    Attributes:
+        rows_read: data rows produced so far (good or quarantined), counted
+            apart from the blank rows, repeated headers and title rows skipped.
+        fallback_rows: rows decoded with the file's second encoding
+            (``info.fallback_encoding``).
+        nul_rows: rows whose cells held NUL bytes (removed).
 
     Raises:
         ImportRejected: the file cannot be imported at all.
     """
 
-    def __init__(self, path: str | Path, *, file_name: str | None = None, chunk_size: int = 50_000) -> None:
+    def __init__(self, path: str | Path, *, file_name: str | None = None, chunk_size: int = 50_000,
+                 sheet: str | None = None, max_line_chars: int | None = None) -> None:
         self.path = Path(path)
         self.file_name = file_name or self.path.name
         self.chunk_size = int(chunk_size)
+        self.max_line_chars = int(max_line_chars or MAX_LINE_CHARS)
+        self.requested_sheet = sheet
         self.skipped_header_rows = 0
         self.skipped_blank_rows = 0
         self.skipped_title_rows = 0
         self.bytes_read = 0
+        self.rows_read = 0
+        self.fallback_rows = 0
+        self.nul_rows = 0
+        self._fallback: str | None = None
+        self._overlong: set[int] = set()
         suffix = Path(self.file_name).suffix.lower() or self.path.suffix.lower()
         if suffix not in SUPPORTED_SUFFIXES:
             raise _reject(f"不支持的文件类型「{suffix or '无扩展名'}」。请导入 CSV、TSV、TXT、XLSX 或 XLS 文件。",
@@ -649,14 +792,30 @@ class TableReader:
 
     def _open_text(self) -> None:
         guess = detect_encoding(self.path, file_name=self.file_name)
-        self._clean = guess.clean
+        self._clean = guess.clean and not guess.nul_bytes and guess.fallback is None
+        self._fallback = guess.fallback
         self._binary = open(self.path, "rb")
         self._text = io.TextIOWrapper(self._binary, encoding=guess.encoding, errors="surrogateescape", newline="")
-        peek = self._text.read(SNIFF_CHARS)
-        if peek.endswith("\r"):
-            peek += self._text.read(1)
-        if not peek.endswith(("\n", "\r")):
-            peek += self._text.readline()
+        limit = self.max_line_chars
+        peek = self._text.read(min(SNIFF_CHARS, limit))
+        if guess.max_line_bytes <= limit:  # every line fits: read the file at C speed
+            if peek.endswith("\r"):
+                peek += self._text.read(1)
+            if not peek.endswith(("\n", "\r")):
+                peek += self._text.readline()
+        else:  # some line is too long to hold: read line by line with a bound
+            cut = peek.rfind("\n")
+            if cut < 0:
+                cut = peek.rfind("\r", 0, len(peek) - 1)
+            if cut < 0 and len(peek) >= min(SNIFF_CHARS, limit):
+                self.close()
+                raise _reject(f"第 1 行超过 {len(peek):,} 个字符仍没有换行，不像投诉导出表格（表头过长，"
+                              "可能是单行的大文件或二进制数据）。请确认文件内容，导出为每行一条投诉的 CSV 或 Excel 后再导入。",
+                              self.file_name, row=1)
+            rest = peek[cut + 1:] if cut >= 0 else ""
+            peek = peek[:cut + 1] if cut >= 0 else peek
+            first = sum(1 for _ in io.StringIO(peek, newline="")) + 1
+            self._text = _BoundedLines(rest, self._text, limit=limit, first_line=first, overlong=self._overlong)
         self._peek = peek
         delimiter = _sniff_delimiter(peek, suffix=self._suffix)
         head: list[tuple[int, list[str]]] = []
@@ -672,16 +831,49 @@ class TableReader:
             prev = reader.line_num
         if not head:
             raise _reject("文件中没有可读取的内容（只有空行）。", self.file_name)
+        if guess.fallback:
+            head = [(n, _fix_encoding(cells, guess.encoding, guess.fallback)[0]) for n, cells in head]
         index = _choose_header(head)
         header_line, header_cells = head[index]
         self._delimiter = delimiter
         self._header_line = header_line
+        header_cells = self._decode_header(header_cells, header_line, guess)
         self._init_info(header_cells, header_line, kind="text", encoding=guess.encoding,
                         method=guess.method, delimiter=delimiter, sheet=None, sha=guess.sha256, size=guess.size)
-        if not guess.clean:
+        self.info.fallback_encoding = guess.fallback
+        if not guess.clean and not guess.fallback:  # with a fallback the import reports rows per encoding
             self.info.warnings.append(
                 f"文件中有无法按 {encoding_label(guess.encoding)} 解码的字节，所在行已隔离（编码由{guess.method}判断）。"
             )
+
+    def _decode_header(self, cells: list[str], line: int, guess: EncodingGuess) -> list[str]:
+        """The header cells, re-decoded with the second encoding if needed; undecodable bytes reject the file."""
+        cells = [c.replace("\x00", "") for c in cells]
+        fallback = guess.fallback or ("gb18030" if guess.encoding.startswith("utf-8") else "utf-8")
+        cells, broken = _fix_encoding(cells, guess.encoding, fallback)
+        if not broken:
+            return cells
+        column = next(i for i, c in enumerate(cells) if _SURROGATE.search(c))
+        shown = _clean_surrogates(cells[column])[:30]
+        raise _reject(f"表头第 {column + 1} 列「{shown}」含无法按 {encoding_label(guess.encoding)} 或 GB18030/GBK 解码的字节"
+                      "（文件可能已损坏或混用了编码）。请用 Excel 或文本编辑器打开，修正表头后另存为 UTF-8 编码的 CSV 再导入。",
+                      self.file_name, row=line)
+
+    def _repair_row(self, cells: list[str]) -> list[str] | None:
+        """A text row with its encoding decided and NUL bytes removed; None if its bytes do not decode."""
+        if self._fallback:
+            fixed, broken = _fix_encoding(cells, self.info.encoding, self._fallback)
+            if fixed is not cells and not broken:
+                cells = fixed
+                self.fallback_rows += 1
+        else:
+            broken = any(_SURROGATE.search(c) for c in cells)
+        if broken:
+            return None
+        if any("\x00" in c for c in cells):
+            cells = [c.replace("\x00", "") for c in cells]
+            self.nul_rows += 1
+        return cells
 
     def _text_records(self) -> Iterator[tuple[int, list[str] | None, list[tuple[int, str]], str | None]]:
         """Yield ``(line, cells, lines, error)`` for every record after the header.
@@ -698,6 +890,7 @@ class TableReader:
         next_line = 1
         header_line, width = self._header_line, self._width
         drop = collections.deque(maxlen=0).extend
+        overlong = self._overlong
         while True:
             source, shadow = itertools.tee(itertools.chain(pending, base) if pending else base)
             reader = csv.reader(source, delimiter=self._delimiter, strict=False)
@@ -717,6 +910,13 @@ class TableReader:
                     break
                 n = reader.line_num
                 first = start + prev
+                if overlong and first > header_line and not overlong.isdisjoint(range(first, start + n)):
+                    # A line too long to hold was skipped (an empty line stands for it): quarantine its record.
+                    drop(itertools.islice(shadow, prev - shadow_at))
+                    raw = "".join(itertools.islice(shadow, n - prev))
+                    shadow_at = prev = n
+                    yield first, None, [(first, raw[:self.max_line_chars])], "overlong"
+                    continue
                 if first <= header_line:
                     if first < header_line and any(c.strip() for c in cells):
                         self.skipped_title_rows += 1
@@ -859,11 +1059,14 @@ class TableReader:
                 good.append(cells)
                 rows.append(number)
                 if len(good) + len(quarantine) >= chunk_size:
+                    self.rows_read += len(good) + len(quarantine)
                     yield _make_chunk(headers, good, rows, quarantine)
                     good, rows, quarantine = [], [], []
                 continue
             if error is None:
-                if check_bytes and any(_SURROGATE.search(c) for c in cells):
+                if check_bytes and (repaired := self._repair_row(cells)) is not None:
+                    cells = repaired
+                elif check_bytes:
                     quarantine.append(QuarantinedRow(
                         number, f"含无法按 {encoding_label(self.info.encoding)} 解码的字节（文件可能混用了编码或已损坏）",
                         None, _raw_row(headers, cells)))
@@ -886,15 +1089,18 @@ class TableReader:
             else:
                 text = "".join(line for _, line in captured)
                 reason = {
+                    "overlong": f"此行超过 {self.max_line_chars:,} 个字符仍没有换行，未读入（可能是损坏的数据或不是表格）",
                     "quote": "引号未闭合或字段数不符，无法可靠拆分此行",
                     "too_long": f"引号未闭合，字段跨越超过 {MAX_RECORD_LINES} 行",
                     "csv": "无法按 CSV 规则解析此行（字段过长或格式错误）",
                 }[error]
                 quarantine.append(QuarantinedRow(number, reason, None, {"_line": _clean_surrogates(text)}))
             if len(good) + len(quarantine) >= chunk_size:
+                self.rows_read += len(good) + len(quarantine)
                 yield _make_chunk(headers, good, rows, quarantine)
                 good, rows, quarantine = [], [], []
         if good or quarantine:
+            self.rows_read += len(good) + len(quarantine)
             yield _make_chunk(headers, good, rows, quarantine)
         self.close()
 
@@ -909,6 +1115,70 @@ class TableReader:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+    @property
+    def row_encodings(self) -> dict[str, int]:
+        """How many of the rows read each encoding decoded (text files; one entry when not mixed)."""
+        if self.info.kind != "text":
+            return {}
+        counts = {self.info.encoding: self.rows_read - self.fallback_rows}
+        if self.fallback_rows:
+            counts[self.info.fallback_encoding] = self.fallback_rows
+        return counts
+
+
+class _BoundedLines:
+    """The lines of a text stream, each read with a bound: a longer line is skipped, not held.
+
+    A skipped line is replaced by an empty line and its number recorded in ``overlong`` so
+    that the reader quarantines its record. ``prefix`` holds text already read from the
+    stream (its last line may continue in the stream); line numbers start at ``first_line``.
+    """
+
+    def __init__(self, prefix: str, stream: io.TextIOBase, *, limit: int, first_line: int,
+                 overlong: set[int]) -> None:
+        self._prefix = io.StringIO(prefix, newline="").readlines()
+        self._stream = stream
+        self._limit = limit
+        self._line = first_line - 1
+        self._after_cr = False
+        self.overlong = overlong
+
+    @property
+    def closed(self) -> bool:
+        return self._stream.closed
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def __iter__(self) -> _BoundedLines:
+        return self
+
+    def _read(self) -> str:
+        if self._prefix:
+            line = self._prefix.pop(0)
+            if self._prefix or line.endswith("\n"):
+                return line
+            return line + self._stream.readline(max(1, self._limit - len(line)))
+        line = self._stream.readline(self._limit)
+        if line == "\n" and self._after_cr:  # the rest of a \r\n split by the bound
+            line = self._stream.readline(self._limit)
+        return line
+
+    def __next__(self) -> str:
+        line = self._read()
+        if not line:
+            raise StopIteration
+        self._line += 1
+        self._after_cr = line.endswith("\r")
+        if len(line) >= self._limit and not line.endswith(("\n", "\r")):
+            while line and not line.endswith(("\n", "\r")):  # skip to the end of the line
+                line = self._stream.readline(self._limit)
+            self._after_cr = line.endswith("\r")
+            self.overlong.add(self._line)
+            return "\n"
+        return line
 
 
 def _clean_surrogates(text: str) -> str:

@@ -2,6 +2,7 @@
 
 import datetime as dt
 import re
+import tracemalloc
 import zipfile
 from pathlib import Path
 
@@ -232,6 +233,102 @@ def test_detect_encoding_order(tmp_path, data, encoding):
     assert guess.encoding == encoding
     assert guess.size == len(data)
     assert re.fullmatch(r"[0-9a-f]{64}", guess.sha256)
+
+
+# Rows of one export written in the other encoding (issue 20: mojibake stored silently, or the file rejected).
+_HEAD = "投诉编号,登记时间,投诉内容,涉及平台\n"
+_GBK_ROWS = [f"G{i:02d},2017-11-{i % 28 + 1:02d},充电宝使用时发热鼓包第{i}次，要求退货,京东\n" for i in range(50)]
+_UTF8_ROWS = [f"U{i:02d},2017-11-{i % 28 + 1:02d},电热水壶漏电严重,淘宝\n" for i in range(5)]  # even byte runs
+
+
+def _read_all(path):
+    with rio.open_table(path) as reader:
+        chunks = list(reader.chunks())
+        texts = [t for c in chunks for t in c.column("投诉内容").to_pylist()]
+        return reader, texts, [q for c in chunks for q in c.quarantine]
+
+
+def test_utf8_rows_in_a_gbk_file_are_read_as_utf8_not_mojibake(tmp_path):
+    path = tmp_path / "gbk_with_utf8.csv"
+    path.write_bytes(_HEAD.encode("gbk") + "".join(_GBK_ROWS).encode("gbk") + "".join(_UTF8_ROWS).encode("utf-8"))
+    reader, texts, quarantine = _read_all(path)
+    assert (reader.info.encoding, reader.info.fallback_encoding) == ("gb18030", "utf-8")
+    assert texts[-5:] == ["电热水壶漏电严重"] * 5 and texts[0] == "充电宝使用时发热鼓包第0次，要求退货"
+    assert not quarantine
+    assert reader.row_encodings == {"gb18030": 50, "utf-8": 5}
+
+
+def test_gbk_rows_in_a_utf8_file_are_read_as_gbk(tmp_path):
+    path = tmp_path / "utf8_with_gbk.csv"
+    path.write_bytes(_HEAD.encode("utf-8") + "".join(_GBK_ROWS).encode("utf-8") + "".join(_UTF8_ROWS).encode("gbk"))
+    reader, texts, quarantine = _read_all(path)
+    assert reader.info.headers == ["投诉编号", "登记时间", "投诉内容", "涉及平台"]
+    assert (reader.info.encoding, reader.info.fallback_encoding) == ("utf-8", "gb18030")
+    assert len(texts) == 55 and texts[-1] == "电热水壶漏电严重" and not quarantine
+    assert reader.row_encodings == {"utf-8": 50, "gb18030": 5}
+
+
+def test_a_gbk_header_in_a_utf8_file_is_decoded(tmp_path):
+    path = tmp_path / "gbk_header.csv"
+    path.write_bytes(_HEAD.encode("gbk") + "".join(_GBK_ROWS[:3]).encode("utf-8"))
+    reader, texts, _ = _read_all(path)
+    assert reader.info.headers == ["投诉编号", "登记时间", "投诉内容", "涉及平台"]
+    assert len(texts) == 3
+
+
+def test_an_undecodable_header_is_a_clear_error(tmp_path):
+    path = tmp_path / "bad_header.csv"
+    path.write_bytes("投诉编号,投诉".encode() + b"\xff" + "内容,平台\nA1,电水壶漏电,京东\n".encode())
+    with pytest.raises(ImportRejected, match=r"第 1 行：表头第 2 列「投诉\ufffd内容」含无法按 UTF-8 或 GB18030/GBK 解码的字节"):
+        rio.open_table(path)
+
+
+def test_nul_bytes_are_cleaned_from_their_cells(tmp_path):
+    path = tmp_path / "nul.csv"
+    path.write_bytes("投诉编号,投诉内容,平台\nA1,电水壶\x00漏电,京东\nA2,正常,淘宝\n".encode())
+    reader, texts, quarantine = _read_all(path)
+    assert texts == ["电水壶漏电", "正常"] and not quarantine
+    assert reader.nul_rows == 1 and reader.rows_read == 2
+
+
+def test_a_header_line_too_long_is_rejected_early(tmp_path):
+    path = tmp_path / "one_line.csv"
+    path.write_bytes(("投诉编号,投诉内容," + "x" * 16_000_000).encode())  # 16 MB, no line break
+    tracemalloc.start()
+    try:
+        with pytest.raises(ImportRejected, match="第 1 行超过 100,000 个字符仍没有换行"):
+            rio.TableReader(path, max_line_chars=100_000)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * 1024**2  # half the line's size: it is never held whole
+
+
+def test_a_data_line_too_long_is_quarantined_without_holding_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(rio, "MAX_LINE_CHARS", 100_000)
+    path = tmp_path / "long_line.csv"
+    with open(path, "wb") as fh:
+        fh.write("投诉编号,投诉内容,平台\nA1,正常一,京东\n".encode())
+        fh.write(("A2," + "长" * 8_000_000 + ",京东\n").encode())  # 24 MB in one line
+        fh.write("A3,正常三,淘宝\n".encode())
+    tracemalloc.start()
+    try:
+        table = rio.read_table(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert list(table.frame.index) == [2, 4]
+    assert reasons(table) == {3: "此行超过 100,000 个字符仍没有换行，未读入（可能是损坏的数据或不是表格）"}
+    assert peak < 12 * 1024**2  # half the line's size: it was skipped, not read
+
+
+def test_rows_read_counts_what_the_reader_produced(tmp_path):
+    path = tmp_path / "blanks.csv"
+    path.write_text("说明\n投诉编号,投诉内容\nA1,一\n\n,\nA2,二,多余\n投诉编号,投诉内容\nA3,三\n", encoding="utf-8")
+    with rio.open_table(path) as reader:
+        good = sum(len(c) for c in reader.chunks())
+    assert (reader.rows_read, good) == (3, 2)  # A1, A3 and the row with an extra field
+    assert (reader.skipped_blank_rows, reader.skipped_header_rows, reader.skipped_title_rows) == (2, 1, 1)
 
 
 # ---------------------------------------------------------------------------
