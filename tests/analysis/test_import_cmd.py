@@ -158,3 +158,20 @@ def test_hostile_text_files_give_chinese_messages_and_counts_not_tracebacks(tmp_
     rejected, imported = json_lines(proc.stdout)
     assert rejected["rejected"] is True and "表头第 2 列" in rejected["error"]
     assert imported["imported"] == 2 and imported["row_encodings"] == {"utf-8": 1, "gb18030": 1}
+
+
+def test_sheet_option_chooses_the_worksheet(tmp_path, capsys):
+    from tests._xlsx import write_xlsx
+
+    rows = [["投诉编号", "投诉内容"], ["A1", "电水壶漏电"], ["A2", "充电宝鼓包"]]
+    path = write_xlsx(tmp_path / "book.xlsx", {"汇总": [["投诉总数", 2]], "明细": rows, "备份": rows[:2]})
+    db = str(tmp_path / "s.duckdb")
+    assert main(["import", str(path), "--db", db]) == 0
+    out = capsys.readouterr().out
+    assert "book.xlsx：读取 2 行 → 导入 2" in out
+    assert "工作表：导入「明细」；全部工作表：汇总，明细，备份（用 --sheet 工作表名 选择）" in out
+    assert main(["import", str(path), "--db", db, "--sheet", "备份", "--json"]) == 0
+    result = json_lines(capsys.readouterr().out)[0]
+    assert (result["sheet"], result["sheets"], result["rows_read"]) == ("备份", ["汇总", "明细", "备份"], 1)
+    assert main(["import", str(path), "--db", db, "--sheet", "没有"]) == 2
+    assert "没有名为「没有」的工作表。可选的工作表：汇总、明细、备份" in capsys.readouterr().err

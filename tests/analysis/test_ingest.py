@@ -202,6 +202,23 @@ def test_mixed_encodings_and_nul_bytes_are_reported(store, tmp_path):
     assert texts[4:] == ["充电宝使用时发热鼓包第4次", "充电宝使用时发热鼓包第5次", "电水壶漏电"]
 
 
+def test_two_level_header_and_summary_sheet_import_the_complaints(store, tmp_path):
+    from tests._xlsx import write_xlsx
+
+    rows = [["登记信息", None, "投诉内容", "商品信息", None],
+            ["登记编号", "登记时间", None, "商品名称", "品牌"],
+            ["B1", "2017-11-11T10:00:00+08:00", "充电宝鼓包", "充电宝", "某牌"],
+            ["B2", "2017-11-11T02:00:00Z", "电水壶漏电", "电水壶", "某牌"]]
+    path = write_xlsx(tmp_path / "book.xlsx", {"汇总": [["投诉总数", 2], ["已办结", 1]], "明细": rows},
+                      merges={"明细": ["A1:B1", "C1:C2", "D1:E1"]})
+    result = ingest.import_file(store, path)
+    assert counts(result) == (2, 2, 0, 0, 0) and result.sheet == "明细"
+    assert result.mapping == {"登记信息/登记编号": "complaint_id", "登记信息/登记时间": "received_at",
+                              "投诉内容": "text", "商品信息/商品名称": "product", "商品信息/品牌": "brand"}
+    assert stored(store, "SELECT complaint_id, strftime(received_at, '%Y-%m-%d %H:%M'), text FROM complaints "
+                         "ORDER BY 1") == [("B1", "2017-11-11 10:00", "充电宝鼓包"), ("B2", "2017-11-11 10:00", "电水壶漏电")]
+
+
 def test_file_without_a_date_column_imports_with_a_warning(store):
     result = ingest.import_file(store, FIX / "real_heimao_black_cat.csv")
     assert result.imported == 39
