@@ -323,3 +323,26 @@ def test_cli_on_an_empty_store_says_what_to_do(tmp_path, capsys):
     assert cli.main(["build", "--db", str(tmp_path / "empty.duckdb"), "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "数据库共 0 条投诉" in out and "请在命令后写上要导入的导出文件" in out
+
+
+def test_a_killed_builds_temporary_folder_is_removed_by_the_next_build(tmp_path, monkeypatch, capsys):
+    import subprocess
+    import sys
+    import tempfile
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    stale = tmp_path / (pipeline.WORKDIR_PREFIX + "killed")
+    stale.mkdir()
+    (stale / "owner.pid").write_text(dead.stdout.strip())
+    (stale / "job-1.json").write_text("50,000 条投诉内容")
+    running = tmp_path / (pipeline.WORKDIR_PREFIX + "running")
+    running.mkdir()
+    (running / "owner.pid").write_text(str(pipeline.os.getpid()))
+    starting = tmp_path / (pipeline.WORKDIR_PREFIX + "starting")  # no owner yet, just made
+    starting.mkdir()
+    assert cli.main(["build", "--db", str(tmp_path / "empty.duckdb"), "--no-progress"]) == 0
+    capsys.readouterr()
+    assert not stale.exists() and running.exists() and starting.exists()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(pipeline.WORKDIR_PREFIX)) == [
+        pipeline.WORKDIR_PREFIX + "running", pipeline.WORKDIR_PREFIX + "starting"]  # its own folder is gone too
