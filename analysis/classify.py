@@ -23,12 +23,14 @@ import hashlib
 import io
 import math
 import pickle
+import re
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from analysis.privacy import mask_text
 from analysis.taxonomy import OTHER_PLATFORM, UNCLASSIFIED, PhraseIndex, Taxonomy, load_taxonomy
 from analysis.textutil import to_halfwidth
 
@@ -689,7 +691,7 @@ class SupervisedClassifier:
         rank = np.arange(len(rows)) - start
         top_k = rank < top
         rows, first, second, rank = rows[top_k], first[top_k], second[top_k], rank[top_k]
-        words = flat[first] + np.where(second >= 0, flat[second], "")
+        words = _masked_words(flat[first]) + np.where(second >= 0, _masked_words(flat[np.maximum(second, 0)]), "")
         out = np.full(n, "模型:", dtype=object)
         for k in range(top):
             at = rank == k
@@ -856,6 +858,18 @@ def normalize_platforms(frame: pd.DataFrame, *, taxonomy: Taxonomy | None = None
     return pd.Series(out, index=frame.index, dtype=object)
 
 
+_MAY_BE_PERSONAL = re.compile(r"[0-9\uff10-\uff19]{4}|[@\uff20]")
+
+
+def _masked_words(words: np.ndarray) -> np.ndarray:
+    """Evidence words with personal data masked (a phone number the model weighs shows as 138****5678)."""
+    if not len(words):
+        return words
+    unique, inverse = np.unique(words.astype(str), return_inverse=True)
+    masked = np.array([mask_text(w) if _MAY_BE_PERSONAL.search(w) else w for w in unique.tolist()], dtype=object)
+    return masked[inverse]
+
+
 # -- everything together -----------------------------------------------------------------------
 SOURCE_LABELS = {"export": "导出列", "model": "模型", "rule": "规则", "none": "—"}
 RULE_OVERRIDE = 0.8  # rules this sure beat the model on a category the model never saw
@@ -958,7 +972,7 @@ def classify_complaints(frame: pd.DataFrame, *, tokens: Sequence[str | None] | N
         if not rows:
             continue
         for col, values in ((prefix, [mapped[i] for i in rows]), (f"{prefix}_confidence", 1.0),
-                            (f"{prefix}_evidence", [f"导出列:{raw[i].strip()}" for i in rows])):
+                            (f"{prefix}_evidence", [f"导出列:{mask_text(raw[i].strip())}" for i in rows])):
             _put(out, col, rows, values)
         if prefix == "category":
             source[rows] = "export"

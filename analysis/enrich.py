@@ -37,6 +37,9 @@ from analysis.taxonomy import Taxonomy, load_taxonomy
 
 MODEL_NAME = "category"
 MODEL_VERSION = "stack-6"
+# Part of the enrichment fingerprint: evidence words are masked (analysis.privacy) since format 2,
+# so enrichment stored before holds raw phone/ID numbers and is classified again once.
+EVIDENCE_FORMAT = "masked-2"
 MIN_LABELLED = 200  # labelled complaints needed before a model is trained
 MIN_PER_CLASS = 20  # a category needs this many labelled distinct texts to be learnt
 # Training rows at most (classes under FULL_CLASS are always kept whole). Training time grows
@@ -178,7 +181,8 @@ def ensure_enriched(store, *, tokenizer: Tokenizer | None = None,
     with _lock(store):
         stats["tokenized"] = ensure_tokens(store, tokenizer, progress=progress)
         plan = training_plan(store, taxonomy=taxonomy, tokenizer=tokenizer)
-        fingerprint = _digest(rules.fingerprint, tokenizer.fingerprint, plan["key"] if plan else "no-model")
+        fingerprint = _digest(rules.fingerprint, tokenizer.fingerprint, plan["key"] if plan else "no-model",
+                              EVIDENCE_FORMAT)
         stats["fingerprint"] = fingerprint
         if store.scalar(_UP_TO_DATE, [fingerprint]):  # two scans instead of two 1M-row joins
             total = orphans = 0

@@ -2,9 +2,12 @@
 
 Every row read ends in exactly one place: stored in ``complaints``, set aside
 in ``quarantine`` (with its source row number, column and reason), or counted
-as a duplicate of a complaint already stored (``rows_read = imported +
-quarantined + duplicates``). A duplicate whose content differs (same complaint
-id, different content) is also recorded in ``conflicts`` and counted there.
+as a duplicate of a complaint already stored. ``rows_read`` is counted by the
+reader (data rows it produced; blank rows, repeated headers and title rows are
+counted apart) and the import is undone unless ``rows_read = imported +
+quarantined + duplicates``. A duplicate whose content differs (same complaint
+id, different content) is also recorded in ``conflicts`` and counted there —
+once: a re-import meeting a conflict already recorded counts it as a duplicate.
 
 Rows are deduplicated on the complaint id, or on a hash of their content when
 the export has no id (such rows get the id ``auto:<hash prefix>``). Each import
@@ -31,7 +34,8 @@ import pyarrow.compute as pc
 
 from analysis import export, privacy, schema
 from analysis.errors import ImportRejected
-from analysis.io import RawChunk, TableInfo, TableReader, normalize_values, parse_amounts, parse_datetimes
+from analysis.io import (RawChunk, TableInfo, TableReader, encoding_label, normalize_values, parse_amounts,
+                         parse_datetimes)
 from analysis.store import Store
 
 __all__ = [
@@ -82,6 +86,10 @@ class ImportResult:
     unmapped_columns: list[str]
     warnings: list[str]
     seconds: float
+    row_encodings: dict[str, int] = dataclasses.field(default_factory=dict)  # text files: rows per encoding used
+    nul_rows: int = 0  # rows whose cells held NUL bytes (removed)
+    known_conflicts: int = 0  # conflicts already recorded by an earlier import (counted as duplicates, not again)
+    sheets: list[str] = dataclasses.field(default_factory=list)  # every worksheet of a workbook
 
     def to_dict(self) -> dict:
         """A JSON-ready dict (the CLI's ``--json`` output)."""
@@ -350,7 +358,13 @@ def _resolve(cur, import_id: int) -> dict[str, int]:
             LEFT JOIN (SELECT DISTINCT content_hash FROM complaints WHERE import_id <> $id) x
                    ON x.content_hash = r.content_hash AND r.auto
         )
-        SELECT * FROM judged WHERE outcome <> 'new'
+        -- A conflict an earlier import already recorded (same id, same incoming content) is not recorded again.
+        SELECT j.* REPLACE (CASE WHEN j.outcome = 'conflict' AND k.complaint_id IS NOT NULL THEN 'known_conflict'
+                                 ELSE j.outcome END AS outcome)
+        FROM judged j
+        LEFT JOIN (SELECT DISTINCT complaint_id, incoming_hash FROM conflicts WHERE import_id <> $id) k
+               ON k.complaint_id = j.cid AND k.incoming_hash = j.content_hash
+        WHERE j.outcome <> 'new'
     """, {"id": import_id})
     fields_json = ", ".join(f"'{name}': c.{name}" for name in canonical)
     cur.execute(f"""
@@ -365,7 +379,9 @@ def _resolve(cur, import_id: int) -> dict[str, int]:
                     {"id": import_id})
     new = int(cur.execute("SELECT count(*) FROM complaints WHERE import_id = ?", [import_id]).fetchall()[0][0])
     cur.execute("DROP TABLE _outcome")
-    return {"new": new, "duplicate": int(counts.get("duplicate", 0)), "conflict": int(counts.get("conflict", 0))}
+    known = int(counts.get("known_conflict", 0))
+    return {"new": new, "duplicate": int(counts.get("duplicate", 0)) + known, "conflict": int(counts.get("conflict", 0)),
+            "known_conflict": known}
 
 
 def import_file(
@@ -376,6 +392,7 @@ def import_file(
     progress: Progress | None = None,
     file_name: str | None = None,
     chunk_size: int = 50_000,
+    sheet: str | None = None,
 ) -> ImportResult:
     """Import one export file into the store, in one transaction.
 
@@ -388,6 +405,8 @@ def import_file(
         progress: called as ``progress(fraction, message)`` while importing.
         file_name: the name to record (e.g. an uploaded file's original name).
         chunk_size: rows parsed and validated at a time.
+        sheet: the worksheet of a workbook to import (default: the one that
+            looks most like complaints; the others are listed in the warnings).
 
     Returns:
         The :class:`ImportResult`.
@@ -398,7 +417,7 @@ def import_file(
     """
     started = time.perf_counter()
     report = progress or (lambda fraction, message: None)
-    reader = TableReader(path, file_name=file_name, chunk_size=chunk_size)
+    reader = TableReader(path, file_name=file_name, chunk_size=chunk_size, sheet=sheet)
     try:
         info = reader.info
         final = schema.resolve_mapping(info.headers, remembered=remembered_mapping(store, info.headers),
@@ -415,6 +434,7 @@ def import_file(
             report(0.92, "去重并写入数据库…")
             counts = _resolve(cur, import_id)
             warnings += _reading_warnings(cur, reader, text_fallbacks=staged.text_fallbacks)
+            warnings += _reader_notes(reader, counts)
             result = _import_result(import_id, reader, final, counts, staged, warnings)
             _record_import(cur, result)
             _save_mapping(cur, info.headers, dict(final))
@@ -467,18 +487,31 @@ def _reading_warnings(cur, reader: TableReader, *, text_fallbacks: int) -> list[
 
 def _import_result(import_id: int, reader: TableReader, mapping: Mapping[str, str], counts: dict[str, int],
                    staged: _Staged, warnings: list[str]) -> ImportResult:
-    """The counts of an import (``rows_read = imported + quarantined + duplicates``) with its file's facts."""
+    """The counts of an import with its file's facts.
+
+    ``rows_read`` is counted by the reader, so ``rows_read = imported + quarantined + duplicates``
+    is a real check: when it fails the import is undone.
+
+    Raises:
+        RuntimeError: the counts do not add up (the transaction is rolled back).
+    """
     info = reader.info
     duplicates = counts["duplicate"] + counts["conflict"]
+    rows_read = reader.rows_read
+    if rows_read != counts["new"] + duplicates + staged.quarantined:
+        raise RuntimeError(f"读取 {rows_read} 行，但导入 {counts['new']} + 隔离 {staged.quarantined} + 重复 "
+                           f"{duplicates} 与之不符：导入已撤销，数据库未改动。")
     return ImportResult(
         import_id=import_id, file=info.file_name, sha256=info.sha256, encoding=info.encoding,
         encoding_method=info.encoding_method, delimiter=info.delimiter, sheet=info.sheet,
-        header_row=info.header_row, rows_read=counts["new"] + duplicates + staged.quarantined,
+        header_row=info.header_row, rows_read=rows_read,
         imported=counts["new"], quarantined=staged.quarantined, duplicates=duplicates,
         conflicts=counts["conflict"], skipped_title_rows=reader.skipped_title_rows,
         skipped_header_rows=reader.skipped_header_rows, skipped_blank_rows=reader.skipped_blank_rows,
         text_fallbacks=staged.text_fallbacks, mapping=dict(mapping),
         unmapped_columns=[h for h in info.headers if h not in mapping], warnings=warnings, seconds=0.0,
+        row_encodings=reader.row_encodings, nul_rows=reader.nul_rows,
+        known_conflicts=counts["known_conflict"], sheets=list(info.sheets),
     )
 
 
@@ -492,6 +525,20 @@ def _record_import(cur, result: ImportResult) -> None:
          result.rows_read, result.imported, result.quarantined, result.duplicates, result.conflicts,
          json.dumps(result.mapping, ensure_ascii=False), json.dumps(result.warnings, ensure_ascii=False)],
     )
+
+
+def _reader_notes(reader: TableReader, counts: Mapping[str, int]) -> list[str]:
+    """Warnings about rows the reader decoded with a second encoding or cleaned, and known conflicts."""
+    notes = []
+    encodings = reader.row_encodings
+    if len(encodings) > 1:
+        parts = "，".join(f"{encoding_label(e)} {n:,} 行" for e, n in encodings.items())
+        notes.append(f"文件混用了编码，已逐行判断：{parts}。")
+    if reader.nul_rows:
+        notes.append(f"{reader.nul_rows:,} 行的单元格含空字符（NUL），已删除这些字符后读取。")
+    if counts.get("known_conflict"):
+        notes.append(f"{counts['known_conflict']:,} 行与早先导入时已记录的内容冲突相同，计为重复，不再重复记录。")
+    return notes
 
 
 def _check_mapping(info: TableInfo, mapping: Mapping[str, str]) -> None:

@@ -738,6 +738,68 @@ def _cluster_outcome(store: Store, category: str, complaints: int, result, cache
                           seconds=round(seconds, 3))
 
 
+# --------------------------------------------------------------------------- temporary folders
+WORKDIR_PREFIX = "complaint-radar-build-"
+_OWNER_FILE = "owner.pid"
+_UNCLAIMED_SECONDS = 3600  # a folder without an owner file this old was left by a build killed at its start
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        return True
+    return True
+
+
+def clean_stale_workdirs(parent: str | os.PathLike | None = None) -> list[str]:
+    """Remove the temporary folders that killed builds left behind (they hold complaint texts).
+
+    A build writes its process id into its folder; a folder whose process is gone is
+    removed. Only this user's folders are touched.
+
+    Args:
+        parent: where the folders are (default: the system's temporary folder).
+
+    Returns:
+        The folders removed.
+    """
+    import shutil
+
+    removed = []
+    try:
+        entries = list(os.scandir(parent or tempfile.gettempdir()))
+    except OSError:
+        return removed
+    for entry in entries:
+        try:
+            if not entry.name.startswith(WORKDIR_PREFIX) or not entry.is_dir(follow_symlinks=False):
+                continue
+            info = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        if info.st_uid != os.getuid():
+            continue
+        try:
+            pid = int(Path(entry.path, _OWNER_FILE).read_text().strip())
+        except (OSError, ValueError):
+            pid = None
+        if pid is not None and _process_alive(pid):
+            continue
+        if pid is None and time.time() - info.st_mtime < _UNCLAIMED_SECONDS:
+            continue
+        shutil.rmtree(entry.path, ignore_errors=True)
+        removed.append(entry.path)
+    return removed
+
+
+def _claim_workdir(workdir: str) -> None:
+    """Write this process's id into the build's folder (see :func:`clean_stale_workdirs`)."""
+    Path(workdir, _OWNER_FILE).write_text(str(os.getpid()))
+
+
 # --------------------------------------------------------------------------- build
 def build(
     store: Store,
@@ -788,7 +850,9 @@ def build(
     categories = focus_categories() if cluster_categories is None else tuple(cluster_categories)
     report = BuildReport(store=store.path)
 
-    with tempfile.TemporaryDirectory(prefix="complaint-radar-build-") as workdir, _duckdb_memory(store):
+    clean_stale_workdirs()  # a build killed earlier left its texts behind
+    with tempfile.TemporaryDirectory(prefix=WORKDIR_PREFIX) as workdir, _duckdb_memory(store):
+        _claim_workdir(workdir)
         workers = _Workers(workdir, enabled=parallel)
         try:
             clock = time.perf_counter()

@@ -10,14 +10,16 @@ readable for analysts (example → shown as):
 * bank card (16–19 digits): ``6222 0212 3456 7894`` → ``6222 **** **** 7894``
 * e-mail: ``abc@qq.com`` → ``a***@qq.com``; QQ number / WeChat ID after its cue:
   ``QQ：12345678`` → ``QQ：12****78``, ``微信：wxid_ab12`` → ``微信：w***``
-* name after a cue: ``姓名：张三`` → ``姓名：张*``, ``本人王小明`` → ``本人王**``
+* name after a cue: ``姓名：张三`` → ``姓名：张*``, ``本人王小明`` → ``本人王**``, ``覃晓曼女士`` → ``覃**女士``
 * detailed address: ``上海市徐汇区漕溪北路88号1201室`` → ``上海市徐汇区****``
 
 Decisions (each pinned by a test case in ``tests/analysis/test_privacy.py``):
 
 * Digits may be half- or full-width (``１３８…``) and grouped by spaces,
-  hyphens or dots (``138.1234.5678``); masked digits become ``*``, everything
-  else keeps its characters.
+  hyphens, other dashes (``138—1111—0011``), underscores or dots
+  (``138.1234.5678``), even one digit at a time (``1 3 8 1 2 …``); masked
+  digits become ``*``, everything else keeps its characters. An e-mail may
+  have a full-width ``＠``.
 * A resident ID is recognised by its *shape* — a valid province code and a
   plausible birth date — not by its check digit: an ID with a mistyped
   check digit is still personal data and is masked. After an ID cue
@@ -30,7 +32,9 @@ Decisions (each pinned by a test case in ``tests/analysis/test_privacy.py``):
   (MK-HJ1705, iPhone 8, RTX3080), service hotlines (400-820-8820, 12315) stay
   readable. An 11-digit number shaped like a mobile is always masked, even if
   it was an order number.
-* Names are masked only after a cue, keeping the surname; addresses keep
+* Names are masked after a cue (姓名：, 本人, 委托代理人 …), before an
+  honorific (``张三先生`` → ``张*先生``) and after 我是 when the clause ends
+  there (``我是陈十一。``), keeping the surname; addresses keep
   their administrative part (省/市/区/县/镇) and hide the rest as ``****``.
 
 Masking is idempotent and never adds digits. :func:`escape_markdown` makes any
@@ -50,7 +54,9 @@ MASK = "*"
 ADDRESS_MASK = "****"
 
 _D = "0-9\uff10-\uff19"  # half- and full-width digits (inside a character class)
-_SEP = " \\-\uff0d.\uff0e"  # separators allowed inside a phone/card number (138.1234.5678 too)
+# Separators allowed inside a phone/card number: space, hyphen and the other dashes (‐ ‑ ‒ – — ― −),
+# underscore, dots (138.1234.5678 too).
+_SEP = " \\-\uff0d\u2010-\u2015\u2212_.\uff0e"
 _CJK = "\u4e00-\u9fff"
 
 _PROVINCES = frozenset({
@@ -83,13 +89,18 @@ _NOT_GIVEN = (
     "哪些个们我你他她它某先生女士姐同学老师傅经理店家商客服买卖购退换款货单号码电话手机公司"
     "厂快递物流年月日时分秒天周今昨前后上下左右内外里去来说讲问答请求要想希望能可会应该需等样"
     "种次件只条元块钱价格质量题情况投诉举报反映联系处理解决发收到用使做让叫姓名称住址省市区县镇间找查"
-    "乡村路街号室栋楼层男女性别年龄岁身份证")
+    "乡村路街号室栋楼层男女性别年岁身份证控粉迷党族")
 _NAME_END = (
     r"(?!\*)(?=$|[^" + _CJK + r"]|先生|女士|小姐|同学|老师|师傅|在|于|的|是|已|曾|因|向|从|和|与|及|等|称|说|"
-    r"表示|电话|手机|联系|身份|证件|地址|住|家住|收货|收件|购买|投诉|反映|举报|性别|男|女|今|昨|去年|今年)")
+    r"表示|要求|电话|手机|联系|身份|证件|地址|住|家住|收货|收件|购买|投诉|反映|举报|性别|男|女|今|昨|去年|今年)")
 _STRONG_NAME_CUES = r"真实姓名|姓名|联系人|收件人|收货人|寄件人|户名|持卡人"
-_WEAK_NAME_CUES = (r"投诉人|举报人|申请人|当事人|本人叫|本人名叫|本人|我叫|名叫|我的名字是|我的名字叫|"
-                   r"名字叫|名字是")
+_WEAK_NAME_CUES = (r"投诉人|举报人|申请人|当事人|委托代理人|代理人|委托人|本人叫|本人名叫|本人|我叫|名叫|"
+                   r"我的名字是|我的名字叫|名字叫|名字是")
+# A name is also recognised before an honorific without any cue (张三先生, 覃晓曼女士), and after
+# 我是 when the sentence ends right after it (我是陈十一。 but not 我是潘婷的老客户).
+_HONORIFICS = r"先生|女士|小姐"
+_SELF_CUE = r"我是"
+_CLAUSE_END = r"(?=$|[，。,.!！?？；;、\s)）])"
 
 _ADDR_NOUN_CUES = r"收货地址|收件地址|家庭住址|家庭地址|详细地址|联系地址|通讯地址|住址|地址"
 _ADDR_VERB_CUES = r"居住在|家住在|家住|现住|住在|寄到|寄往|寄至|送到|送至"
@@ -111,8 +122,8 @@ _ADDR_TAIL = r"(?:" + _UNIT_NUM + _UNITS + r")+(?:[" + _D + r"]{2,5}(?![" + _D +
 
 _BRANCHES = {
     # e-mail: keep the first character of the local part and the domain
-    "email": r"(?P<email>(?=[A-Za-z0-9])(?<![A-Za-z0-9._%+\-])[A-Za-z0-9][A-Za-z0-9._%+\-]*@[A-Za-z0-9\-]+"
-             r"(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}(?![A-Za-z]))",
+    "email": r"(?P<email>(?=[A-Za-z0-9])(?<![A-Za-z0-9._%+\-])[A-Za-z0-9][A-Za-z0-9._%+\-]*[@\uff20][A-Za-z0-9\-]+"
+             r"(?:[.\uff0e][A-Za-z0-9\-]+)*[.\uff0e][A-Za-z]{2,}(?![A-Za-z]))",
     # QQ number / WeChat ID after their cue
     "qq": r"(?P<qqcue>(?=[Qq扣])(?<![A-Za-z])(?:QQ|qq|Qq|扣扣)(?:号码|号)?[:：\s]*(?:是|为)?)(?P<qq>[1-9][0-9]{4,11})(?![0-9])",
     "wx": r"(?P<wxcue>(?:(?:微信号|微信)[:：\s]*|(?<![A-Za-z])(?:vx|VX|wx|WX|wechat|WeChat|weixin)\s*[:：]\s*)"
@@ -130,6 +141,11 @@ _BRANCHES = {
     "wname": r"(?P<wcue>(?:" + _STRONG_NAME_CUES + "|" + _WEAK_NAME_CUES + r")[:：\s]*(?:是|为)?)"
              r"(?P<wname>(?:" + "|".join(_COMPOUND_SURNAMES) + r"|[" + _SURNAMES + r"])"
              r"(?:(?![" + _NOT_GIVEN + r"])[" + _CJK + r"]){1,2})" + _NAME_END,
+    # a name (known surname and a given name) right before an honorific: 张三先生 → 张*先生
+    "hname": r"(?P<hname>(?:" + "|".join(_COMPOUND_SURNAMES) + r"|[" + _SURNAMES + r"])"
+             r"(?:(?![" + _NOT_GIVEN + r"])[" + _CJK + r"]){1,2})(?=" + _HONORIFICS + r")",
+    "iname": r"(?P<icue>" + _SELF_CUE + r")(?P<iname>(?:" + "|".join(_COMPOUND_SURNAMES) + r"|[" + _SURNAMES
+             + r"])(?:(?![" + _NOT_GIVEN + r"])[" + _CJK + r"]){1,2})" + _CLAUSE_END,
     # an address after a cue
     "adetail": r"(?P<acue>(?:(?P<noun>" + _ADDR_NOUN_CUES + r")|" + _ADDR_VERB_CUES
                + r")(?P<asep>[:：]\s*|\s*(?:是|为)\s*)?)"
@@ -141,7 +157,7 @@ _BRANCHES = {
 _MASTER = re.compile("|".join(_BRANCHES.values()))
 _MASTER_NUMERIC = re.compile("|".join(_BRANCHES[k] for k in ("email", "qq", "num", "place")))
 _CUE_WORDS = tuple(sorted({
-    c for c in "|".join((_STRONG_NAME_CUES, _WEAK_NAME_CUES, _ADDR_NOUN_CUES, _ADDR_VERB_CUES,
+    c for c in "|".join((_STRONG_NAME_CUES, _WEAK_NAME_CUES, _HONORIFICS, _SELF_CUE, _ADDR_NOUN_CUES, _ADDR_VERB_CUES,
                          "微信|vx|VX|wx|WX|wechat|WeChat|weixin")).split("|")}))
 _CUE_WORDS = tuple(c for c in _CUE_WORDS if not any(o != c and o in c for o in _CUE_WORDS))
 # One telling character per cue word (skipping very common ones) for a cheap first test.
@@ -283,7 +299,12 @@ def _mask_number(token: str, text: str, start: int) -> str:
     def greedy(lo: int, hi: int, test) -> None:
         i = lo
         while i < hi:
-            for j in range(min(hi, i + 6), i, -1):
+            # Up to six groups, or more while they hold at most 19 digits (1 3 8 1 2 3 4 5 6 7 8).
+            top, digits = i, 0
+            while top < hi and (top < i + 6 or digits + len(groups[top][1]) <= 19):
+                digits += len(groups[top][1])
+                top += 1
+            for j in range(top, i, -1):
                 d = "".join(g for _, g in groups[i:j])
                 hit = test(d, ctx, i == 0 and j == n)
                 if hit:
@@ -342,7 +363,7 @@ def _pattern_for(text: str) -> re.Pattern | None:
     """The cheapest pattern that can find everything to mask in ``text`` (None: nothing can match)."""
     if _CUE_CHARS.search(text) is not None and any(cue in text for cue in _CUE_WORDS):
         return _MASTER
-    if "@" in text or _NUMERIC_TRIGGER.search(text) is not None:
+    if "@" in text or "\uff20" in text or _NUMERIC_TRIGGER.search(text) is not None:
         return _MASTER_NUMERIC
     return None
 
@@ -354,8 +375,8 @@ def _mask(text: str, pattern: re.Pattern = _MASTER) -> str:
         kind = m.lastgroup
         start, end = m.start(), m.end()
         if kind == "email":
-            local, _, domain = m.group().partition("@")
-            repl = local[0] + MASK * 3 + "@" + domain
+            at = re.search("[@\uff20]", m.group()).start()
+            repl = m.group()[0] + MASK * 3 + m.group()[at:]
         elif kind == "qq":
             num = m.group("qq")
             keep = 2 if len(num) >= 7 else 1
@@ -368,6 +389,10 @@ def _mask(text: str, pattern: re.Pattern = _MASTER) -> str:
             repl = m.group("scue") + _mask_given(m.group("sname"))
         elif kind == "wname":
             repl = m.group("wcue") + _mask_given(m.group("wname"))
+        elif kind == "hname":
+            repl = _mask_given(m.group("hname"))
+        elif kind == "iname":
+            repl = m.group("icue") + _mask_given(m.group("iname"))
         elif kind == "adetail":
             detail = m.group("adetail")
             masked = _mask_address_detail(

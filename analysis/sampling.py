@@ -1090,8 +1090,10 @@ def target_evidence(store: Store, result: SamplingResult, uid: int, *, n_example
                                 ["problem", "n", "E", "PRR", "chi2", "EBGM", "EB05", "EB95"]]
     problems = problems.sort_values(["n", "problem"], ascending=[False, True]).reset_index(drop=True)
     names = [str(unit["product"]), str(unit["platform"]), *merchants["merchant"].astype(str)]
-    return Evidence(examples, monthly, problems, platforms, merchants,
-                    _top_terms(texts, background, exclude=names, n_terms=n_terms))
+    terms = _top_terms(texts, background, exclude=names, n_terms=n_terms)
+    if len(terms):  # words from complaints: a phone number typed often would be one
+        terms["term"] = mask(terms["term"].astype(str)).to_numpy()
+    return Evidence(examples, monthly, problems, platforms, merchants, terms)
 
 
 def _evidence_examples(q: _TargetQuery, n_examples: int) -> pd.DataFrame:

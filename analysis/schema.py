@@ -160,10 +160,25 @@ def aliases() -> dict[str, str]:
     return load_aliases()
 
 
+def alias_key(header: object, alias_map: Mapping[str, str]) -> str | None:
+    """The alias a header matches: its normalised form, else that of its last part after ``/``.
+
+    A two-level header joined as ``登记信息/登记时间`` matches the alias ``登记时间``.
+    """
+    key = normalize_header(header)
+    if key in alias_map:
+        return key
+    if "/" in str(header or ""):
+        key = normalize_header(str(header).rsplit("/", 1)[1])
+        if key in alias_map:
+            return key
+    return None
+
+
 def header_score(cells: Iterable[object], *, alias_map: Mapping[str, str] | None = None) -> int:
     """How many distinct fields the cells of a row name: high for a header row."""
     amap = aliases() if alias_map is None else alias_map
-    return len({amap[k] for k in (normalize_header(c) for c in cells) if k in amap})
+    return len({amap[k] for k in (alias_key(c, amap) for c in cells) if k is not None})
 
 
 def auto_mapping(headers: Sequence[str], *, alias_map: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -183,8 +198,8 @@ def auto_mapping(headers: Sequence[str], *, alias_map: Mapping[str, str] | None 
     rank = {key: i for i, key in enumerate(amap)}
     best: dict[str, tuple[int, int, str]] = {}
     for position, header in enumerate(headers):
-        key = normalize_header(header)
-        if key not in amap:
+        key = alias_key(header, amap)
+        if key is None:
             continue
         field = amap[key]
         candidate = (rank[key], position, header)

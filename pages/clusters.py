@@ -82,9 +82,9 @@ if selected is not None:
     row = table.set_index("cluster_id").loc[selected]
     st.markdown(f"**关键词**：{escape_markdown(' · '.join(row['label_terms'])) or '—'}")
     d1, d2, d3 = st.columns(3)
-    d1.caption(f"主要商品：{row['products'] or '—'}")
-    d2.caption(f"主要品牌：{row['brands'] or '—'}")
-    d3.caption(f"主要商家：{row['merchants'] or '—'}")
+    d1.caption(f"主要商品：{escape_markdown(row['products']) or '—'}")  # masked in ui.clusters.view
+    d2.caption(f"主要品牌：{escape_markdown(row['brands']) or '—'}")
+    d3.caption(f"主要商家：{escape_markdown(row['merchants']) or '—'}")
     st.dataframe(ui.members(store, key, scope, clusterer, selected), hide_index=True, width="stretch",
                  key="cl_members", column_order=ui.MEMBER_COLUMNS, column_config={
                      "complaint_id": "投诉编号", "received_at": "登记时间", "platform_norm": "平台",

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from analysis import enrich, ingest
+from analysis import enrich, ingest, privacy
 from analysis.errors import UserError
 from ui import auth, importing
 from ui.state import open_store
@@ -25,18 +25,23 @@ except UserError as exc:
 uploaded = st.file_uploader("选择导出文件", type=importing.UPLOAD_TYPES, key="imp_upload")
 
 if uploaded is not None:
-    path = importing.save_upload(uploaded)
+    md_name = privacy.escape_markdown(uploaded.name)  # file names are data: never markdown
+    sheet = st.session_state.get(f"imp_sheet_{uploaded.file_id}")
     try:
-        table = importing.load_preview(str(path), uploaded.name)
+        table = importing.load_preview(uploaded, sheet=sheet)
     except UserError as exc:
-        st.error(str(exc))
+        st.error(privacy.escape_markdown(str(exc)))
         table = None
     if table is not None:
         suggested, source = ingest.suggest_mapping(store, table.info.headers)
         st.subheader("1. 预览")
-        st.caption(importing.file_facts(table) + "。个人信息（电话、证件号、姓名等）已打码显示。")
+        if len(table.info.sheets) > 1:
+            st.selectbox("工作表", table.info.sheets, index=table.info.sheets.index(table.info.sheet),
+                         key=f"imp_sheet_{uploaded.file_id}",
+                         help="工作簿有多个工作表：已自动选择表头最像投诉数据的一个，可在此改选。")
+        st.caption(privacy.escape_markdown(importing.file_facts(table)) + "。个人信息（电话、证件号、姓名等）已打码显示。")
         for warning in table.info.warnings:
-            st.warning(warning)
+            st.warning(privacy.escape_markdown(warning))
         if table.frame.empty:
             st.info("表头之后的前几行都无法读取或为空；导入时这些行会进入隔离区并说明原因。")
         else:
@@ -47,7 +52,8 @@ if uploaded is not None:
             "已按上次相同表头的设置自动填好。" if source == "remembered"
             else "已按常见表头名称自动匹配；未识别的列请手动指定。确认后的映射会被记住，下次同样表头的文件自动使用。"
         )
-        mapping, problems = importing.mapping_editor(table, suggested, key=f"imp_map_{uploaded.file_id}")
+        mapping, problems = importing.mapping_editor(table, suggested,
+                                                     key=f"imp_map_{uploaded.file_id}_{table.info.sheet}")
         for problem in problems:
             st.error(problem)
         if "received_at" not in mapping.values():
@@ -55,20 +61,22 @@ if uploaded is not None:
 
         st.subheader("3. 导入")
         if st.button("开始导入", type="primary", disabled=bool(problems), key="imp_start"):
-            with st.status(f"正在导入 {uploaded.name} …", expanded=True) as status:
+            with st.status(f"正在导入 {md_name} …", expanded=True) as status:
                 bar = st.progress(0.0, text="准备中")
                 try:
-                    result = ingest.import_file(
-                        store, path, mapping=mapping, file_name=uploaded.name,
-                        progress=lambda fraction, message: bar.progress(min(1.0, fraction), text=message),
-                    )
+                    with importing.private_upload(uploaded) as path:  # deleted when the import ends or fails
+                        result = ingest.import_file(
+                            store, path, mapping=mapping, file_name=uploaded.name, sheet=table.info.sheet,
+                            progress=lambda fraction, message: bar.progress(min(1.0, fraction), text=message),
+                        )
                 except UserError as exc:
                     status.update(label="导入被拒绝，数据库未作任何改动", state="error")
-                    st.error(str(exc))
+                    st.error(privacy.escape_markdown(str(exc)))
                     auth.audit("import", file=uploaded.name, outcome="rejected", reason=str(exc))
                 except Exception as exc:  # noqa: BLE001 - shown as a message, never a traceback
                     status.update(label="导入失败，数据库未作任何改动", state="error")
-                    st.error(f"导入失败（{type(exc).__name__}：{exc}）。数据库未作任何改动，请检查文件后重试。")
+                    st.error(privacy.escape_markdown(
+                        f"导入失败（{type(exc).__name__}：{exc}）。数据库未作任何改动，请检查文件后重试。"))
                 else:
                     st.session_state["imp_last_result"] = result.to_dict()
                     auth.audit("import", outcome="imported", **importing.audit_params(result.to_dict()))
@@ -77,9 +85,9 @@ if uploaded is not None:
                         enrich.ensure_enriched(store, progress=lambda done, total: bar.progress(
                             min(1.0, done / max(total, 1)), text=f"分词与分类：{done:,} / {total:,}"))
                     except UserError as exc:
-                        st.warning(f"已导入，但分类未完成：{exc}")
+                        st.warning(privacy.escape_markdown(f"已导入，但分类未完成：{exc}"))
                     st.cache_data.clear()
-                    status.update(label=f"导入并分类完成：{uploaded.name}", state="complete", expanded=False)
+                    status.update(label=f"导入并分类完成：{md_name}", state="complete", expanded=False)
 
 last = st.session_state.get("imp_last_result")
 if last:

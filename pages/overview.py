@@ -49,7 +49,7 @@ user = auth.require("overview")
 store = open_page("总览")
 filters = global_filters(store)
 key = store_key(store)
-st.caption(f"统计时段：{filters.start} 至 {filters.end}　{report.describe_filters(filters)}　"
+st.caption(f"统计时段：{filters.start} 至 {filters.end}　{escape_markdown(report.describe_filters(filters))}　"
            "（在左侧“全局筛选”中调整；地址栏链接可直接分享当前视图）")
 
 try:

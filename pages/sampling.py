@@ -98,9 +98,9 @@ where_right.dataframe(ev.merchants.rename(columns={"merchant": "店铺/商家", 
 if not cands.empty:
     with st.expander(f"聚类页推荐的候选商品（{len(cands)} 个）"):
         st.caption("与评分单元匹配的候选已并入清单（来源列标注“聚类页推荐”）。")
-        st.dataframe(cands.rename(columns={"category": "类别", "product": "商品", "platform": "平台",
-                                           "merchant": "店铺", "source": "来源", "added_at": "加入时间"}),
-                     hide_index=True, width="stretch")
+        st.dataframe(ui.masked_names(cands).rename(columns={
+            "category": "类别", "product": "商品", "platform": "平台", "merchant": "店铺", "source": "来源",
+            "added_at": "加入时间"}), hide_index=True, width="stretch")
 
 st.subheader("导出抽检计划")
 extra = {"抽检对象数": int(top), "类别": categories, "每平台上限": int(platform_quota) or "不限",

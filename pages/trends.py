@@ -4,6 +4,7 @@ import streamlit as st
 
 from analysis import plots, trends
 from analysis.errors import UserError
+from analysis.privacy import escape_markdown
 from ui import auth
 from ui import repeats as repeats_ui
 from ui import trends as ui
@@ -34,7 +35,7 @@ state, rejected = ui.sync_choices({
 })
 ui.write_url(state)
 if rejected:
-    st.warning(f"链接中的参数 {'、'.join(rejected)} 无效（例如促销日历只覆盖 {cal_years[0]}—{cal_years[-1]} 年），"
+    st.warning(f"链接中的参数 {escape_markdown('、'.join(rejected))} 无效（例如促销日历只覆盖 {cal_years[0]}—{cal_years[-1]} 年），"
                "已改用默认值。")
 
 c1, c2, c3, c4 = st.columns([1.4, 1.2, 1.4, 1.6])

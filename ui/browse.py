@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from analysis.classify import SOURCE_LABELS, evidence_terms
-from analysis.privacy import escape_markdown, mask_series
+from analysis.privacy import escape_markdown, mask_series, mask_text
 from analysis.search import highlight_spans, search
 from analysis.store import Filters, Store
 from analysis.taxonomy import UNCLASSIFIED, load_taxonomy
@@ -84,15 +84,16 @@ def highlight_markdown(text: str | None, terms: list[str]) -> str:
 def explanation(row: pd.Series) -> list[str]:
     """Markdown lines saying why the complaint got its category and problem type (escaped)."""
     source = SOURCE_LABELS.get(row.get("category_source"), "—")
-    cat_terms = "、".join(evidence_terms(row.get("category_evidence"))) or "无"
-    prob_terms = "、".join(evidence_terms(row.get("problem_evidence"))) or "无"
+    cat_terms = "、".join(mask_text(t) for t in evidence_terms(row.get("category_evidence"))) or "无"
+    prob_terms = "、".join(mask_text(t) for t in evidence_terms(row.get("problem_evidence"))) or "无"
     lines = [
         f"**类别：** {escape_markdown(row['category'])}（来源：{source}，置信度 "
         f"{_pct(row.get('category_confidence'))}）  \n依据：{escape_markdown(cat_terms)}",
         f"**问题类型：** {escape_markdown(row['problem'])}（严重度 {int(row['severity'])}，置信度 "
         f"{_pct(row.get('problem_confidence'))}）  \n依据：{escape_markdown(prob_terms)}",
         f"**平台：** {escape_markdown(row['platform_norm'])}　**商家：** "
-        f"{escape_markdown(row.get('merchant') or '—')}　**商品：** {escape_markdown(row.get('product') or '—')}",
+        f"{escape_markdown(mask_text(row.get('merchant')) or '—')}　**商品：** "
+        f"{escape_markdown(mask_text(row.get('product')) or '—')}",
     ]
     if str(row.get("category_evidence") or "").startswith("导出列:"):
         lines.append("类别取自导入文件中的类别列（已映射到分类体系）。")

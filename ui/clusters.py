@@ -17,6 +17,7 @@ import streamlit as st
 from analysis import cluster, plots, sampling
 from analysis.cluster import MISC_ID, ClusterResult, ClusterScope
 from analysis.errors import UserError
+from analysis.privacy import escape_markdown, mask_series, mask_text
 from analysis.store import Store
 from ui import auth
 from ui.state import store_key
@@ -76,7 +77,15 @@ def get_result(store: Store, scope: ClusterScope, clusterer) -> ClusterResult:
 
 
 def _pairs(pairs: list) -> str:
-    return "、".join(f"{name}（{count}）" for name, count in pairs)
+    """``name（count）、…`` with every name masked: product, brand and merchant names are free text."""
+    return "、".join(f"{mask_text(str(name))}（{count}）" for name, count in pairs)
+
+
+def _masked_labels(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy with the ``label`` column masked (labels are made of words from complaints, or typed)."""
+    if frame is None or "label" not in getattr(frame, "columns", ()):
+        return frame
+    return frame.assign(label=mask_series(frame["label"].astype(str)))
 
 
 @st.cache_data(show_spinner=False, max_entries=12, hash_funcs=_HASH)
@@ -93,18 +102,22 @@ def view(_store: Store, key: str, scope: ClusterScope, clusterer) -> dict:
     table["latest"] = table["cluster_id"].map(growth["latest"])
     table["previous"] = table["cluster_id"].map(growth["previous"])
     table["growth"] = table["cluster_id"].map(growth["growth"])
+    # Everything shown is masked here, at the presentation boundary: labels, terms and the
+    # product, brand and merchant names complainants typed (they may hold phone or ID numbers).
     table["products"] = table["top_products"].map(_pairs)
     table["merchants"] = table["top_merchants"].map(_pairs)
     table["brands"] = table["top_brands"].map(_pairs)
+    table["label_terms"] = table["label_terms"].map(lambda terms: [mask_text(str(t)) for t in terms])
     table["keywords"] = table["label_terms"].map(" ".join)
+    table = _masked_labels(table)
     out.update(
-        table=table.drop(columns=["term_scores"]),
+        table=table.drop(columns=["term_scores", "top_products", "top_merchants", "top_brands"]),
         misc=int(table.loc[table["cluster_id"] == MISC_ID, "size"].sum()),
         window=growth.attrs,
-        per_class=cluster.topics_per_class(result, by="platform_norm"),
-        per_category=cluster.topics_per_class(result, by="category"),
-        over_time=cluster.topics_over_time(result, freq=_freq(result)),
-        points=cluster.map_points(_store, result, max_points=4000),
+        per_class=_masked_labels(cluster.topics_per_class(result, by="platform_norm")),
+        per_category=_masked_labels(cluster.topics_per_class(result, by="category")),
+        over_time=_masked_labels(cluster.topics_over_time(result, freq=_freq(result))),
+        points=_masked_labels(cluster.map_points(_store, result, max_points=4000)),
         k_scores=result.k_scores,
     )
     return out
@@ -121,8 +134,12 @@ def _freq(result: ClusterResult) -> str:
 
 @st.cache_data(show_spinner=False, max_entries=24, hash_funcs=_HASH)
 def members(_store: Store, key: str, scope: ClusterScope, clusterer, cluster_id: int) -> pd.DataFrame:
-    """The masked complaints of one cluster, representatives first."""
-    return cluster.cluster_members(_store, _result(_store, key, scope, clusterer), cluster_id, limit=300)
+    """The masked complaints of one cluster, representatives first (product and merchant masked too)."""
+    frame = cluster.cluster_members(_store, _result(_store, key, scope, clusterer), cluster_id, limit=300)
+    for column in ("product", "merchant"):
+        if column in frame:
+            frame[column] = mask_series(frame[column].astype(object))
+    return frame
 
 
 @st.cache_data(show_spinner=False, max_entries=12, hash_funcs=_HASH)
@@ -202,10 +219,10 @@ def apply_edit(store: Store, scope: ClusterScope, clusterer, action: str,
         auth.audit("cluster_edit", edit=action, scope=scope.describe())
         st.rerun()
     result = get_result(store, scope, clusterer)
-    label = result.cluster(cluster_id)["label"]
+    label = escape_markdown(mask_text(str(result.cluster(cluster_id)["label"])))  # flashed as markdown
     if action == "rename":
         cluster.rename_cluster(store, result, cluster_id, value)
-        flash(f"已将「{label}」重命名为「{' '.join(str(value).split())}」。")
+        flash(f"已将「{label}」重命名为「{escape_markdown(mask_text(' '.join(str(value).split())))}」。")
     elif action in ("hide", "show"):
         cluster.hide_cluster(store, result, cluster_id, hidden=action == "hide")
         flash(f"已{'隐藏' if action == 'hide' else '恢复显示'}「{label}」。")

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import shutil
+import stat
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -14,10 +19,10 @@ from analysis import ingest, plots, privacy, schema
 from analysis.io import RawTable, encoding_label, read_table
 from analysis.store import Store
 
-UPLOAD_DIR = Path(tempfile.gettempdir()) / "complaint_radar_uploads"
+UPLOAD_DIR = Path(tempfile.gettempdir()) / f"complaint_radar_uploads-{os.getuid()}"
 UPLOAD_TYPES = ["csv", "tsv", "txt", "xlsx", "xlsm", "xls"]
 SKIP = "（不导入）"
-_STALE_SECONDS = 24 * 3600
+_STALE_SECONDS = 2 * 3600  # a folder this old was left by a server that was killed mid-import
 
 
 def upload_limit_mb() -> int:
@@ -25,27 +30,51 @@ def upload_limit_mb() -> int:
     return int(st.get_option("server.maxUploadSize"))
 
 
-def save_upload(uploaded) -> Path:
-    """Write an uploaded file to a private temporary folder (once per upload) and return its path."""
-    UPLOAD_DIR.mkdir(parents=True, exist_ok=True)
-    for old in UPLOAD_DIR.iterdir():  # forget uploads older than a day
-        if old.is_dir() and time.time() - old.stat().st_mtime > _STALE_SECONDS:
-            for f in old.iterdir():
-                f.unlink(missing_ok=True)
-            old.rmdir()
+def _private_root() -> Path:
+    """The uploads folder, readable by this user only (0700); another user's or a link is not used."""
+    UPLOAD_DIR.mkdir(mode=0o700, exist_ok=True)
+    info = UPLOAD_DIR.lstat()
+    if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+        return Path(tempfile.mkdtemp(prefix="complaint_radar_uploads-"))
+    if stat.S_IMODE(info.st_mode) != 0o700:
+        UPLOAD_DIR.chmod(0o700)
+    for old in UPLOAD_DIR.iterdir():  # left behind by a server killed during an import
+        try:
+            if time.time() - old.lstat().st_mtime > _STALE_SECONDS:
+                shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink(missing_ok=True)
+        except OSError:
+            pass
+    return UPLOAD_DIR
+
+
+@contextlib.contextmanager
+def private_upload(uploaded) -> Iterator[Path]:
+    """The uploaded file on disk for as long as it is read: private (0600 in a 0700 folder), then deleted.
+
+    The file is removed when the block ends, whether the import succeeded or failed; nothing
+    unmasked stays behind between reruns.
+    """
+    folder = Path(tempfile.mkdtemp(dir=_private_root()))  # 0700
     safe_name = re.sub(r"[^\w.\-\u4e00-\u9fff]+", "_", Path(uploaded.name).name) or "upload.csv"
-    folder = UPLOAD_DIR / re.sub(r"[^\w\-]+", "_", str(uploaded.file_id))
     path = folder / safe_name
-    if not path.exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(uploaded.getvalue())
-    return path
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(uploaded.getvalue())
+        yield path
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def load_preview(uploaded, *, sheet: str | None = None, rows: int = 20) -> RawTable:
+    """The first rows of an uploaded file as the reader sees them (raises UserError if unreadable)."""
+    return _preview(uploaded.file_id, uploaded.name, sheet, rows, uploaded)
 
 
 @st.cache_data(show_spinner="正在读取文件…", max_entries=8)
-def load_preview(path: str, name: str, rows: int = 20) -> RawTable:
-    """The first rows of an uploaded file as the reader sees them (raises UserError if unreadable)."""
-    return read_table(path, nrows=rows, file_name=name)
+def _preview(file_id: str, name: str, sheet: str | None, rows: int, _uploaded) -> RawTable:
+    with private_upload(_uploaded) as path:
+        return read_table(path, nrows=rows, file_name=name, sheet=sheet)
 
 
 def file_facts(table: RawTable) -> str:
@@ -67,19 +96,32 @@ def masked_preview(frame: pd.DataFrame, mapping: dict[str, str]) -> pd.DataFrame
     return out
 
 
+def sample_examples(frame: pd.DataFrame, mapping: dict[str, str], *, n: int = 3) -> dict[str, str]:
+    """A few masked example values per column (for the mapping tooltips).
+
+    Columns mapped to the complainant's name or phone are masked field by field
+    (``mask_name``/``mask_phone``: 诸葛明亮 → 诸葛**), every other one by pattern.
+    """
+    masked = privacy.mask_columns(frame, mapping)
+    out = {}
+    for header in frame.columns:
+        values = [v for v in masked[header].tolist() if isinstance(v, str) and v][:n]
+        out[header] = "；".join(v[:20] for v in values)
+    return out
+
+
 def mapping_editor(table: RawTable, suggested: dict[str, str], *, key: str) -> tuple[dict[str, str | None], list[str]]:
     """A select box per source column, prefilled; returns the chosen mapping and the problems with it."""
     options = [SKIP] + [f"{f.label}（{f.name}）" for f in schema.fields()]
     names = [None] + list(schema.FIELD_NAMES)
     chosen: dict[str, str | None] = {}
     cols = st.columns(3)
+    examples = sample_examples(table.frame, suggested)
     for i, header in enumerate(table.info.headers):
-        samples = [v for v in table.frame[header].tolist() if v][:3] if header in table.frame else []
-        sample_text = privacy.mask_text("；".join(s[:20] for s in samples)) or "（前几行为空）"
         field = suggested.get(header)
         choice = cols[i % 3].selectbox(
-            header, options, index=names.index(field) if field in names else 0, key=f"{key}_{i}",
-            help=f"示例：{sample_text}",
+            privacy.escape_markdown(header), options, index=names.index(field) if field in names else 0,
+            key=f"{key}_{i}", help=f"示例：{privacy.escape_markdown(examples.get(header) or '（前几行为空）')}",
         )
         chosen[header] = names[options.index(choice)]
     problems = []
@@ -99,14 +141,17 @@ def audit_params(result: dict) -> dict:
 
 def show_result(store: Store, result: dict) -> None:
     """Counts, warnings, where the rows went, the quarantine (masked, downloadable) and the conflicts."""
-    st.subheader(f"导入结果：{result['file']}")
+    st.subheader(f"导入结果：{privacy.escape_markdown(result['file'])}")
     cols = st.columns(5)
     for col, (label, key) in zip(cols, [("读取行数", "rows_read"), ("已导入", "imported"), ("已隔离", "quarantined"),
                                         ("重复", "duplicates"), ("内容冲突", "conflicts")]):
         col.metric(label, f"{result[key]:,}")
     st.caption(f"读取 = 导入 + 隔离 + 重复（重复中含内容冲突）。导入批次 #{result['import_id']}，用时 {result['seconds']:.1f} 秒。")
+    if len(result.get("row_encodings") or {}) > 1:
+        st.info("文件混用了编码，已逐行判断：" + "，".join(
+            f"{encoding_label(e)} {n:,} 行" for e, n in result["row_encodings"].items()) + "。")
     for warning in result["warnings"]:
-        st.warning(warning)
+        st.warning(privacy.escape_markdown(warning))
     st.plotly_chart(plots.import_outcome_figure(ingest.outcome_table(result)), key="imp_outcome_chart")
     import_id = result["import_id"]
     if result["quarantined"]:

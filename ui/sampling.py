@@ -57,6 +57,15 @@ def evidence(_store: Store, key: str, filters: Filters, grain: str, uid: int,
     return sampling.target_evidence(_store, scored(_store, key, filters, grain, discount), uid)
 
 
+def masked_names(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy with the product and merchant names masked for display (they are free text)."""
+    out = frame.copy()
+    for column in ("product", "merchant"):
+        if column in out:
+            out[column] = mask_series(out[column].astype(object))
+    return out
+
+
 def read_upload(uploaded) -> tuple[pd.DataFrame | None, str | None]:
     """Parse the exclusion upload: ``(rules, None)`` or ``(None, Chinese error)``."""
     if uploaded is None:

@@ -76,13 +76,14 @@ def run(args: argparse.Namespace) -> int:
                     "category_source": row.category_source, "problem": row.problem,
                     "problem_confidence": float(row.problem_confidence), "severity": int(row.severity),
                     "platform": row.platform_norm,
-                    "evidence": {"category": row.category_evidence, "problem": row.problem_evidence},
+                    "evidence": {"category": mask_text(row.category_evidence),
+                                 "problem": mask_text(row.problem_evidence)},
                     "masked_text": mask_text(text),
                 }
                 print(json.dumps(record, ensure_ascii=False))
             else:
                 print(f"{row.category}\t{row.problem}\t{row.severity}\t{row.platform_norm}\t"
-                      f"{SOURCE_LABELS.get(row.category_source, '')}\t{row.category_evidence}")
+                      f"{SOURCE_LABELS.get(row.category_source, '')}\t{mask_text(row.category_evidence)}")
         sys.stdout.flush()
         batch.clear()
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from analysis import cluster
 from analysis.enrich import open_for_analysis
 from analysis.errors import UserError
+from analysis.privacy import mask_text
 from analysis.store import default_db_path
 
 NAME = "cluster"
@@ -55,15 +56,21 @@ def _date(value: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"日期「{value}」格式不对，请写成 YYYY-MM-DD。") from None
 
 
+def _names(pairs) -> list[dict]:
+    """``[{"name", "count"}]`` with names masked: product, brand and merchant names are free text."""
+    return [{"name": mask_text(str(n)), "count": int(c)} for n, c in pairs]
+
+
 def _clusters_json(result: cluster.ClusterResult) -> list[dict]:
     out = []
     for row in result.clusters.itertuples(index=False):
         out.append({
-            "id": int(row.cluster_id), "label": row.label, "label_terms": list(row.label_terms),
+            "id": int(row.cluster_id), "label": mask_text(str(row.label)),
+            "label_terms": [mask_text(str(t)) for t in row.label_terms],
             "size": int(row.size), "share": float(row.share), "coherence": float(row.coherence),
-            "top_products": [{"name": n, "count": int(c)} for n, c in row.top_products],
-            "top_brands": [{"name": n, "count": int(c)} for n, c in row.top_brands],
-            "top_merchants": [{"name": n, "count": int(c)} for n, c in row.top_merchants],
+            "top_products": _names(row.top_products),
+            "top_brands": _names(row.top_brands),
+            "top_merchants": _names(row.top_merchants),
             "representative_ids": list(row.representative_ids), "hidden": bool(row.hidden),
         })
     return out
@@ -72,11 +79,11 @@ def _clusters_json(result: cluster.ClusterResult) -> list[dict]:
 def _print_table(result: cluster.ClusterResult, n_complaints: int, method: str) -> None:
     print(f"范围：{result.scope.describe()}，投诉 {n_complaints} 条，聚类 {result.n_clusters} 个（{method}）")
     for row in result.clusters.itertuples(index=False):
-        products = "、".join(f"{n}({c})" for n, c in row.top_products) or "—"
+        products = "、".join(f"{p['name']}({p['count']})" for p in _names(row.top_products)) or "—"
         flag = "（已隐藏）" if row.hidden else ""
-        print(f"[{row.cluster_id:>3}] {row.label}{flag}  {row.size} 条 ({row.share:.1%})  "
+        print(f"[{row.cluster_id:>3}] {mask_text(str(row.label))}{flag}  {row.size} 条 ({row.share:.1%})  "
               f"紧密度 {row.coherence:.2f}")
-        print(f"      关键词：{' '.join(row.label_terms)}")
+        print(f"      关键词：{' '.join(mask_text(str(t)) for t in row.label_terms)}")
         print(f"      主要商品：{products}")
 
 

@@ -1,4 +1,4 @@
-"""``python -m analysis import FILE... [--db PATH] [--map 源列=field ...] [--json]``.
+"""``python -m analysis import FILE... [--db PATH] [--map 源列=field ...] [--sheet NAME] [--json]``.
 
 Imports each file in its own transaction, then segments and classifies the new
 complaints (:func:`analysis.enrich.ensure_enriched`). Exit code 0 when every file
@@ -37,6 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
              "字段可写英文名或中文名（投诉内容），写成「源列=」表示不导入该列。"
              "可用字段：" + "，".join(f"{f.name}（{f.label}）" for f in schema.fields()),
     )
+    parser.add_argument("--sheet", default=None, metavar="工作表",
+                        help="Excel 工作簿要导入的工作表名（默认自动选择表头最像投诉数据的工作表；结果中列出全部工作表）")
     parser.add_argument("--json", action="store_true", help="每个文件输出一行 JSON 结果（stdout）")
     parser.add_argument("--no-progress", action="store_true", help="不显示进度条")
 
@@ -88,6 +90,10 @@ def _summary(result: ImportResult) -> str:
         f"重复 {result.duplicates:,}（其中内容冲突 {result.conflicts:,}）。"
         f"编码 {encoding_label(result.encoding)}，表头在第 {result.header_row} 行，导入批次 #{result.import_id}。"
     ]
+    if len(result.sheets) > 1:
+        lines.append(f"  工作表：导入「{result.sheet}」；全部工作表：{'，'.join(result.sheets)}（用 --sheet 工作表名 选择）")
+    if len(result.row_encodings) > 1:
+        lines.append("  逐行编码：" + "，".join(f"{encoding_label(e)} {n:,} 行" for e, n in result.row_encodings.items()))
     mapped = "，".join(f"{col}→{schema.FIELD_LABELS[field]}" for col, field in result.mapping.items())
     lines.append(f"  列映射：{mapped}")
     if result.unmapped_columns:
@@ -114,8 +120,8 @@ def run(args: argparse.Namespace) -> int:
                 if len(args.files) == 1:
                     headers_mapping, _ = mapping or None, used.update(mapping)
                 else:
-                    headers_mapping = _mapping_for(path, mapping, used)
-                result = import_file(store, path, mapping=headers_mapping, progress=bar)
+                    headers_mapping = _mapping_for(path, mapping, used, sheet=args.sheet)
+                result = import_file(store, path, mapping=headers_mapping, progress=bar, sheet=args.sheet)
             except UserError as exc:
                 status = 2
                 print(f"错误：{exc}", file=sys.stderr)
@@ -155,13 +161,14 @@ def _enrich(store: Store, *, quiet: bool, progress: bool) -> None:
         print(f"分词与分类：新分类 {stats['classified']:,} 条投诉（{stats['seconds']:.1f} 秒）。", flush=True)
 
 
-def _mapping_for(path: Path, mapping: dict[str, str | None], used: set[str]) -> dict[str, str | None] | None:
+def _mapping_for(path: Path, mapping: dict[str, str | None], used: set[str], *,
+                 sheet: str | None = None) -> dict[str, str | None] | None:
     """The part of ``--map`` whose columns exist in this file (several files may differ)."""
     if not mapping:
         return None
     from analysis.io import open_table
 
-    with open_table(path) as reader:
+    with open_table(path, sheet=sheet) as reader:
         headers = set(reader.info.headers)
     own = {c: f for c, f in mapping.items() if c in headers}
     used.update(own)

@@ -4,14 +4,13 @@ Functions take tidy DataFrames and return plotly figures; no computation here.""
 
 from __future__ import annotations
 
-import html
 import textwrap
 
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
-from analysis.plots.common import PALETTE, apply_layout
+from analysis.plots.common import PALETTE, apply_layout, plotly_text, plotly_texts
 
 __all__ = ["visualize_cluster_map", "visualize_topics_over_time", "visualize_topics_per_class"]
 
@@ -23,7 +22,7 @@ def _hover_safe(texts: pd.Series, width: int = 30) -> list[str]:
     from analysis.privacy import mask_series
 
     masked = mask_series(texts.fillna("").astype(str))
-    return ["<br>".join(textwrap.wrap(html.escape(t), width)) or "（无文本）" for t in masked]
+    return ["<br>".join(plotly_text(line) for line in textwrap.wrap(t, width)) or "（无文本）" for t in masked]
 
 
 _COLOURS = PALETTE + [c for c in qualitative.Dark24 if c not in PALETTE]
@@ -53,10 +52,10 @@ def visualize_cluster_map(points: pd.DataFrame, *, title: str | None = None,
     for i, (cid, label) in enumerate(zip(order["cluster_id"], order["label"])):
         part = points[points["cluster_id"] == cid]
         fig.add_trace(go.Scattergl(
-            x=part["x"], y=part["y"], mode="markers", name=f"{label}（{len(part)}）",
+            x=part["x"], y=part["y"], mode="markers", name=plotly_text(f"{label}（{len(part)}）"),
             marker={"size": 5, "opacity": 0.45 if cid < 0 else 0.75, "color": _colour(i, int(cid))},
             customdata=_hover_safe(part["text"]),
-            hovertemplate=f"<b>{html.escape(str(label))}</b><br>%{{customdata}}<extra></extra>",
+            hovertemplate=f"<b>{plotly_text(label)}</b><br>%{{customdata}}<extra></extra>",
         ))
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
@@ -91,7 +90,7 @@ def visualize_topics_per_class(df: pd.DataFrame, *, by: str = "platform_norm",
     is_share = value != "count"
     text = grid.map(lambda v: f"{v:.0%}" if is_share else f"{int(v)}")
     fig.add_trace(go.Heatmap(
-        z=grid.to_numpy(), x=classes, y=rows["label"].tolist(), text=text.to_numpy(),
+        z=grid.to_numpy(), x=plotly_texts(classes), y=plotly_texts(rows["label"]), text=text.to_numpy(),
         texttemplate="%{text}", colorscale="Reds", showscale=False,
         hovertemplate="%{y} · %{x}：%{text}<extra></extra>",
     ))
@@ -116,9 +115,9 @@ def visualize_topics_over_time(df: pd.DataFrame, *, top_n: int = 8,
     for i, (cid, label) in enumerate(zip(sizes["cluster_id"], sizes["label"])):
         part = df[df["cluster_id"] == cid].sort_values("period")
         fig.add_trace(go.Scatter(
-            x=part["period"], y=part["count"], mode="lines+markers", name=str(label),
+            x=part["period"], y=part["count"], mode="lines+markers", name=plotly_text(label),
             line={"color": _COLOURS[i % len(_COLOURS)], "width": 2},
-            hovertemplate=f"{html.escape(str(label))}<br>%{{x|%Y-%m-%d}}：%{{y}} 件<extra></extra>",
+            hovertemplate=f"{plotly_text(label)}<br>%{{x|%Y-%m-%d}}：%{{y}} 件<extra></extra>",
         ))
     fig.update_yaxes(title="投诉件数", rangemode="tozero")
     return apply_layout(fig, title=title)

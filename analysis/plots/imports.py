@@ -7,7 +7,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from analysis.plots.common import apply_layout
+from analysis.plots.common import apply_layout, plotly_texts
 
 __all__ = ["import_outcome_figure", "quarantine_reasons_figure"]
 
@@ -46,7 +46,7 @@ def quarantine_reasons_figure(reasons: pd.DataFrame, *, title: str | None = "隔
     """
     df = reasons.sort_values("rows", ascending=True)
     fig = go.Figure(go.Bar(
-        x=df["rows"], y=df["reason"], orientation="h", marker_color=OUTCOME_COLORS["隔离"],
+        x=df["rows"], y=plotly_texts(df["reason"]), orientation="h", marker_color=OUTCOME_COLORS["隔离"],
         text=df["rows"], textposition="outside", hovertemplate="%{y}<br>%{x:,} 行<extra></extra>",
     ))
     fig.update_xaxes(title_text="行数", tickformat=",d", rangemode="tozero",

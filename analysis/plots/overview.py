@@ -9,7 +9,8 @@ import math
 import pandas as pd
 import plotly.graph_objects as go
 
-from analysis.plots.common import apply_layout
+from analysis.plots.common import apply_layout, plotly_text
+from analysis.privacy import mask_text
 from analysis.plots.trends import trend_figure
 
 __all__ = ["RISE_COLOR", "FALL_COLOR", "overview_trend_figure", "top_changes_figure"]
@@ -44,7 +45,7 @@ def top_changes_figure(frame: pd.DataFrame, *, title: str | None = None,
     rows = frame.iloc[::-1]
     colors = [RISE_COLOR if c > 0 else FALL_COLOR if c < 0 else FLAT_COLOR for c in rows["change"]]
     labels = [_change_label(int(c), float(p)) for c, p in zip(rows["change"], rows["change_pct"])]
-    names = [str(n) for n in rows["name"]]
+    names = [plotly_text(mask_text(str(n))) for n in rows["name"]]  # raw export values are free text
     fig = go.Figure()
     fig.add_bar(
         x=rows["current"], y=names, orientation="h", name="本期", marker_color=colors, showlegend=False,

@@ -7,7 +7,8 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from analysis.plots.common import apply_layout
+from analysis.plots.common import apply_layout, plotly_text
+from analysis.privacy import mask_text
 
 __all__ = ["SCORE_COMPONENTS", "score_breakdown_figure", "evidence_monthly_figure"]
 
@@ -32,11 +33,13 @@ def score_breakdown_figure(targets: pd.DataFrame, *, highlight: int | None = Non
         max_bars: show at most this many targets (the best ranked).
 
     Returns:
-        Rank 1 on top; the hover shows every component and the total.
+        Rank 1 on top; the hover shows every component and the total. Product names
+        are masked (:func:`analysis.privacy.mask_text`) and shown literally.
     """
     rows = targets.head(max_bars).iloc[::-1]
-    labels = [f"{int(r)}. {p} @ {pl}" for r, p, pl in zip(rows["plan_rank"], rows["product"], rows["platform"],
-                                                          strict=True)]
+    # Product names are free text typed by complainants: masked, and never plotly markup.
+    labels = [plotly_text(f"{int(r)}. {mask_text(str(p))} @ {pl}")
+              for r, p, pl in zip(rows["plan_rank"], rows["product"], rows["platform"], strict=True)]
     fig = go.Figure()
     for col, (name, color) in SCORE_COMPONENTS.items():
         line_width = [2.5 if highlight is not None and int(r) == highlight else 0 for r in rows["plan_rank"]]

@@ -5,7 +5,6 @@ figures; no computation here beyond laying the data out."""
 
 from __future__ import annotations
 
-import html
 import math
 
 import numpy as np
@@ -13,7 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from analysis.plots.common import FONT_FAMILY, PALETTE, apply_layout
+from analysis.plots.common import FONT_FAMILY, PALETTE, apply_layout, plotly_text
 
 __all__ = ["lift_bars", "png_config", "small_multiples", "trend_figure", "yoy_figure"]
 
@@ -34,7 +33,7 @@ def png_config(filename: str, *, scale: int = 2) -> dict:
 
 
 def _safe(text: object) -> str:
-    return html.escape(str(text))
+    return plotly_text(text)
 
 
 def _colours(values: list[str]) -> dict[str, str]:

@@ -571,3 +571,47 @@ def test_a_category_added_to_the_taxonomy_works_in_the_cli(tmp_path):
     records = [json.loads(line) for line in done.stdout.splitlines()]
     assert [(r["category"], r["problem"]) for r in records] == [(CATEGORY, "安全隐患"), ("家用电器", "安全隐患")]
     assert records[0]["evidence"]["category"] in ("狗粮、猫粮", "猫粮、狗粮")
+
+
+def test_model_evidence_is_built_from_masked_tokens():
+    # A complainant's phone and ID number that the model learnt as words must not show as evidence.
+    phone, card_id = "13812345678", "310104199001011233"
+    tokens, labels = _training_data()
+    tokens = tokens + [f"热水器 {phone} {card_id} 漏电"] * 6
+    labels = labels + ["家用电器"] * 6
+    fitted = SupervisedClassifier(min_df=1, random_state=0).fit(tokens, labels)
+    out = fitted.predict([f"{phone} {card_id} 热水器"])
+    evidence = out["category_evidence"].iloc[0]
+    assert out["category"].iloc[0] == "家用电器"
+    assert phone not in evidence and card_id not in evidence
+    assert "138****5678" in evidence or "3101**********1233" in evidence  # the numbers were evidence, masked
+    frame = pd.DataFrame({"text": ["热水器漏电"], "category_raw": [f"家电 {phone}"]})
+    exported = classify_complaints(frame, tokens=["热水器 漏电"])
+    assert phone not in exported["category_evidence"].iloc[0]
+
+
+def test_cli_json_evidence_holds_no_raw_numbers(monkeypatch, capsys, tmp_path):
+    phone = "13812345678"
+    tokens, labels = _training_data()
+    fitted = SupervisedClassifier(min_df=1, random_state=0).fit(
+        tokens + [f"热水器 {phone} 漏电"] * 6, labels + ["家用电器"] * 6)
+    path = tmp_path / "store.duckdb"
+    with Store(path) as store:
+        fitted.save(store)
+    code, records = _run_cli(monkeypatch, capsys, [f"热水器 {phone}"], "--json", "--db", str(path))
+    assert code == 0 and records[0]["category_source"] == "model"
+    assert phone not in json.dumps(records[0], ensure_ascii=False)
+    assert "138****5678" in records[0]["evidence"]["category"]
+
+
+def test_browse_explanation_masks_evidence_merchant_and_product():
+    from ui.browse import explanation
+
+    row = pd.Series({"category": "家用电器", "category_source": "model", "category_confidence": 0.9,
+                     "category_evidence": "模型:热水器、13812345678", "problem": "安全隐患", "severity": 4,
+                     "problem_confidence": 0.8, "problem_evidence": "漏电", "platform_norm": "京东",
+                     "merchant": "张三电器店13912345678", "product": "热水器 身份证310104199001011233"})
+    text = "\n".join(explanation(row))
+    for raw in ("13812345678", "13912345678", "310104199001011233"):
+        assert raw not in text
+    assert "138\\*\\*\\*\\*5678" in text and "139\\*\\*\\*\\*5678" in text

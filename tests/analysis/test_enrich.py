@@ -218,3 +218,21 @@ def test_too_few_labels_train_nothing_and_drop_an_old_model(store, tokenizer, sm
     stats = ensure_enriched(store, tokenizer=tokenizer)
     assert stats["model"] == "none"
     assert not SupervisedClassifier.exists(store)
+
+
+def test_stored_evidence_holds_no_raw_phone_or_id_numbers(store, tokenizer, small_thresholds, monkeypatch):
+    phone, card_id = "13812345678", "310104199001011233"
+    rows = labelled_rows()
+    rows = [(f"{t}，电话{phone}，身份证{card_id}" if raw == "家用电器类" else t, raw, p, pl, m)
+            for t, raw, p, pl, m in rows]
+    insert(store, rows)
+    (cid,) = insert(store, [(f"热水器 {phone} {card_id}", None, None, None, "某店")], start=100)
+    stats = ensure_enriched(store, tokenizer=tokenizer)
+    assert stats["model"] == "trained"
+    evidence = " ".join(store.query("SELECT category_evidence || ' ' || problem_evidence AS e FROM enrichment")["e"])
+    assert phone not in evidence and card_id not in evidence
+    assert enriched(store).loc[cid, "category"] == "家用电器"
+    # enrichment stored before evidence was masked is classified again, once
+    monkeypatch.setattr(enrich, "EVIDENCE_FORMAT", "raw-1")
+    assert ensure_enriched(store, tokenizer=tokenizer)["classified"] == len(rows) + 1
+    assert ensure_enriched(store, tokenizer=tokenizer)["classified"] == 0

@@ -152,3 +152,38 @@ def test_module_entry_point(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["imported"] == 3
+
+
+def test_hostile_text_files_give_chinese_messages_and_counts_not_tracebacks(tmp_path):
+    bad_header = tmp_path / "bad_header.csv"
+    bad_header.write_bytes("投诉编号,投诉".encode() + b"\xff" + "内容,平台\nA1,电水壶漏电,京东\n".encode())
+    mixed = tmp_path / "mixed.csv"
+    mixed.write_bytes("投诉编号,投诉内容,平台\n".encode("utf-8") + "A1,充电宝发热鼓包严重,京东\n".encode("utf-8")
+                      + "A2,电热水壶漏电严重,淘宝\n".encode("gbk"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "analysis", "import", str(bad_header), str(mixed), "--db", str(tmp_path / "s.duckdb"),
+         "--json"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "错误：文件「bad_header.csv」，第 1 行：表头第 2 列" in proc.stderr
+    rejected, imported = json_lines(proc.stdout)
+    assert rejected["rejected"] is True and "表头第 2 列" in rejected["error"]
+    assert imported["imported"] == 2 and imported["row_encodings"] == {"utf-8": 1, "gb18030": 1}
+
+
+def test_sheet_option_chooses_the_worksheet(tmp_path, capsys):
+    from tests._xlsx import write_xlsx
+
+    rows = [["投诉编号", "投诉内容"], ["A1", "电水壶漏电"], ["A2", "充电宝鼓包"]]
+    path = write_xlsx(tmp_path / "book.xlsx", {"汇总": [["投诉总数", 2]], "明细": rows, "备份": rows[:2]})
+    db = str(tmp_path / "s.duckdb")
+    assert main(["import", str(path), "--db", db]) == 0
+    out = capsys.readouterr().out
+    assert "book.xlsx：读取 2 行 → 导入 2" in out
+    assert "工作表：导入「明细」；全部工作表：汇总，明细，备份（用 --sheet 工作表名 选择）" in out
+    assert main(["import", str(path), "--db", db, "--sheet", "备份", "--json"]) == 0
+    result = json_lines(capsys.readouterr().out)[0]
+    assert (result["sheet"], result["sheets"], result["rows_read"]) == ("备份", ["汇总", "明细", "备份"], 1)
+    assert main(["import", str(path), "--db", db, "--sheet", "没有"]) == 2
+    assert "没有名为「没有」的工作表。可选的工作表：汇总、明细、备份" in capsys.readouterr().err

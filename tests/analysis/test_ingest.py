@@ -157,6 +157,69 @@ def test_overlapping_export_with_changed_content_is_a_conflict(store, tmp_path):
     assert list(ingest.conflict_rows(store, result.import_id)["complaint_id"]) == ["U02"]
 
 
+def test_reimport_does_not_record_the_same_conflicts_again(store, tmp_path):
+    first = ingest.import_file(store, FIX / "gbk_titles.csv")  # A002 twice with different content
+    assert first.conflicts == 1 and store.count("conflicts") == 1
+    again = ingest.import_file(store, FIX / "gbk_titles.csv")
+    assert counts(again) == (7, 0, 2, 5, 0) and again.known_conflicts == 1
+    assert store.count("conflicts") == 1
+    assert any("已记录的内容冲突相同" in w for w in again.warnings)
+    later = tmp_path / "later.csv"
+    later.write_text("投诉编号,投诉日期,投诉内容,被投诉企业,平台名称,区县\n"
+                     "A005,2017-11-21,儿童玩具有尖锐边角。,某玩具店,京东,嘉定区\n", encoding="utf-8")
+    assert ingest.import_file(store, later).conflicts == 1  # differs from the store: recorded once
+    assert ingest.import_file(store, later).conflicts == 0
+    assert store.count("conflicts") == 2
+
+
+def test_rows_read_is_counted_by_the_reader_and_checked(store, monkeypatch):
+    result = ingest.import_file(store, FIX / "broken.csv")
+    assert (result.rows_read, result.skipped_blank_rows) == (7, 0)
+    before = (store.count(), store.checksum(), store.count("imports"), store.count("quarantine"))
+    real = ingest._resolve
+
+    def losing_a_row(cur, import_id):
+        out = real(cur, import_id)
+        return {**out, "new": out["new"] - 1}
+
+    monkeypatch.setattr(ingest, "_resolve", losing_a_row)
+    with pytest.raises(RuntimeError, match="读取 4 行，但导入 3 \\+ 隔离 0 \\+ 重复 0 与之不符"):
+        ingest.import_file(store, FIX / "utf16_tab.txt")
+    assert (store.count(), store.checksum(), store.count("imports"), store.count("quarantine")) == before
+
+
+def test_mixed_encodings_and_nul_bytes_are_reported(store, tmp_path):
+    path = tmp_path / "mixed.csv"
+    rows = [f"G{i},2017-11-11,充电宝使用时发热鼓包第{i}次,京东\n" for i in range(6)]
+    path.write_bytes("投诉编号,登记时间,投诉内容,涉及平台\n".encode("gbk") + "".join(rows[:4]).encode("gbk")
+                     + "".join(rows[4:]).encode("utf-8") + "G9,2017-11-11,电水壶\x00漏电,淘宝\n".encode("gbk"))
+    result = ingest.import_file(store, path)
+    assert counts(result) == (7, 7, 0, 0, 0)
+    assert result.row_encodings == {"gb18030": 5, "utf-8": 2} and result.nul_rows == 1
+    assert "文件混用了编码，已逐行判断：GB18030/GBK 5 行，UTF-8 2 行。" in result.warnings
+    assert "1 行的单元格含空字符（NUL），已删除这些字符后读取。" in result.warnings
+    assert result.to_dict()["row_encodings"] == {"gb18030": 5, "utf-8": 2}
+    texts = [r[0] for r in stored(store, "SELECT text FROM complaints ORDER BY source_row")]
+    assert texts[4:] == ["充电宝使用时发热鼓包第4次", "充电宝使用时发热鼓包第5次", "电水壶漏电"]
+
+
+def test_two_level_header_and_summary_sheet_import_the_complaints(store, tmp_path):
+    from tests._xlsx import write_xlsx
+
+    rows = [["登记信息", None, "投诉内容", "商品信息", None],
+            ["登记编号", "登记时间", None, "商品名称", "品牌"],
+            ["B1", "2017-11-11T10:00:00+08:00", "充电宝鼓包", "充电宝", "某牌"],
+            ["B2", "2017-11-11T02:00:00Z", "电水壶漏电", "电水壶", "某牌"]]
+    path = write_xlsx(tmp_path / "book.xlsx", {"汇总": [["投诉总数", 2], ["已办结", 1]], "明细": rows},
+                      merges={"明细": ["A1:B1", "C1:C2", "D1:E1"]})
+    result = ingest.import_file(store, path)
+    assert counts(result) == (2, 2, 0, 0, 0) and result.sheet == "明细"
+    assert result.mapping == {"登记信息/登记编号": "complaint_id", "登记信息/登记时间": "received_at",
+                              "投诉内容": "text", "商品信息/商品名称": "product", "商品信息/品牌": "brand"}
+    assert stored(store, "SELECT complaint_id, strftime(received_at, '%Y-%m-%d %H:%M'), text FROM complaints "
+                         "ORDER BY 1") == [("B1", "2017-11-11 10:00", "充电宝鼓包"), ("B2", "2017-11-11 10:00", "电水壶漏电")]
+
+
 def test_file_without_a_date_column_imports_with_a_warning(store):
     result = ingest.import_file(store, FIX / "real_heimao_black_cat.csv")
     assert result.imported == 39

@@ -2,6 +2,9 @@
 
 import datetime as dt
 import re
+import subprocess
+import sys
+import tracemalloc
 import zipfile
 from pathlib import Path
 
@@ -12,8 +15,10 @@ from hypothesis import strategies as st
 
 from analysis import io as rio
 from analysis.errors import ImportRejected
+from tests._xlsx import write_xlsx
 
-FIX = Path(__file__).resolve().parent.parent / "fixtures" / "import"
+ROOT = Path(__file__).resolve().parents[2]
+FIX = ROOT / "tests" / "fixtures" / "import"
 
 
 def reasons(table):
@@ -99,6 +104,111 @@ def test_xlsx_title_rows_dates_numbers_and_sheets():
     assert t.frame.loc[5, "涉及金额"] == "368.5"
     assert t.skipped_blank_rows == 1
     assert any("2 个工作表" in w for w in t.info.warnings)
+
+
+def test_sheet_extent_is_read_from_the_cells_not_the_declared_dimension(tmp_path):
+    path = write_xlsx(tmp_path / "far.xlsx", {"S": {"A1": "投诉内容", "XFD1048576": "x"}}, dimension={"S": "A1"})
+    assert path.stat().st_size < 2500  # a 2 KB file …
+    extent = rio.sheet_extents(path)["S"]
+    assert (extent.cells, extent.first, extent.last, extent.far) == (2, (0, 0), (1048575, 16383), ["XFD1048576"])
+    assert extent.area == 1048576 * 16384  # … that would take 549 GB to load
+
+
+def test_cells_written_without_references_take_the_careful_path(tmp_path):
+    path = write_xlsx(tmp_path / "plain.xlsx", {"S": [["投诉编号", "投诉内容"], ["A1", "漏电"]]})
+    with zipfile.ZipFile(path) as zf:
+        parts = {n: zf.read(n) for n in zf.namelist()}
+    xml = parts["xl/worksheets/sheet1.xml"].decode()
+    xml = xml.replace('<c r="B2"', '<c').replace("</sheetData>", '<row r="900"><c s="1" r=\'ZZ900\' t="s"><v>0</v></c>'
+                                                                   "<c><v>1</v></c></row></sheetData>")
+    parts["xl/worksheets/sheet1.xml"] = xml.encode()
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in parts.items():
+            zf.writestr(name, data)
+    extent = rio.sheet_extents(path)["S"]
+    assert (extent.cells, extent.last) == (6, (899, 702))  # ZZ900 and the cell after it
+
+
+@pytest.mark.parametrize("far", ["XFD1048576", "CV1048576"])
+def test_a_far_cell_is_a_chinese_error_not_an_abort(tmp_path, far):
+    """Run in a child process with 2 GB of address space: the old reader aborted or needed 4.5 GB."""
+    path = write_xlsx(tmp_path / "far.xlsx", {"S": {"A1": "投诉内容", "A2": "漏电", far: "x"}}, dimension={"S": "A1"})
+    code = ("import resource, sys\n"
+            "resource.setrlimit(resource.RLIMIT_AS, (2 * 1024**3, 2 * 1024**3))\n"
+            "from analysis import io\n"
+            "try:\n"
+            f"    io.open_table({str(path)!r})\n"
+            "except io.ImportRejected as exc:\n"
+            "    print(exc)\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-500:]
+    assert f"工作表「S」的单元格分布在 A1 到 {far}" in proc.stdout
+    assert f"远处的单元格（{far}）可能是误输入留下的" in proc.stdout
+
+
+def test_a_too_large_sheet_is_skipped_when_another_holds_the_complaints(tmp_path, monkeypatch):
+    monkeypatch.setattr(rio, "MAX_EXCEL_CELLS", 1000)
+    rows = [["投诉编号", "投诉内容"], ["A1", "漏电"], ["A2", "鼓包"]]
+    path = write_xlsx(tmp_path / "two.xlsx", {"草稿": {"A1": "投诉内容", "Z999": "x"}, "明细": rows})
+    table = rio.read_table(path)
+    assert table.info.sheet == "明细" and list(table.frame["投诉内容"]) == ["漏电", "鼓包"]
+    assert any(w.startswith("已跳过工作表「草稿」") for w in table.info.warnings)
+    with pytest.raises(ImportRejected, match="工作表「草稿」的单元格分布在 A1 到 Z999"):
+        rio.open_table(path, sheet="草稿")
+
+
+_COMPLAINTS = [["投诉编号", "登记时间", "投诉内容", "涉及平台"]] + [
+    [f"A{i}", "2017-11-11", f"电水壶漏电{i}", "京东"] for i in range(1, 6)]
+
+
+def test_the_sheet_that_looks_like_complaints_is_chosen(tmp_path):
+    path = write_xlsx(tmp_path / "multi.xlsx", {
+        "汇总": [["投诉总数", 5], ["已办结", 3], ["处理中", 2]], "说明": [["本表由系统导出，请勿修改"]],
+        "明细": _COMPLAINTS})
+    table = rio.read_table(path)
+    assert (table.info.sheet, table.info.sheets) == ("明细", ["汇总", "说明", "明细"])
+    assert list(table.frame["投诉编号"]) == ["A1", "A2", "A3", "A4", "A5"]
+    assert any("工作簿含 3 个工作表（汇总、说明、明细），导入的是「明细」" in w and "--sheet" in w
+               for w in table.info.warnings)
+    chosen = rio.read_table(path, sheet="汇总")
+    assert chosen.info.sheet == "汇总" and chosen.info.headers == ["投诉总数", "5"]
+    with pytest.raises(ImportRejected, match="没有名为「其他」的工作表。可选的工作表：汇总、说明、明细"):
+        rio.open_table(path, sheet="其他")
+
+
+_TWO_LEVEL = [["登记信息", None, "投诉内容", "商品信息", None, "被投诉方"],
+              ["登记编号", "登记时间", None, "商品名称", "品牌", None]] + [
+    [f"B{i}", "2017-11-11", f"充电宝鼓包{i}", "充电宝", "某牌", "某店"] for i in range(1, 4)]
+_JOINED = ["登记信息/登记编号", "登记信息/登记时间", "投诉内容", "商品信息/商品名称", "商品信息/品牌", "被投诉方"]
+
+
+def test_a_two_level_header_with_merged_cells_is_joined(tmp_path):
+    path = write_xlsx(tmp_path / "two_level.xlsx", {"S": _TWO_LEVEL + [_TWO_LEVEL[0], _TWO_LEVEL[1]]},
+                      merges={"S": ["A1:B1", "C1:C2", "D1:E1", "F1:F2"]})
+    table = rio.read_table(path)
+    assert (table.info.headers, table.info.header_row) == (_JOINED, 2)
+    assert list(table.frame.index) == [3, 4, 5]  # both header rows repeated at the end are skipped
+    assert table.frame.loc[3, "登记信息/登记时间"] == "2017-11-11" and table.frame.loc[3, "投诉内容"] == "充电宝鼓包1"
+    assert table.skipped_header_rows == 2
+    assert any(w.startswith("第 1–2 行是两行表头") for w in table.info.warnings)
+
+
+def test_a_two_level_header_in_a_csv_is_joined(tmp_path):
+    path = tmp_path / "two_level.csv"
+    path.write_text("2017年投诉导出\n" + "".join(",".join(c or "" for c in row) + "\n" for row in _TWO_LEVEL),
+                    encoding="utf-8")
+    with rio.open_table(path) as reader:
+        texts = [t for c in reader.chunks() for t in c.column("投诉内容").to_pylist()]
+    assert (reader.info.headers, reader.info.header_row) == (_JOINED, 3)
+    assert texts == ["充电宝鼓包1", "充电宝鼓包2", "充电宝鼓包3"]
+    assert reader.skipped_title_rows == 1  # the title line, not the upper header row
+
+
+def test_a_header_followed_by_data_is_not_taken_for_two_levels(tmp_path):
+    path = tmp_path / "one_level.csv"
+    path.write_text("投诉编号,,投诉内容\nA1,x,漏电\nA2,y,鼓包\n", encoding="utf-8")
+    table = rio.read_table(path)
+    assert table.info.headers == ["投诉编号", "列2", "投诉内容"] and list(table.frame.index) == [2, 3]
 
 
 def test_xls():
@@ -210,7 +320,7 @@ def test_rejects_corrupt_excel(tmp_path):
     with zipfile.ZipFile(path, "w") as zf:
         zf.writestr("[Content_Types].xml", "<Types/>")
         zf.writestr("xl/workbook.xml", "not xml at all <<<")
-    with pytest.raises(ImportRejected, match="无法解析 Excel 文件|没有任何数据"):
+    with pytest.raises(ImportRejected, match="无法解析 Excel 文件|没有任何数据|不是有效的 XML"):
         rio.open_table(path)
 
 
@@ -232,6 +342,102 @@ def test_detect_encoding_order(tmp_path, data, encoding):
     assert guess.encoding == encoding
     assert guess.size == len(data)
     assert re.fullmatch(r"[0-9a-f]{64}", guess.sha256)
+
+
+# Rows of one export written in the other encoding (issue 20: mojibake stored silently, or the file rejected).
+_HEAD = "投诉编号,登记时间,投诉内容,涉及平台\n"
+_GBK_ROWS = [f"G{i:02d},2017-11-{i % 28 + 1:02d},充电宝使用时发热鼓包第{i}次，要求退货,京东\n" for i in range(50)]
+_UTF8_ROWS = [f"U{i:02d},2017-11-{i % 28 + 1:02d},电热水壶漏电严重,淘宝\n" for i in range(5)]  # even byte runs
+
+
+def _read_all(path):
+    with rio.open_table(path) as reader:
+        chunks = list(reader.chunks())
+        texts = [t for c in chunks for t in c.column("投诉内容").to_pylist()]
+        return reader, texts, [q for c in chunks for q in c.quarantine]
+
+
+def test_utf8_rows_in_a_gbk_file_are_read_as_utf8_not_mojibake(tmp_path):
+    path = tmp_path / "gbk_with_utf8.csv"
+    path.write_bytes(_HEAD.encode("gbk") + "".join(_GBK_ROWS).encode("gbk") + "".join(_UTF8_ROWS).encode("utf-8"))
+    reader, texts, quarantine = _read_all(path)
+    assert (reader.info.encoding, reader.info.fallback_encoding) == ("gb18030", "utf-8")
+    assert texts[-5:] == ["电热水壶漏电严重"] * 5 and texts[0] == "充电宝使用时发热鼓包第0次，要求退货"
+    assert not quarantine
+    assert reader.row_encodings == {"gb18030": 50, "utf-8": 5}
+
+
+def test_gbk_rows_in_a_utf8_file_are_read_as_gbk(tmp_path):
+    path = tmp_path / "utf8_with_gbk.csv"
+    path.write_bytes(_HEAD.encode("utf-8") + "".join(_GBK_ROWS).encode("utf-8") + "".join(_UTF8_ROWS).encode("gbk"))
+    reader, texts, quarantine = _read_all(path)
+    assert reader.info.headers == ["投诉编号", "登记时间", "投诉内容", "涉及平台"]
+    assert (reader.info.encoding, reader.info.fallback_encoding) == ("utf-8", "gb18030")
+    assert len(texts) == 55 and texts[-1] == "电热水壶漏电严重" and not quarantine
+    assert reader.row_encodings == {"utf-8": 50, "gb18030": 5}
+
+
+def test_a_gbk_header_in_a_utf8_file_is_decoded(tmp_path):
+    path = tmp_path / "gbk_header.csv"
+    path.write_bytes(_HEAD.encode("gbk") + "".join(_GBK_ROWS[:3]).encode("utf-8"))
+    reader, texts, _ = _read_all(path)
+    assert reader.info.headers == ["投诉编号", "登记时间", "投诉内容", "涉及平台"]
+    assert len(texts) == 3
+
+
+def test_an_undecodable_header_is_a_clear_error(tmp_path):
+    path = tmp_path / "bad_header.csv"
+    path.write_bytes("投诉编号,投诉".encode() + b"\xff" + "内容,平台\nA1,电水壶漏电,京东\n".encode())
+    with pytest.raises(ImportRejected, match=r"第 1 行：表头第 2 列「投诉\ufffd内容」含无法按 UTF-8 或 GB18030/GBK 解码的字节"):
+        rio.open_table(path)
+
+
+def test_nul_bytes_are_cleaned_from_their_cells(tmp_path):
+    path = tmp_path / "nul.csv"
+    path.write_bytes("投诉编号,投诉内容,平台\nA1,电水壶\x00漏电,京东\nA2,正常,淘宝\n".encode())
+    reader, texts, quarantine = _read_all(path)
+    assert texts == ["电水壶漏电", "正常"] and not quarantine
+    assert reader.nul_rows == 1 and reader.rows_read == 2
+
+
+def test_a_header_line_too_long_is_rejected_early(tmp_path):
+    path = tmp_path / "one_line.csv"
+    path.write_bytes(("投诉编号,投诉内容," + "x" * 16_000_000).encode())  # 16 MB, no line break
+    tracemalloc.start()
+    try:
+        with pytest.raises(ImportRejected, match="第 1 行超过 100,000 个字符仍没有换行"):
+            rio.TableReader(path, max_line_chars=100_000)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * 1024**2  # half the line's size: it is never held whole
+
+
+def test_a_data_line_too_long_is_quarantined_without_holding_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(rio, "MAX_LINE_CHARS", 100_000)
+    path = tmp_path / "long_line.csv"
+    with open(path, "wb") as fh:
+        fh.write("投诉编号,投诉内容,平台\nA1,正常一,京东\n".encode())
+        fh.write(("A2," + "长" * 8_000_000 + ",京东\n").encode())  # 24 MB in one line
+        fh.write("A3,正常三,淘宝\n".encode())
+    tracemalloc.start()
+    try:
+        table = rio.read_table(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert list(table.frame.index) == [2, 4]
+    assert reasons(table) == {3: "此行超过 100,000 个字符仍没有换行，未读入（可能是损坏的数据或不是表格）"}
+    assert peak < 12 * 1024**2  # half the line's size: it was skipped, not read
+
+
+def test_rows_read_counts_what_the_reader_produced(tmp_path):
+    path = tmp_path / "blanks.csv"
+    path.write_text("说明\n投诉编号,投诉内容\nA1,一\n\n,\nA2,二,多余\n投诉编号,投诉内容\nA3,三\n", encoding="utf-8")
+    with rio.open_table(path) as reader:
+        good = sum(len(c) for c in reader.chunks())
+    assert (reader.rows_read, good) == (3, 2)  # A1, A3 and the row with an extra field
+    assert (reader.skipped_blank_rows, reader.skipped_header_rows, reader.skipped_title_rows) == (2, 1, 1)
 
 
 # ---------------------------------------------------------------------------
@@ -256,6 +462,13 @@ def test_detect_encoding_order(tmp_path, data, encoding):
     ("2017-11-11T10:00:00.123", dt.datetime(2017, 11, 11, 10, 0)),
     ("2016-02-29", dt.datetime(2016, 2, 29)),
     (" 2017-11-11 ", dt.datetime(2017, 11, 11)),
+    # ISO 8601 with a UTC offset: China time (UTC+8)
+    ("2017-11-11T10:00:00+08:00", dt.datetime(2017, 11, 11, 10, 0)),
+    ("2017-11-11T02:00:00Z", dt.datetime(2017, 11, 11, 10, 0)),
+    ("2017-11-11T02:00:00.250Z", dt.datetime(2017, 11, 11, 10, 0)),
+    ("2017-11-10T21:00:00-05:00", dt.datetime(2017, 11, 11, 10, 0)),
+    ("2017-11-11T20:30:00+0000", dt.datetime(2017, 11, 12, 4, 30)),  # crosses midnight in China
+    ("2017-12-31T23:00:00+09:00", dt.datetime(2017, 12, 31, 22, 0)),
 ])
 def test_parse_datetime_forms(text, expected):
     assert rio.parse_datetime(text) == expected

@@ -363,3 +363,26 @@ def test_presegment_takes_the_imports_text(tmp_path, tokenizer):
         hashes = store.query("SELECT text_hash, text FROM complaints ORDER BY complaint_id")
     assert hashes["text"].tolist() == ["热水壶漏电", "充电宝鼓包", "假冒伪劣"]
     assert sorted(got["text_hash"]) == sorted(hashes["text_hash"])
+
+
+def test_a_killed_builds_temporary_folder_is_removed_by_the_next_build(tmp_path, monkeypatch, capsys):
+    import subprocess
+    import sys
+    import tempfile
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    stale = tmp_path / (pipeline.WORKDIR_PREFIX + "killed")
+    stale.mkdir()
+    (stale / "owner.pid").write_text(dead.stdout.strip())
+    (stale / "job-1.json").write_text("50,000 条投诉内容")
+    running = tmp_path / (pipeline.WORKDIR_PREFIX + "running")
+    running.mkdir()
+    (running / "owner.pid").write_text(str(pipeline.os.getpid()))
+    starting = tmp_path / (pipeline.WORKDIR_PREFIX + "starting")  # no owner yet, just made
+    starting.mkdir()
+    assert cli.main(["build", "--db", str(tmp_path / "empty.duckdb"), "--no-progress"]) == 0
+    capsys.readouterr()
+    assert not stale.exists() and running.exists() and starting.exists()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(pipeline.WORKDIR_PREFIX)) == [
+        pipeline.WORKDIR_PREFIX + "running", pipeline.WORKDIR_PREFIX + "starting"]  # its own folder is gone too

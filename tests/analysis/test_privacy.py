@@ -40,6 +40,10 @@ CASES = [
     ("手机138.1234.5678.", "手机138.****.5678."),  # dots as separators; the full stop stays
     ("电话０２１．６２３４５６７８", "电话０２１．****５６７８"),
     ("2017-11-11 13812345678", "2017-11-11 138****5678"),  # the date stays, the mobile goes
+    ("138—1111—0011", "138—****—0011"),  # other dashes (— – ―), underscores and single spaces separate too
+    ("138–1111–0011，138―1111―0011", "138–****–0011，138―****―0011"),
+    ("电话138_1111_0017", "电话138_****_0017"),
+    ("手机 1 3 8 1 1 1 1 0 0 1 1", "手机 1 3 8 * * * * 0 0 1 1"),
     ("订单号15012345678", "订单号150****5678"),  # mobile-shaped: always masked
     # landlines
     ("电话021-62345678转123", "电话021-****5678转123"),
@@ -68,6 +72,8 @@ CASES = [
     ("邮箱abc.def@qq.com", "邮箱a***@qq.com"),
     ("我的EMAIL:HRZJQ@163.COM", "我的EMAIL:H***@163.COM"),
     ("加QQ：123456789", "加QQ：12*****89"),
+    ("邮箱abc＠qq.com", "邮箱a***＠qq.com"),  # a full-width at sign
+    ("a.b＠163．com", "a***＠163．com"),
     ("微信：wxid_abc123", "微信：w***"),
     ("加wx: abc12345", "加wx: a***"),
     ("买了回力运动鞋 WXY-A217T一双", "买了回力运动鞋 WXY-A217T一双"),  # a model number, not a WeChat ID
@@ -81,6 +87,14 @@ CASES = [
     ("本人于昨日购买", "本人于昨日购买"),  # 于 is a surname, 昨日 is no given name
     ("查找联系人里面的号码", "查找联系人里面的号码"),
     ("手机支持按姓名查找", "手机支持按姓名查找"),
+    # names without a cue word: before an honorific, after 我是 ending a clause, after 代理人
+    ("张三先生打来电话", "张*先生打来电话"),
+    ("覃晓曼女士称", "覃**女士称"),
+    ("你好，我是陈十一。", "你好，我是陈**。"),
+    ("委托代理人周九龄", "委托代理人周**"),
+    ("客服王先生说", "客服王先生说"),  # a surname alone identifies nobody
+    ("我是潘婷的老客户", "我是潘婷的老客户"),  # 我是 followed by more than a name
+    ("我是在淘宝买的", "我是在淘宝买的"),
     # detailed addresses
     ("上海市徐汇区漕溪北路88号1201室", "上海市徐汇区****"),
     ("收货地址：上海市浦东新区阳光小区5栋301", "收货地址：上海市浦东新区****"),
@@ -221,8 +235,11 @@ _NO_DIGIT_TEXT = st.text(alphabet=st.sampled_from(list("我的手机电话号码
 def _mobiles(draw):
     digits = "1" + draw(st.sampled_from("3456789")) + "".join(draw(st.lists(
         st.sampled_from("0123456789"), min_size=9, max_size=9)))
-    sep = draw(st.sampled_from(["", " ", "-", "."]))
-    shown = f"{digits[:3]}{sep}{digits[3:7]}{sep}{digits[7:]}"
+    sep = draw(st.sampled_from(["", " ", "-", ".", "—", "–", "―", "_", "\uff0d"]))
+    if draw(st.integers(0, 5)) == 0:  # every digit apart: 1 3 8 1 2 3 4 5 6 7 8
+        shown = " ".join(digits)
+    else:
+        shown = f"{digits[:3]}{sep}{digits[3:7]}{sep}{digits[7:]}"
     prefix = draw(st.sampled_from(["", "+86", "+86 ", "0086", "0086 ", "86-"]))
     shown = prefix + shown
     if draw(st.booleans()):
@@ -239,7 +256,7 @@ def test_every_valid_mobile_is_masked(mobile, before, after):
     plain = re.sub(r"\D", "", masked.translate(str.maketrans("０１２３４５６７８９", "0123456789")).replace("*", "x"))
     assert digits not in plain
     if digits[-4:] in plain:
-        assert "****" in masked  # shown as 138****5678
+        assert "****" in masked.replace(" ", "")  # shown as 138****5678 (or 1 3 8 * * * * 5 6 7 8)
     else:  # between 路 and 号 it reads as a house number and the address rule hides it whole
         assert re.search(r"路.*号", before + shown + after) and not re.search(r"\d{4}", plain)
 
@@ -269,3 +286,36 @@ def test_mask_columns_by_field_and_by_pattern():
     assert out.loc[0, "电话"] == "138****5678"
     assert "13912345678" not in out.loc[0, "内容"] and "1299元" in out.loc[0, "内容"]
     assert raw.loc[0, "电话"] == "13812345678"  # the input is left as it was
+
+
+_SURNAME_SAMPLE = list("张王李陈周覃刘赵黄吴") + ["欧阳", "诸葛", "司马"]
+_GIVEN_SAMPLE = list("三晓曼十一九龄明华伟芳娜秀英")
+
+
+@st.composite
+def _named(draw):
+    """A name in one of the cue-free forms: 张三先生, 我是陈十一。, 委托代理人周九龄."""
+    surname = draw(st.sampled_from(_SURNAME_SAMPLE))
+    given = "".join(draw(st.lists(st.sampled_from(_GIVEN_SAMPLE), min_size=1, max_size=2)))
+    form = draw(st.sampled_from(["{}先生", "{}女士", "{}小姐", "我是{}。", "我是{}，", "委托代理人{}", "代理人：{}，"]))
+    return surname, given, form.format(surname + given)
+
+
+@given(_named(), st.sampled_from(["", "你好，", "来电称", "今天"]), st.sampled_from(["", "反映", "要求退款。"]))
+@settings(max_examples=300, deadline=None)
+def test_every_cue_free_name_is_masked(named, before, after):
+    surname, given, shown = named
+    masked = mask_text(before + shown + after)
+    assert surname + "*" * len(given) in masked
+    assert surname + given not in masked
+
+
+@given(st.text(alphabet=st.sampled_from(list("abcxyz019._")), min_size=1, max_size=8).filter(lambda s: s[0].isalnum()),
+       st.sampled_from(["@", "\uff20"]), st.sampled_from(["qq.com", "163.com", "example.com.cn", "126\uff0ecom"]),
+       _NO_DIGIT_TEXT)
+@settings(max_examples=200, deadline=None)
+def test_every_email_is_masked(local, at, domain, before):
+    masked = mask_text(before + "邮箱" + local + at + domain + "，")
+    assert local[0] + "***" + at + domain in masked
+    if len(local) > 1:
+        assert local + at not in masked

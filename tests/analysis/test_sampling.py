@@ -304,6 +304,17 @@ def test_target_details_and_evidence(hand_store):
         sampling.target_evidence(hand_store, r, 999)
 
 
+def test_evidence_terms_are_masked(hand_store):
+    # An e-mail address typed in every complaint of the unit is one of its frequent words.
+    hand_store.con.execute(
+        "INSERT INTO tokens SELECT text_hash, 'fp1', '烧水 漏电 zhangsan@qq.com 电麻' FROM complaints_enriched "
+        "WHERE problem = '安全隐患'")
+    r = sampling.score_units(hand_store, filters=NOV)
+    ev = sampling.target_evidence(hand_store, r, int(_unit(r, "电热水壶A").uid))
+    terms = ev.terms["term"].tolist()
+    assert "zhangsan@qq.com" not in terms and "z***@qq.com" in terms and "漏电" in terms
+
+
 # -- CLI ------------------------------------------------------------------------------------------
 def _run_cli(argv):
     parser = argparse.ArgumentParser()

@@ -159,3 +159,12 @@ def test_bundled_alias_file_is_valid():
     assert aliases["投诉内容"] == "text"
     assert aliases["datereceived"] == "received_at"
     assert set(aliases.values()) == set(schema.FIELD_NAMES)
+
+
+def test_a_joined_two_level_header_matches_by_its_sub_header():
+    headers = ["登记信息/登记编号", "登记信息/登记时间", "投诉内容", "商品信息/品牌", "其他/说明"]
+    assert schema.auto_mapping(headers) == {"登记信息/登记编号": "complaint_id", "登记信息/登记时间": "received_at",
+                                            "投诉内容": "text", "商品信息/品牌": "brand"}
+    assert schema.header_score(headers) == 4
+    assert schema.alias_key("登记信息/登记时间", schema.aliases()) == "登记时间"
+    assert schema.alias_key("登记信息", schema.aliases()) is None

@@ -158,3 +158,32 @@ def test_density_clusterer_from_the_page(filled):
     at = pick(at, "酒店")
     at = at.button(key="cl_hide").click().run()
     assert not at.exception and metrics(at)["隐藏的聚类"] == "1"
+
+
+def test_names_are_masked_and_never_markup(db):
+    import json
+    import re
+
+    planted = pd.read_csv(PLANTED, dtype={"complaint_id": str})
+    hotel = planted["group"] == "hotel"
+    planted.loc[hotel, "product"] = "如家酒店**大床房**13812345678"
+    planted.loc[hotel, "merchant"] = "<a href='http://e.com'>身份证310104199001011233</a>"
+    with Store(db) as store:
+        fill_store(store, planted)
+    at = open_page()
+    assert not at.exception
+    table = at.dataframe[0].value
+    products = " ".join(table["products"]) + " ".join(table["merchants"])
+    assert "13812345678" not in products and "310104199001011233" not in products
+    assert "如家酒店**大床房**138****5678（30）" in products
+    at = pick(at, "酒店")
+    captions = "\n".join(c.value for c in at.caption)
+    assert "主要商品：如家酒店\\*\\*大床房\\*\\*138\\*\\*\\*\\*5678（30）" in captions  # escaped: shown literally
+    assert "\\<a href\\=" in captions and not re.search(r"(?<!\\)<a", captions)
+    members = at.dataframe[1].value
+    assert not members["product"].str.contains("13812345678").any()
+    assert not members["merchant"].str.contains("310104199001011233").any()
+    for chart in at.get("plotly_chart"):
+        spec = chart.proto.spec
+        assert "13812345678" not in spec and "310104199001011233" not in spec
+        assert "<a href" not in json.dumps(json.loads(spec)["data"], ensure_ascii=False)

@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -26,8 +27,14 @@ def upload(at: AppTest, name: str, data: bytes | None = None) -> AppTest:
     return at.run()
 
 
-def texts(elements) -> str:
+def raw_texts(elements) -> str:
+    """The markdown the elements were given."""
     return "\n".join(str(e.value) for e in elements)
+
+
+def texts(elements) -> str:
+    """What the elements show: markdown escapes removed."""
+    return re.sub(r"\\(.)", r"\1", raw_texts(elements))
 
 
 def frame(at: AppTest, *columns: str):
@@ -129,3 +136,90 @@ def test_excel_upload_imports(db):
     at = at.button(key="imp_start").click().run()
     assert not at.exception
     assert metrics(at)["已导入"] == "4" and metrics(at)["已隔离"] == "1"
+
+
+def test_mapping_tooltips_mask_personal_columns(db):
+    data = ("投诉编号,投诉内容,投诉人姓名,联系电话\n"
+            "A1,电水壶漏电,诸葛明亮,13812340001\nA2,充电宝鼓包,张三,13812340002\n").encode("utf-8")
+    at = upload(open_page(), "people.csv", data)
+    assert not at.exception
+    helps = {s.label: s.help for s in at.selectbox}
+    assert "诸葛明亮" not in helps["投诉人姓名"] and "诸葛\\*\\*" in helps["投诉人姓名"]  # escaped: shows 诸葛**
+    assert "13812340001" not in helps["联系电话"] and "138\\*\\*\\*\\*0001" in helps["联系电话"]  # not 1380001
+
+
+def test_data_from_the_file_is_never_markdown(db):
+    data = "投诉编号,**加粗**列,投诉内容\nA1,:red[x],$\\\\alpha$ 漏电\n".encode("utf-8")
+    at = upload(open_page(), "**粗体**[链接](http://e.com).csv", data)
+    assert not at.exception
+    labels = [s.label for s in at.selectbox]
+    assert "\\*\\*加粗\\*\\*列" in labels  # a column header used as a widget label, escaped
+    at = at.button(key="imp_start").click().run()
+    assert not at.exception
+    heading = raw_texts(at.subheader)
+    assert "导入结果：\\*\\*粗体\\*\\*\\[链接\\]\\(http\\://e\\.com\\)\\.csv" in heading
+    assert "**粗体**" not in heading and "](http" not in heading
+
+
+def test_uploads_are_private_and_deleted_when_the_import_ends_or_fails(db, tmp_path, monkeypatch):
+    import os
+    import stat
+
+    from analysis import ingest
+    from ui import importing
+
+    monkeypatch.setattr(importing, "UPLOAD_DIR", tmp_path / "uploads")
+    seen = []
+    real = ingest.import_file
+
+    def spy(store, path, **kwargs):
+        seen.append((stat.S_IMODE(os.stat(path).st_mode), stat.S_IMODE(os.stat(path.parent).st_mode),
+                     stat.S_IMODE(os.stat(importing.UPLOAD_DIR).st_mode)))
+        return real(store, path, **kwargs)
+
+    monkeypatch.setattr(ingest, "import_file", spy)
+    at = upload(open_page(), "utf8_bom.csv")
+    assert list((tmp_path / "uploads").iterdir()) == []  # the preview read it and removed it
+    at = at.button(key="imp_start").click().run()
+    assert not at.exception and metrics(at)["已导入"] == "6"
+    assert seen == [(0o600, 0o700, 0o700)]
+    assert list((tmp_path / "uploads").iterdir()) == []
+
+    def failing(store, path, **kwargs):
+        seen.append(path)
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(ingest, "import_file", failing)
+    at = upload(at, "gbk_titles.csv")
+    at = at.button(key="imp_start").click().run()
+    assert "导入失败（RuntimeError：disk full）" in texts(at.error)
+    assert not seen[-1].exists() and list((tmp_path / "uploads").iterdir()) == []
+
+
+def test_mixed_encodings_and_a_bad_header_are_reported(db):
+    mixed = ("投诉编号,投诉内容,平台\n".encode("utf-8") + "A1,充电宝发热鼓包严重,京东\n".encode("utf-8")
+             + "A2,电热水壶漏电严重,淘宝\n".encode("gbk"))
+    at = upload(open_page(), "mixed.csv", mixed)
+    at = at.button(key="imp_start").click().run()
+    assert not at.exception and metrics(at)["已导入"] == "2"
+    assert "文件混用了编码，已逐行判断：UTF-8 1 行，GB18030/GBK 1 行。" in texts(at.info)
+    bad = "投诉编号,投诉".encode() + b"\xff" + "内容,平台\nA1,电水壶漏电,京东\n".encode()
+    at = upload(at, "bad_header.csv", bad)
+    assert not at.exception
+    assert "第 1 行：表头第 2 列「投诉\ufffd内容」含无法按 UTF-8 或 GB18030/GBK 解码的字节" in texts(at.error)
+
+
+def test_a_workbook_lists_its_sheets_and_the_user_can_choose(db, tmp_path):
+    from tests._xlsx import write_xlsx
+
+    rows = [["投诉编号", "投诉内容"], ["A1", "电水壶漏电"], ["A2", "充电宝鼓包"]]
+    path = write_xlsx(tmp_path / "book.xlsx", {"汇总": [["投诉总数", 2]], "明细": rows, "备份": rows[:2]})
+    at = upload(open_page(), "book.xlsx", path.read_bytes())
+    assert not at.exception
+    chooser = next(s for s in at.selectbox if s.label == "工作表")
+    assert (chooser.options, chooser.value) == (["汇总", "明细", "备份"], "明细")
+    assert list(frame(at, "投诉内容")["投诉内容"]) == ["电水壶漏电", "充电宝鼓包"]
+    at = chooser.set_value("备份").run()
+    assert list(frame(at, "投诉内容")["投诉内容"]) == ["电水壶漏电"]
+    at = at.button(key="imp_start").click().run()
+    assert metrics(at)["读取行数"] == "1"

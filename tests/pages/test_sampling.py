@@ -134,3 +134,20 @@ def test_a_focus_category_added_to_the_taxonomy_is_planned_by_default(db, tmp_pa
     chosen = at.multiselect(key="smp_categories")
     assert CATEGORY in chosen.options and CATEGORY in chosen.value
     assert chosen.value[0] == "食品" and "旅游住宿" not in chosen.value     # services are never sampled
+
+
+def test_chart_labels_are_masked_and_never_plotly_markup(db):
+    import json
+
+    rows = builders.synthetic_rows()
+    hostile = "智能电热水壶X9<a href='http://e.com'>13812345678</a>"
+    rows.loc[rows["product"] == "智能电热水壶X9", "product"] = hostile
+    _fill(db, rows)
+    at = _app(NOV)
+    charts = at.get("plotly_chart")
+    spec = json.loads(charts[0].proto.spec)
+    labels = [y for trace in spec["data"] for y in trace["y"]]
+    assert "13812345678" not in charts[0].proto.spec
+    shown = next(y for y in labels if y.startswith("1. "))
+    assert shown == "1. 智能电热水壶X9&lt;a href='http://e.com'&gt;138****5678&lt;/a&gt; @ 淘宝"
+    assert "13812345678" not in " ".join(_plan(at)["商品/品牌"].astype(str))

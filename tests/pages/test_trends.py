@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 
 import streamlit as st
@@ -90,9 +91,18 @@ def test_invalid_year_in_url_is_replaced_with_a_warning(db):
         fx.fill_double_eleven(store)
     at = open_page(t_year="2031", t_promo="黑色星期五")
     assert not at.exception
-    warning = texts(at.warning)[0]
+    warning = re.sub(r"\\(.)", r"\1", texts(at.warning)[0])  # URL values are escaped for markdown
     assert "t_year=2031" in warning and "t_promo=黑色星期五" in warning and "2014—2027" in warning
     assert at.selectbox(key="w_t_year").value == 2023 and at.query_params["t_year"] == "2023"
+
+
+def test_a_link_cannot_inject_markdown(db):
+    with Store(db) as store:
+        fx.fill_double_eleven(store)
+    at = open_page(t_promo="[点我](http://e.com)")
+    assert not at.exception
+    warning = texts(at.warning)[0]
+    assert "\\[点我\\]\\(http\\://e\\.com\\)" in warning and "[点我](" not in warning
 
 
 def test_single_day_of_data_and_no_baseline(db):
