@@ -32,7 +32,7 @@ from scipy import sparse
 
 from analysis.taxonomy import OTHER_PLATFORM, UNCLASSIFIED, PhraseIndex, Taxonomy, load_taxonomy
 
-RULES_VERSION = "rules-5"  # bump when the scoring code changes: stored results go stale
+RULES_VERSION = "rules-6"  # bump when the scoring code changes: stored results go stale
 EVIDENCE_SEP = "、"
 # Field multipliers: where a keyword is found matters as much as which keyword it is.
 FIELD_WEIGHTS = {"product": 3.0, "title": 2.0, "raw": 2.0, "text": 1.0}
@@ -45,6 +45,9 @@ CATEGORY_TAU = 2.5
 PROBLEM_TAU = 2.5
 PROBLEM_RUNNER_UP = 0.5
 PROBLEM_SEVERITY_BOOST = 0.15  # problem score × (1 + 0.15 × (severity − 1)) when deciding
+# A context (category_context.csv) reinterprets another category's words when its own score is
+# at least this share of theirs: context beats a single noun, not a whole review about the noun.
+CONTEXT_MIN_SHARE = 0.5
 
 
 def _as_list(values, n: int) -> list:
@@ -183,6 +186,44 @@ def decide(scores: dict[int, list], *, tau: float, boost: Sequence[float] | None
     return best, (top / (top + runner_up * second)) * (1.0 - math.exp(-top / tau))
 
 
+def apply_context(scores: dict[int, list], rules: Sequence[tuple[int, tuple[int, ...], frozenset[str]]]
+                  ) -> dict[int, list]:
+    """Context beats a single noun: move other categories' keywords to a category whose context words were found.
+
+    For each rule ``(target, sources, when)`` (a row of ``category_context.csv``, in order):
+    when one of the ``when`` words is among ``target``'s evidence, the evidence of each
+    ``sources`` category scoring at most ``1 / CONTEXT_MIN_SHARE`` times ``target`` moves to
+    ``target`` (餐具 in a delivery complaint counts for 餐饮外卖, 空调 in a car complaint for
+    汽车及配件); a source far stronger than the context keeps its words (a phone review that
+    mentions 汽车 once is still about the phone). A keyword already counted for ``target`` in
+    the same field is not counted twice.
+
+    Args:
+        scores: ``{category index: [score, evidence]}`` from :meth:`KeywordBanks.score`; changed in place.
+        rules: ``(target index, source indices, when words)`` per rule.
+
+    Returns:
+        ``scores``.
+    """
+    for target, sources, when in rules:
+        slot = scores.get(target)
+        if slot is None or not any(word in when for _, word, _ in slot[1]):
+            continue
+        own = {(word, field) for _, word, field in slot[1]}
+        strength = slot[0]
+        for source in sources:
+            moved = scores.get(source)
+            if moved is None or strength < CONTEXT_MIN_SHARE * moved[0]:
+                continue
+            del scores[source]
+            for item in moved[1]:
+                if (item[1], item[2]) not in own:
+                    slot[0] += item[0]
+                    slot[1].append(item)
+                    own.add((item[1], item[2]))
+    return scores
+
+
 def format_evidence(items: Sequence[tuple[float, str, str]], *, limit: int = 8) -> str:
     """Evidence string: keywords by contribution, e.g. ``电热水壶[商品]、漏电、热水壶``."""
     ordered = sorted(items, key=lambda item: -item[0])[:limit]
@@ -225,6 +266,8 @@ class RuleClassifier:
         )
         self._categories = self._banks.labels["category"]
         self._problems = self._banks.labels["problem"]
+        at = {c: i for i, c in enumerate(self._categories)}
+        self._context = [(at[r.category], tuple(at[c] for c in r.sources), r.when) for r in tax.category_context]
         # Safety outranks quality outranks the rest when both are mentioned (漏电 + 退款).
         self._problem_boost = [1.0 + PROBLEM_SEVERITY_BOOST * (tax.severity_of(p) - 1)
                                for p in self._problems]
@@ -267,6 +310,8 @@ class RuleClassifier:
                       ("raw", _clean(raw_labels[i])), ("text", _clean(texts[i])))
             tok = f" {tokens[i]} " if isinstance(tokens[i], str) else None
             cat_scores, prob_scores = self._banks.score(fields, tok, cache=cache)
+            if self._context and len(cat_scores) > 1:
+                apply_context(cat_scores, self._context)
             best, conf = decide(cat_scores, tau=CATEGORY_TAU)
             sure = best >= 0 and conf >= self.min_confidence
             out["category"].append(self._categories[best] if sure else UNCLASSIFIED)
