@@ -214,3 +214,14 @@ def test_a_model_unlike_the_text_does_not_answer_alone(rules, tokenizer):
     out = classify_complaints(pd.DataFrame({"text": [text]}), tokens=tokens, rules=rules,
                               model=_Fixed("化妆品", 0.9, "模型:虫子", 0.3))
     assert (out.loc[0, "category"], out.loc[0, "category_source"]) == ("未分类", "none")
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("物流快，很满意，好评", "未分类"),  # praise: neither a logistics complaint nor fake reviews (好评 1 < 0.45)
+    ("发货很快，快递给力", "未分类"),
+    ("物流太慢了，十天了包裹还在路上", "物流快递"),
+    ("物流快递公司把包裹弄丢了", "物流快递"),  # 物流快 does not swallow 快递
+    ("商家要求好评返现", "刷单炒信与虚假评价"),
+])
+def test_praise_of_the_delivery_is_no_problem(rules, tokenizer, text, problem):
+    assert rules.predict([text], tokens=[" ".join(tokenizer.cut(text))]).iloc[0]["problem"] == problem
