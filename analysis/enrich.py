@@ -176,7 +176,7 @@ def ensure_enriched(store, *, tokenizer: Tokenizer | None = None,
     start = time.perf_counter()
     taxonomy = taxonomy or load_taxonomy()
     tokenizer = tokenizer or Tokenizer()
-    rules = RuleClassifier(taxonomy)
+    rules = RuleClassifier(taxonomy, stopwords=tokenizer.stopwords or None)  # content-free: its stop words
     stats = {"tokenized": 0, "classified": 0, "model": "none", "model_classes": [], "n_train": 0}
     with _lock(store):
         stats["tokenized"] = ensure_tokens(store, tokenizer, progress=progress)

@@ -17,6 +17,7 @@ import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import NamedTuple
 
 import pandas as pd
 
@@ -51,7 +52,7 @@ REQUIRED_PLATFORMS = (
 _FILES = (
     "categories.csv", "category_keywords.csv", "problems.csv", "problem_keywords.csv",
     "platforms.csv", "category_mapping.csv", "problem_mapping.csv", "stat_tables.csv",
-    "ignore_phrases.txt",
+    "ignore_phrases.txt", "category_context.csv", "content_free_words.txt",
 )
 _YES = {"yes", "y", "true", "1", "是"}
 _NO = {"no", "n", "false", "0", "否", ""}
@@ -59,6 +60,15 @@ _MAX_WEIGHT = 10.0
 # Separators inside a multi-valued export cell ("客服不处理,不予退款,假货").
 _RAW_SPLIT = re.compile(r"[,，、;；/|\s]+")
 _RAW_SUFFIXES = ("类别", "类", "问题", "服务")
+
+
+class ContextRule(NamedTuple):
+    """One row of ``category_context.csv``: where a word of ``category``'s context (``when``)
+    is found, the keywords of the ``sources`` categories count for ``category``."""
+
+    category: str
+    sources: tuple[str, ...]
+    when: frozenset[str]
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -81,6 +91,9 @@ class Taxonomy:
         table_rows: ``{"统计表1": (row, …), "统计表2": (row, …)}`` in the seed's order.
         fingerprint: hash of every taxonomy file (changes whenever one is edited).
         directory: the folder read.
+        category_context: context rules (餐具 in a delivery complaint counts for 餐饮外卖), in file order.
+        content_free_words: words that say how a purchase went without naming a product or
+            service (物流快, 满意, 好评 …); with the stop words they make a text content-free.
     """
 
     categories: tuple[str, ...]
@@ -98,6 +111,8 @@ class Taxonomy:
     category_kinds: Mapping[str, str]
     fingerprint: str
     directory: Path
+    category_context: tuple[ContextRule, ...] = ()
+    content_free_words: frozenset[str] = frozenset()
 
     # -- problem types --------------------------------------------------------------
     def severity_of(self, problem: str | None) -> int:
@@ -353,12 +368,15 @@ class _Loader:
         category_map = self.load_mapping("category_mapping.csv", "category", categories)
         problem_map = self.load_mapping("problem_mapping.csv", "problem", problem_names)
         ignore = self.load_ignore()
+        context = self.load_context(cat_kw)
+        content_free = self.load_content_free(cat_kw)
         return Taxonomy(
             categories=categories, focus_categories=focus, problems=problems, platforms=platforms,
             category_keywords=cat_kw, problem_keywords=prob_kw, ignore_phrases=ignore,
             platform_aliases=aliases, platform_text_cues=cues, category_map=category_map,
             problem_map=problem_map, table_rows=table_rows, category_kinds=kinds,
-            fingerprint=self.digest.hexdigest(), directory=self.folder,
+            fingerprint=self.digest.hexdigest(), directory=self.folder, category_context=context,
+            content_free_words=content_free,
         )
 
     def _names(self, name: str, rows, required: tuple[str, ...], what: str) -> list[str]:
@@ -493,7 +511,10 @@ class _Loader:
         return out
 
     def load_ignore(self) -> tuple[str, ...]:
-        name = "ignore_phrases.txt"
+        return tuple(dict.fromkeys(word for _, word in self.word_lines("ignore_phrases.txt")))
+
+    def word_lines(self, name: str) -> list[tuple[int, str]]:
+        """``(line, phrase)`` of a one-phrase-per-line file (lower-case; ``#`` lines skipped)."""
         raw = (self.folder / name).read_bytes()
         self.digest.update(name.encode() + b"\0" + raw + b"\0")
         text = decode_utf8(raw, str(self.folder / name))
@@ -504,5 +525,42 @@ class _Loader:
                 continue
             if len(phrase.split()) > 1:
                 raise self.fail(name, line_no, f"每行只能写一个短语，「{phrase}」含有空格。")
-            phrases.append(phrase.lower())
-        return tuple(dict.fromkeys(phrases))
+            phrases.append((line_no, phrase.lower()))
+        return phrases
+
+    def load_context(self, keywords: Mapping[str, Mapping[str, float]]) -> tuple[ContextRule, ...]:
+        name = "category_context.csv"
+        rules: list[ContextRule] = []
+        for line, row in self.rows(name, ("category", "from", "when")):
+            category, sources = row["category"], row["from"].split()
+            for value in (category, *sources):
+                if value not in keywords:
+                    raise self.fail(name, line, f"「{value}」不是 categories.csv 中定义的类别。")
+            if not sources:
+                raise self.fail(name, line, "from 为空：请写出其关键词在此语境下改记入本类别的类别（空格分隔）。")
+            if category in sources:
+                raise self.fail(name, line, f"from 不能包含本类别「{category}」。")
+            when = [w.lower() for w in row["when"].split()]
+            unknown = [w for w in when if w not in keywords[category]]
+            if unknown:
+                raise self.fail(name, line, f"语境词「{'、'.join(unknown)}」不是「{category}」的关键词；"
+                                            "请先在 category_keywords.csv 中把它列为该类别的关键词。")
+            if not when:  # the category's own product and service names
+                when = [w for w, weight in keywords[category].items() if weight >= 3]
+            for other in rules:
+                if other.category in sources and category in other.sources:
+                    raise self.fail(name, line, f"「{category}」与「{other.category}」互为语境，"
+                                                "两条规则会互相抵消；请只保留一个方向。")
+            rules.append(ContextRule(category, tuple(dict.fromkeys(sources)), frozenset(when)))
+        return tuple(rules)
+
+    def load_content_free(self, keywords: Mapping[str, Mapping[str, float]]) -> frozenset[str]:
+        name = "content_free_words.txt"
+        # a weak, shared hint (速度, 热情: weight 1) may be listed; a word naming a category may not
+        owner = {w: c for c, words in keywords.items() for w, weight in words.items() if weight >= 2}
+        lines = self.word_lines(name)
+        for line, word in lines:
+            if word in owner:
+                raise self.fail(name, line, f"「{word}」是类别「{owner[word]}」权重 2 以上的关键词，说明了商品或服务，"
+                                            "不能列为无实质内容的词；请删去其中一处。")
+        return frozenset(word for _, word in lines)

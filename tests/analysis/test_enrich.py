@@ -236,3 +236,21 @@ def test_stored_evidence_holds_no_raw_phone_or_id_numbers(store, tokenizer, smal
     monkeypatch.setattr(enrich, "EVIDENCE_FORMAT", "raw-1")
     assert ensure_enriched(store, tokenizer=tokenizer)["classified"] == len(rows) + 1
     assert ensure_enriched(store, tokenizer=tokenizer)["classified"] == 0
+
+
+def test_content_free_reviews_stay_unclassified_with_a_trained_model(store, tokenizer, small_thresholds):
+    # an export whose catch-all class holds the praise: the model learns that 好评 means 其他商品
+    praise = ["物流很快，很满意，好评", "好评，谢谢卖家", "满意，物流快", "五星好评", "很满意的一次购物", "发货快，好评"]
+    insert(store, labelled_rows() + [(f"{t}（第{k}单）", "其他商品", None, None, None) for t in praise for k in range(2)])
+    reviews = insert(store, [("物流快，很满意", None, None, None, None), ("还不错，好评！", None, None, None, None),
+                             ("热水器安装师傅很专业", None, None, None, None)], start=100)
+    assert ensure_enriched(store, tokenizer=tokenizer)["model_classes"] == ["其他", "化妆品", "图书文娱", "家用电器"]
+    model = SupervisedClassifier.load(store)
+    alone = model.predict([" ".join(tokenizer.cut(t)) for t in ("物流快，很满意", "还不错，好评！")])
+    assert alone["category"].tolist() == ["其他", "其他"]  # what the model alone would say
+    view = enriched(store)
+    assert view.loc[reviews, "category"].tolist() == ["未分类", "未分类", "家用电器"]
+    assert view.loc[reviews, "category_source"].tolist() == ["none", "none", "model"]
+    counted = store.query("SELECT category, count(*) AS n FROM complaints_enriched WHERE complaint_id IN "
+                          "(SELECT unnest(?::VARCHAR[])) GROUP BY 1 ORDER BY 1", [reviews])
+    assert dict(zip(counted["category"], counted["n"])) == {"家用电器": 1, "未分类": 2}

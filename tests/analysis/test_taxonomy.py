@@ -304,3 +304,46 @@ def test_severity_scale_comes_from_the_data(tax_dir):
     assert tax.max_severity == 5 and tax.severity_of("安全隐患") == 5
     assert tax.severity_legend().startswith("5 安全隐患 · 3 商品质量、假冒伪劣与商标侵权 · 2 标识不符 · 1 其余类型")
     assert tax.severity_legend().endswith("0 未分类")
+
+
+# -- context rules and content-free words ----------------------------------------------------------
+def test_context_rules(tax):
+    rules = {r.category: r for r in tax.category_context}
+    order = [r.category for r in tax.category_context]
+    assert {"旅游住宿", "餐饮外卖", "汽车及配件"} <= set(order)
+    assert order.index("旅游住宿") < order.index("餐饮外卖")  # hotel first
+    assert rules["餐饮外卖"].sources == ("家居日用", "食品", "家用电器")
+    assert {"外卖", "送餐", "没给筷子"} <= rules["餐饮外卖"].when and "骑手" not in rules["餐饮外卖"].when
+    assert {"4s店", "发动机", "车机"} <= rules["汽车及配件"].when
+    assert "房间" not in rules["旅游住宿"].when  # a flat has rooms too
+    for rule in tax.category_context:  # every context word is a keyword of its category
+        assert rule.when <= set(tax.category_keywords[rule.category])
+
+
+def test_context_when_empty_means_the_categorys_names(tax_dir):
+    _append(tax_dir / "category_context.csv", "票务,旅游住宿,")
+    rule = load_taxonomy(tax_dir).category_context[-1]
+    names = {w for w, weight in load_taxonomy().category_keywords["票务"].items() if weight >= 3}
+    assert (rule.category, rule.sources, rule.when) == ("票务", ("旅游住宿",), frozenset(names))
+
+
+@pytest.mark.parametrize("row, words", [
+    ("宠物用品,其他,猫砂", "「宠物用品」不是 categories.csv 中定义的类别"),
+    ("票务,,机票", "from 为空"),
+    ("票务,票务,机票", "from 不能包含本类别「票务」"),
+    ("票务,旅游住宿,机票 酒店", "语境词「酒店」不是「票务」的关键词"),
+    ("家用电器,旅游住宿,热水器", "「家用电器」与「旅游住宿」互为语境"),
+])
+def test_bad_context_rows(tax_dir, row, words):
+    line = _append(tax_dir / "category_context.csv", row)
+    _fails(tax_dir, "category_context.csv", line, words)
+
+
+def test_content_free_words(tax, tax_dir):
+    assert {"五星", "物流", "很快", "满意度", "速度"} <= tax.content_free_words  # 速度: a weight-1 hint
+    assert not any(tax.category_keywords[c].get(w, 0) >= 2 for c in tax.categories for w in tax.content_free_words)
+    line = _append(tax_dir / "content_free_words.txt", "外卖")
+    _fails(tax_dir, "content_free_words.txt", line, "「外卖」是类别「餐饮外卖」权重 2 以上的关键词")
+    shutil.copy(TAXONOMY_DIR / "content_free_words.txt", tax_dir / "content_free_words.txt")
+    line = _append(tax_dir / "content_free_words.txt", "很 满意")
+    _fails(tax_dir, "content_free_words.txt", line, "含有空格")
