@@ -37,6 +37,7 @@ from threadpoolctl import threadpool_limits
 from analysis.cluster._util import relabel_compact
 from analysis.cluster.clusterers import SphericalKMeans
 from analysis.cluster.labels import ClassTfidfLabeller, default_domain_terms, display_label
+from analysis.cluster.placement import fit_placement, topic_uid
 from analysis.cluster.projection import project
 from analysis.cluster.reduce import LSA
 from analysis.cluster.refine import MixtureRefiner
@@ -46,7 +47,7 @@ from analysis.errors import UserError
 
 MIN_COMPLAINTS = 30
 #: Part of every run's parameters: bump it when the same parameters give other clusters.
-PIPELINE_VERSION = "cluster-v5"
+PIPELINE_VERSION = "cluster-v6"
 #: The replaceable steps of :class:`TopicModel`, in order.
 STEPS = ("vectorizer", "reducer", "clusterer", "refiner", "labeller")
 
@@ -209,7 +210,8 @@ class TopicModel(BaseEstimator):
                     domain_terms: dict[str, str], params: dict) -> ClusterResult:
         """The steps after counting: TF-IDF, LSA, clusterer, refiner, 杂项, labels, map."""
         c_counts, c_weights = corpus.counts[corpus.rows], corpus.weights[corpus.rows]
-        z = steps["reducer"].fit_transform(steps["vectorizer"].tfidf(c_counts, c_weights), c_weights)
+        x = steps["vectorizer"].tfidf(c_counts, c_weights)
+        z = steps["reducer"].fit_transform(x, c_weights)
         identical = len(z) <= 50000 and bool((z.round(5) == z[:1].round(5)).all())
         k_scores = None
         if identical:
@@ -237,8 +239,13 @@ class TopicModel(BaseEstimator):
         if identical:
             notes.append("范围内的投诉文本几乎完全相同，只形成一个聚类。")
         params["k"] = int(n_final)
+        placement = fit_placement(x, groups.final, c_weights, terms=corpus.terms, idf=steps["vectorizer"].idf_)
+        placed = assignments[assignments["cluster_id"] >= 0].groupby("cluster_id")[["x", "y"]].mean()
+        placement["xy"] = [[round(float(v), 5) for v in placed.loc[c]] if c in placed.index else [0.0, 0.0]
+                           for c in range(n_final)]
         return ClusterResult(assignments=assignments, clusters=clusters, n_clusters=n_final,
-                             k_scores=k_scores, params=params, message=" ".join(notes) or None)
+                             k_scores=k_scores, params=params, message=" ".join(notes) or None,
+                             placement=placement)
 
     def _gather_misc(self, z: np.ndarray, labels: np.ndarray, weights: np.ndarray, n: int) -> _Groups:
         """Order clusters by size; gather noise, small and incoherent clusters as 杂项."""
@@ -335,6 +342,7 @@ def _cluster_table(corpus: _Corpus, groups: _Groups, doc_labels: np.ndarray, z: 
             "top_merchants": tops["merchant"].get(cid, []),
             "representative_ids": representative_ids, "hidden": False, "renamed": False,
             "match_keys": [" ".join(label_terms)] if cid >= 0 else [], "term_scores": scored,
+            "topic_uid": topic_uid(np.asarray(corpus.ids, dtype=object)[doc_labels == cid]) if cid >= 0 else "",
         })
     return pd.DataFrame.from_records(records, columns=CLUSTER_COLUMNS)
 
