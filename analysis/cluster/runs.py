@@ -484,3 +484,23 @@ def assign_new(store: Store, *, tokenizer=None) -> dict:
             out["misc"] += int(store.scalar("SELECT count(*) FROM cluster_assignments WHERE run_id = ? "
                                             "AND cluster_id = ?", [run_id, MISC_ID]) - before)
     return out
+
+
+def run_notes(result: ClusterResult) -> list[str]:
+    """What the user should know about a stored run (Chinese): complaints placed since it was made
+    (with the 重新聚类 suggestion past :data:`SUGGEST_RECLUSTER_SHARE`), and after a re-clustering
+    the clusters that are new and those that disappeared."""
+    notes = []
+    since = result.since_run or {}
+    if since.get("added"):
+        line = f"本范围自上次聚类新增 {since['added']:,} 件（{since['share']:.0%}）"
+        notes.append(f"{line}，建议重新聚类。" if since["share"] >= SUGGEST_RECLUSTER_SHARE
+                     else f"{line}，已归入最接近的聚类（离所有聚类都远的归入杂项）。")
+    changes = result.changes or {}
+    if changes.get("new") or changes.get("gone"):
+        notes.append(f"重新聚类：新出现 {len(changes.get('new', []))} 个聚类"
+                     f"{'（' + '、'.join(changes['new']) + '）' if changes.get('new') else ''}，"
+                     f"消失 {len(changes.get('gone', []))} 个"
+                     f"{'（' + '、'.join(changes['gone']) + '）' if changes.get('gone') else ''}；"
+                     "其余聚类沿用原来的名称、合并和隐藏。")
+    return notes

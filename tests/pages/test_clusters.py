@@ -280,3 +280,28 @@ def test_hiding_a_cluster_without_label_terms_hides_it(twins):
     assert 3 not in at.dataframe[0].value["cluster_id"].tolist()
     clear_caches()
     assert metrics(open_page())["隐藏的聚类"] == "1"
+
+
+def test_new_complaints_join_the_clusters_and_recluster_on_request(filled):
+    """Issue 13.3: an import keeps the clusters (and their names); the page says how many came in
+    since and offers 重新聚类, after which the names carry over."""
+    at = pick(open_page(), "酒店")
+    at.text_input(key="cl_rename_text").input("酒店超售")
+    at = at.button(key="cl_rename").click().run()
+    planted = pd.read_csv(PLANTED, dtype={"complaint_id": str})
+    extra = planted[planted["group"] == "hotel"].assign(
+        complaint_id=lambda d: "N" + d["complaint_id"], received_at="2024-06-27 10:00:00")
+    with Store(filled) as store:
+        fill_store(store, extra, import_id=2)
+    clear_caches()
+    at = open_page()
+    assert not at.exception
+    assert any("本范围自上次聚类新增 30 件（20%），建议重新聚类" in i.value for i in at.info)
+    table = at.dataframe[0].value
+    assert table.loc[table["label"] == "酒店超售", "size"].tolist() == [60]
+    at = at.button(key="cl_recluster").click().run()
+    assert not at.exception
+    assert "已重新聚类" in at.success[0].value
+    assert not any("新增" in i.value for i in at.info)
+    table = at.dataframe[0].value
+    assert table.loc[table["label"] == "酒店超售", "size"].tolist() == [60]
