@@ -487,10 +487,14 @@ def assign_new(store: Store, *, tokenizer=None) -> dict:
 
 
 def run_notes(result: ClusterResult) -> list[str]:
-    """What the user should know about a stored run (Chinese): complaints placed since it was made
+    """What the user should know about a stored run (Chinese): that the all-category scope is not
+    clustered within categories, complaints placed since it was made
     (with the 重新聚类 suggestion past :data:`SUGGEST_RECLUSTER_SHARE`), and after a re-clustering
     the clusters that are new and those that disappeared."""
     notes = []
+    if result.scope is not None and result.scope.category is None:
+        notes.append("全部类别范围按投诉文本聚类，不先按类别分开：不同类别的商品可能落在同一聚类中；"
+                     "分析具体商品问题时请选择单一类别。")
     since = result.since_run or {}
     if since.get("added"):
         line = f"本范围自上次聚类新增 {since['added']:,} 件（{since['share']:.0%}）"

@@ -180,3 +180,20 @@ def test_run_summary_tolerates_foreign_payloads(store):
     bad = cluster.run_summary(store, "r2")
     assert (bad.n_clusters, bad.labels, bad.message, bad.params) == (None, (), None, {})
     assert cluster.latest_run(store).run_id == "r1"
+
+
+def test_run_notes_say_what_changed_and_that_all_categories_are_mixed():
+    import dataclasses
+
+    from analysis.cluster.result import empty_clusters
+
+    base = cluster.ClusterResult(assignments=pd.DataFrame(), clusters=empty_clusters(), n_clusters=0,
+                                 scope=ClusterScope(category="食品"))
+    assert cluster.run_notes(base) == []
+    notes = cluster.run_notes(dataclasses.replace(base, since_run={"added": 12, "share": 0.05}))
+    assert notes == ["本范围自上次聚类新增 12 件（5%），已归入最接近的聚类（离所有聚类都远的归入杂项）。"]
+    notes = cluster.run_notes(dataclasses.replace(base, since_run={"added": 30, "share": 0.2},
+                                                  changes={"new": ["漏电"], "gone": []}))
+    assert notes[0] == "本范围自上次聚类新增 30 件（20%），建议重新聚类。"
+    assert notes[1].startswith("重新聚类：新出现 1 个聚类（漏电），消失 0 个；")
+    assert "不先按类别分开" in cluster.run_notes(dataclasses.replace(base, scope=ClusterScope()))[0]
