@@ -19,7 +19,7 @@ Each is run with several seeds; the means and the ratio ours / baseline are prin
 With ``--demo DB`` (a store built from the demo export: ``python -m analysis build --db DB
 data/demo/demo_complaints.csv``) it reports instead, for each planted product wave of
 ``data/demo/truth.json`` (one product, one platform, its window), over three overlapping
-periods of its category × platform scope (the wave's calendar year, the 12 months from two
+periods of its category × platform scope (the wave's calendar year, the 12 months from four
 months before the wave, and the 18 months ending with the wave's year): the share of the
 wave's complaints in their largest cluster and the number of clusters (issue 16 item 1:
 kettle wave ≥ 70 % in one cluster in all three periods, counts never more than 2.5× apart).
@@ -118,11 +118,11 @@ TRUTH = ROOT / "data" / "demo" / "truth.json"
 
 
 def wave_periods(window: tuple[dt.date, dt.date]) -> list[tuple[dt.date, dt.date]]:
-    """Three overlapping periods holding a wave: its calendar year, the 12 months from two
+    """Three overlapping periods holding a wave: its calendar year, the 12 months from four
     months before it, the 18 months ending with its year."""
     start, end = window
     year = (dt.date(start.year, 1, 1), dt.date(start.year, 12, 31))
-    first = dt.date(start.year - (start.month <= 2), (start.month - 3) % 12 + 1, 1)
+    first = dt.date(start.year - (start.month <= 4), (start.month - 5) % 12 + 1, 1)
     twelve = (first, dt.date(first.year + 1, first.month, 1) - dt.timedelta(days=1))
     eighteen = (dt.date(start.year - 1, 7, 1), year[1])
     return [year, twelve, eighteen]
