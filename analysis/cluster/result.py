@@ -73,7 +73,8 @@ class ClusterResult:
             centre, 0–1), ``top_products``/``top_brands``/``top_merchants``
             (``[name, count]`` pairs), ``representative_ids`` (nearest the
             centre), ``hidden``, ``renamed``, ``match_keys`` (label terms of the
-            original clusters it holds, used to re-apply edits), ``term_scores``.
+            original clusters it holds, used by edits stored before uids), ``term_scores``,
+            ``topic_uid`` (the cluster's stable identity: edits name it; "" for 杂项).
         n_clusters: number of clusters found, 杂项 not counted.
         k_scores: silhouette per candidate k when k was chosen automatically.
         params: the parameters of the run (:meth:`TopicModel.run_params` and the ``k`` found).
