@@ -147,6 +147,14 @@ def _stale_where(alias_c: str = "c", alias_e: str = "e") -> str:
             f"OR {alias_e}.text_hash <> {alias_c}.text_hash)")
 
 
+def _place_in_clusters(store, tokenizer) -> dict | None:
+    """New complaints into the nearest cluster of each stored clustering run (``cluster.assign_new``)."""
+    from analysis import cluster
+
+    assign_new = getattr(cluster, "assign_new", None)
+    return assign_new(store, tokenizer=tokenizer) if assign_new is not None else None
+
+
 def ensure_enriched(store, *, tokenizer: Tokenizer | None = None,
                     progress: Callable[[int, int], None] | None = None, chunk_size: int = 100_000,
                     taxonomy: Taxonomy | None = None, classify: Callable | None = None) -> dict:
@@ -217,6 +225,7 @@ def ensure_enriched(store, *, tokenizer: Tokenizer | None = None,
                                                   fingerprint=fingerprint, total=total,
                                                   chunk_size=chunk_size, progress=progress, classify=classify)
         stats["repeats"] = repeats.ensure_repeats(store)  # complainant keys and templates (issue 19)
+        stats["clusters"] = _place_in_clusters(store, tokenizer)  # new complaints into stored clusters (issue 13)
         store.memo(_ENRICHED, set).add(tokenizer.fingerprint)  # the state after this run
     stats["seconds"] = round(time.perf_counter() - start, 3)
     return stats

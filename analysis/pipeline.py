@@ -705,7 +705,8 @@ def _cluster_stage(store: Store, categories: Iterable[str], report: BuildReport,
                 started = time.perf_counter()
                 run_id, cache_key = keys[c]
                 if not result.too_few:
-                    cluster.save_run(store, result, run_id=run_id, cache_key=cache_key)
+                    cluster.save_run(store, result, run_id=run_id, cache_key=cache_key,
+                                     tokenizer_fingerprint=tokenizer.fingerprint)
                 result.run_id = run_id
                 seconds = float(reply["seconds"]) + time.perf_counter() - started
             outcomes[c] = _cluster_outcome(store, c, counts[c], result, False, seconds)

@@ -61,8 +61,13 @@ CLASSIFIED_BY_SQL = "(SELECT string_agg(DISTINCT model_fingerprint, ',' ORDER BY
 _CONTENTS_SQL = ("(SELECT count(*) FROM complaints), (SELECT count(*) FROM imports), "
                  "(SELECT coalesce(max(import_id), 0) FROM imports), (SELECT count(*) FROM enrichment), "
                  f"{CLASSIFIED_BY_SQL}")
-_EDITS_SQL = ("(SELECT count(*) || ':' || coalesce(max(edited_at)::VARCHAR, '') FROM cluster_edits), "
-              "(SELECT count(*) || ':' || coalesce(max(added_at)::VARCHAR, '') FROM sampling_candidates)")
+# Edits by content (not by count and newest time): a clear followed by as many new edits is another key.
+# Clustering runs too: a scope's run keeps its id when complaints are placed in it or it is re-clustered.
+_EDITS_SQL = ("(SELECT count(*) || ':' || coalesce(sum(hash(scope_key, label_terms, action, value, edited_at)), 0) "
+              "FROM cluster_edits), "
+              "(SELECT count(*) || ':' || coalesce(max(added_at)::VARCHAR, '') FROM sampling_candidates), "
+              "(SELECT count(*) || ':' || coalesce(max(created_at)::VARCHAR, '') FROM cluster_runs), "
+              "(SELECT count(*) FROM cluster_assignments)")
 DB_ENV_VAR = "COMPLAINT_RADAR_DB"
 DEFAULT_DB_PATH = Path(__file__).resolve().parent.parent / "data" / "store" / "complaints.duckdb"
 

@@ -16,7 +16,17 @@ Compared in the same run, against the true category (NMI and ARI):
 Each is run with several seeds; the means and the ratio ours / baseline are printed
 (target: NMI ratio ≥ 3).
 
+With ``--demo DB`` (a store built from the demo export: ``python -m analysis build --db DB
+data/demo/demo_complaints.csv``) it reports instead, for each planted product wave of
+``data/demo/truth.json`` (one product, one platform, its window), over three overlapping
+periods of its category × platform scope (the wave's calendar year, the 12 months from four
+months before the wave, and the 18 months ending with the wave's year): the share of the
+wave's complaints in their largest cluster and the number of clusters (issue 16 item 1:
+kettle wave ≥ 70 % in one cluster in all three periods, counts never more than 2.5× apart).
+Runs are fitted afresh (no cache) with the store's default model.
+
     .venv/bin/python bench/eval_cluster.py [--seeds 0 1 2] [--data PATH]
+    .venv/bin/python bench/eval_cluster.py --demo /tmp/sc_demo.duckdb [--waves kettle_leakage ...]
 """
 
 from __future__ import annotations
@@ -104,11 +114,74 @@ def scores(truth, labels) -> tuple[float, float]:
     return normalized_mutual_info_score(truth, labels), adjusted_rand_score(truth, labels)
 
 
+TRUTH = ROOT / "data" / "demo" / "truth.json"
+
+
+def wave_periods(window: tuple[dt.date, dt.date]) -> list[tuple[dt.date, dt.date]]:
+    """Three overlapping periods holding a wave: its calendar year, the 12 months from four
+    months before it, the 18 months ending with its year."""
+    start, end = window
+    year = (dt.date(start.year, 1, 1), dt.date(start.year, 12, 31))
+    first = dt.date(start.year - (start.month <= 4), (start.month - 5) % 12 + 1, 1)
+    twelve = (first, dt.date(first.year + 1, first.month, 1) - dt.timedelta(days=1))
+    eighteen = (dt.date(start.year - 1, 7, 1), year[1])
+    return [year, twelve, eighteen]
+
+
+def wave_report(db: Path, *, waves: list[str] | None = None, random_state: int = 0) -> pd.DataFrame:
+    """Per planted product wave and period: clusters in the scope, the wave's complaints and the
+    share of them in their largest cluster."""
+    import json
+
+    from analysis import segment
+    from analysis.enrich import open_for_analysis
+
+    truth = [w for w in json.loads(TRUTH.read_text(encoding="utf-8"))
+             if w.get("kind") == "product" and w.get("window") and (not waves or w["id"] in waves)]
+    rows = []
+    tokenizer = segment.Tokenizer()
+    with open_for_analysis(db, tokenizer=tokenizer) as store:
+        for wave in truth:
+            window = tuple(dt.date.fromisoformat(d) for d in wave["window"])
+            for start, end in wave_periods(window):
+                result = cluster.run_clustering(store, category=wave["category"], platform=wave["platform"],
+                                                start=start, end=end, tokenizer=tokenizer,
+                                                random_state=random_state, use_cache=False)
+                members = store.query(
+                    "SELECT complaint_id FROM complaints_enriched WHERE product = ? AND platform_norm = ? "
+                    "AND received_at >= ? AND received_at < ?",
+                    [wave["product"], wave["platform"], window[0], window[1] + dt.timedelta(days=1)])
+                got = result.assignments[result.assignments["complaint_id"].isin(members["complaint_id"])]
+                top = got["cluster_id"].value_counts()
+                rows.append({"wave": wave["id"], "scope": f"{wave['category']}×{wave['platform']}",
+                             "period": f"{start}..{end}", "complaints": len(result.assignments),
+                             "clusters": result.n_clusters, "wave_n": len(got),
+                             "largest": int(top.index[0]) if len(top) else None,
+                             "share_largest": round(float(top.iloc[0] / len(got)), 3) if len(got) else None})
+    return pd.DataFrame(rows)
+
+
+def print_wave_report(table: pd.DataFrame) -> None:
+    with pd.option_context("display.width", 160):
+        print(table.to_string(index=False))
+    print()
+    for wave, part in table.groupby("wave", sort=False):
+        counts = part["clusters"]
+        print(f"{wave}: share in largest cluster min {part['share_largest'].min():.2f} "
+              f"(target >= 0.70); clusters {counts.min()}–{counts.max()}, ratio "
+              f"{counts.max() / max(counts.min(), 1):.2f}x (target <= 2.5x)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--demo", type=Path, default=None, help="a store built from the demo export")
+    parser.add_argument("--waves", nargs="+", default=None, help="wave ids of truth.json (default: all)")
     args = parser.parse_args(argv)
+    if args.demo is not None:
+        print_wave_report(wave_report(args.demo, waves=args.waves, random_state=args.seeds[0]))
+        return 0
     if not args.data.exists():
         print(f"数据文件不存在：{args.data}", file=sys.stderr)
         return 2

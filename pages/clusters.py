@@ -47,6 +47,12 @@ if data["too_few"]:
     st.stop()
 if data["message"]:
     st.info(data["message"])
+for note in data["notes"]:
+    st.info(note)
+if st.button("重新聚类", key="cl_recluster",
+             help="沿用的聚类不随新导入的投诉改变（新投诉归入最接近的聚类）；重新聚类后，"
+                  "与旧聚类匹配的新聚类继承原来的名称、合并和隐藏"):
+    ui.recluster(store, scope, clusterer)
 
 table = data["table"]
 m1, m2, m3, m4 = st.columns(4)
@@ -77,7 +83,9 @@ with tab_time:
 
 st.subheader("聚类详情")
 choices = ui.cluster_choices(table, show_hidden=show_hidden)
+ui.keep_selection(table, choices, "cl_selected")
 selected = st.selectbox("选择聚类", list(choices), format_func=choices.get, key="cl_selected")
+ui.remember_selection(table, selected, "cl_selected")
 if selected is not None:
     row = table.set_index("cluster_id").loc[selected]
     st.markdown(f"**关键词**：{escape_markdown(' · '.join(row['label_terms'])) or '—'}")

@@ -94,7 +94,8 @@ def view(_store: Store, key: str, scope: ClusterScope, clusterer) -> dict:
     result = _result(_store, key, scope, clusterer)
     out = {"too_few": result.too_few, "message": result.message,
            "n_complaints": len(result.assignments), "n_clusters": result.n_clusters,
-           "method": cluster.describe_clusterer(clusterer), "hidden": sorted(result.hidden_ids)}
+           "method": cluster.describe_clusterer(clusterer), "hidden": sorted(result.hidden_ids),
+           "notes": cluster.run_notes(result), "since_run": result.since_run}
     if result.too_few:
         return out
     growth = cluster.cluster_growth(result, window_days=GROWTH_DAYS).set_index("cluster_id")
@@ -237,3 +238,36 @@ def apply_edit(store: Store, scope: ClusterScope, clusterer, action: str,
             flash(f"「{label}」的商品已全部在抽检候选清单中，或投诉未填写商品名称。", "info")
     auth.audit("cluster_edit", edit=action, scope=scope.describe(), cluster_id=cluster_id, label=label, value=value)
     st.rerun()
+
+
+def recluster(store: Store, scope: ClusterScope, clusterer) -> None:
+    """Cluster the scope again (重新聚类), keep what changed as a message and rerun."""
+    result = cluster.run_clustering(store, category=scope.category, platform=scope.platform,
+                                    start=scope.start, end=scope.end, clusterer=clusterer, recluster=True)
+    changes = result.changes or {"new": [], "gone": []}
+    flash(f"已重新聚类：{result.n_clusters} 个聚类，新出现 {len(changes['new'])} 个，消失 {len(changes['gone'])} 个；"
+          "名称、合并和隐藏已按匹配的旧聚类继承。")
+    auth.audit("cluster_edit", edit="recluster", scope=scope.describe())
+    st.rerun()
+
+
+def keep_selection(table: pd.DataFrame, choices: dict[int, str], key: str) -> None:
+    """Keep the picker on the cluster chosen before: by its ``topic_uid`` when its number now
+    names another cluster (after a re-clustering) or is gone; a choice the user just made stays."""
+    ids = list(choices)
+    chosen, remembered = st.session_state.get(key), st.session_state.get(f"{key}_uid")
+    if remembered:
+        was_id, uid = remembered
+        now = table.loc[table["cluster_id"] == chosen, "topic_uid"]
+        if chosen == was_id and (not len(now) or now.iloc[0] != uid):
+            hit = table.loc[table["topic_uid"] == uid, "cluster_id"]
+            if len(hit) and int(hit.iloc[0]) in ids:
+                st.session_state[key] = int(hit.iloc[0])
+    if st.session_state.get(key) not in ids:
+        st.session_state.pop(key, None)
+
+
+def remember_selection(table: pd.DataFrame, selected, key: str) -> None:
+    """Keep the chosen cluster's number and ``topic_uid`` for :func:`keep_selection`."""
+    hit = table.loc[table["cluster_id"] == selected, "topic_uid"] if selected is not None else []
+    st.session_state[f"{key}_uid"] = (selected, str(hit.iloc[0])) if len(hit) else None

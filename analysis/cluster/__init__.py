@@ -14,11 +14,13 @@ from replaceable steps that run offline on cached tokens (space-joined strings):
 * :mod:`~analysis.cluster.projection` — the 2-D map.
 
 :func:`cluster_complaints` works on tokens and a metadata frame (:mod:`~analysis.cluster.model`);
-:func:`run_clustering` works on the store — enriches, loads tokens for a scope,
-caches the run under a key derived from the model's parameters, applies the
-analysts' edits (:mod:`~analysis.cluster.runs`). Edits (rename, merge, hide) are
-stored per category × platform scope and re-applied to any later run whose clusters
-share label terms with the edited ones (:mod:`~analysis.cluster.edits`).
+:func:`run_clustering` works on the store — loads tokens for a scope, keeps the
+run under a key of the scope and the model's parameters (not the data: clusters stay
+put when complaints are imported; :func:`assign_new` places the new ones, a scope is
+clustered again on request or past a growth threshold), applies the analysts' edits
+(:mod:`~analysis.cluster.runs`, :mod:`~analysis.cluster.placement`). Edits (rename,
+merge, hide) are stored per category × platform against clusters' stable ``topic_uid``;
+a re-clustering hands uids on to the matching new clusters (:mod:`~analysis.cluster.edits`).
 :mod:`~analysis.cluster.views` holds topics per class / over time, growth, members
 and map points. Sampling candidates from a cluster: :func:`analysis.sampling.add_sampling_candidates`.
 """
@@ -38,11 +40,15 @@ from analysis.cluster.reduce import LSA
 from analysis.cluster.refine import MixtureRefiner
 from analysis.cluster.result import MISC_ID, MISC_LABEL, ClusterResult, ClusterScope
 from analysis.cluster.runs import (
+    AUTO_RECLUSTER_SHARE,
+    SUGGEST_RECLUSTER_SHARE,
     RunSummary,
+    assign_new,
     latest_run,
     load_run,
     run_clustering,
     run_key,
+    run_notes,
     run_summary,
     save_run,
     scope_documents,
@@ -52,6 +58,9 @@ from analysis.cluster.vectorize import LABEL_STOPWORDS_FILE, STOPWORDS_FILE, Ter
 from analysis.cluster.views import cluster_growth, cluster_members, map_points, topics_over_time, topics_per_class
 
 __all__ = [
+    "AUTO_RECLUSTER_SHARE",
+    "SUGGEST_RECLUSTER_SHARE",
+    "assign_new",
     "CLUSTERERS",
     "LABEL_STOPWORDS_FILE",
     "LABEL_TAG_BOOST",
@@ -89,6 +98,7 @@ __all__ = [
     "rename_cluster",
     "run_clustering",
     "run_key",
+    "run_notes",
     "run_summary",
     "save_run",
     "scope_documents",

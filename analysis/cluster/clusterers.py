@@ -55,14 +55,21 @@ class SphericalKMeans(BaseEstimator):
     """Weighted spherical k-means (cosine) with k-means++ starts; k chosen automatically or given.
 
     With ``n_clusters=None``, k is the knee (Kneedle) of the running maximum of the
-    silhouette of k-means on a weighted sample of 2000, over k = 2 … ``max_clusters``
-    (capped at one cluster per ``max(min_cluster_size, 10)`` complaints). The final
+    silhouette of k-means on a weighted sample of 2000, over a band of k that grows with
+    the scope: ``√(n / size_scale)`` divided and multiplied by ``size_band`` (n distinct texts;
+    at least 2, at most ``max_clusters`` and one cluster per ``max(min_cluster_size, 10)``
+    complaints). So the count may grow with the data but not jump: two overlapping periods
+    whose sizes differ at most 2× get counts at most ``size_band² × √2`` (2.2×) apart, where the
+    bare silhouette knee gave 2 on one period and 28 on another (issue 16).
+    ``size_scale=None`` searches k = 2 … ``max_clusters``. The final
     k-means runs on at most ``max_samples`` texts (10 restarts below 5000, else 3);
     every text then goes to its nearest centre.
 
     Args:
         n_clusters: number of clusters; ``None`` chooses it.
         max_clusters: upper bound of the automatic choice.
+        size_scale: the automatic k's band is centred on ``√(n / size_scale)``.
+        size_band: the band's half-width as a factor.
         min_cluster_size: the smallest cluster worth finding (bounds the automatic k).
         max_samples: texts the final k-means is fitted on.
         random_state: seed (``None``: the topic model's ``random_state``).
@@ -73,10 +80,13 @@ class SphericalKMeans(BaseEstimator):
     """
 
     def __init__(self, n_clusters: int | None = None, *, max_clusters: int = 30,
+                 size_scale: float | None = 6.0, size_band: float = 1.25,
                  min_cluster_size: int | None = None, max_samples: int = 30000,
                  random_state: int | None = None):
         self.n_clusters = n_clusters
         self.max_clusters = max_clusters
+        self.size_scale = size_scale
+        self.size_band = size_band
         self.min_cluster_size = min_cluster_size
         self.max_samples = max_samples
         self.random_state = random_state
@@ -105,7 +115,12 @@ class SphericalKMeans(BaseEstimator):
         if self.n_clusters is None:
             size_cap = max(2, int(weights.sum()) // max(self.min_cluster_size or 10, 10))
             k_max = max(2, min(self.max_clusters, n_distinct - 1, size_cap))
-            k, self.k_scores_ = choose_k(z, weights, k_max=k_max, random_state=seed)
+            k_min = 2
+            if self.size_scale:
+                centre = math.sqrt(n_distinct / float(self.size_scale))  # duplicates add no topic
+                k_min = max(2, min(k_max, math.floor(centre / self.size_band)))
+                k_max = max(k_min, min(k_max, math.ceil(centre * self.size_band)))
+            k, self.k_scores_ = choose_k(z, weights, k_min=k_min, k_max=k_max, random_state=seed)
         else:
             k = min(int(self.n_clusters), n_distinct)
         if k <= 1:
@@ -273,16 +288,16 @@ def _silhouette(distances: np.ndarray, labels: np.ndarray) -> float:
     return float(s.mean())
 
 
-def _k_grid(k_max: int) -> list[int]:
-    """Candidate k: every value up to 12, then steps of about 15 %."""
-    grid = list(range(2, min(k_max, 12) + 1))
+def _k_grid(k_max: int, k_min: int = 2) -> list[int]:
+    """Candidate k: every value from ``k_min`` up to 12, then steps of about 15 %."""
+    grid = list(range(k_min, max(k_min, min(k_max, 12)) + 1))
     while grid[-1] < k_max:
         grid.append(min(k_max, max(grid[-1] + 2, round(grid[-1] * 1.15))))
     return grid
 
 
-def choose_k(z: np.ndarray, weights: np.ndarray, *, k_max: int, random_state: int,
-              sample_size: int = 2000) -> tuple[int, pd.DataFrame]:
+def choose_k(z: np.ndarray, weights: np.ndarray, *, k_max: int, random_state: int, k_min: int = 2,
+             sample_size: int = 2000) -> tuple[int, pd.DataFrame]:
     """Pick k by the (cosine) silhouette of spherical k-means on a weighted sample."""
     rng = np.random.default_rng(random_state)
     idx = weighted_sample(weights, sample_size, rng)
@@ -293,7 +308,7 @@ def choose_k(z: np.ndarray, weights: np.ndarray, *, k_max: int, random_state: in
     small = len(sample) < 1000
     repeats, n_init = (3, 3) if small else (1, 2)  # small samples: best of more restarts
     rows = []
-    for k in _k_grid(k_max):
+    for k in _k_grid(k_max, k_min):
         rng_k = np.random.default_rng([random_state, k])
         values = [_silhouette(distances, relabel_compact(
                       spherical_kmeans(sample, ones, k, rng=rng_k, n_init=n_init)[0]))

@@ -2,8 +2,13 @@
 
 Edits are stored in ``cluster_edits`` per category × platform
 (:attr:`ClusterScope.edit_key`), so they follow the analyst when the period changes.
-An edit names a cluster by its label terms and applies to any later run's cluster
-sharing them (Jaccard ≥ 0.5).
+An edit names a cluster by its stable identity, ``topic_uid``
+(:mod:`~analysis.cluster.placement`), stored as ``uid:<topic_uid>`` in the
+``label_terms`` column (a merge's target likewise in ``value``); it applies to the
+cluster of any run holding that uid (a re-clustering hands uids on to the clusters
+that match the old ones), and to the target a merged uid went into. Edits stored
+before uids existed still name label terms and apply to the cluster sharing them
+(Jaccard ≥ 0.5).
 """
 
 from __future__ import annotations
@@ -40,7 +45,19 @@ def _jaccard(a: set[str], b: set[str]) -> float:
     return len(a & b) / len(a | b) if a or b else 0.0
 
 
-def _match(clusters: pd.DataFrame, terms: str, min_jaccard: float) -> int | None:
+UID_PREFIX = "uid:"
+
+
+def _match(clusters: pd.DataFrame, terms: str, min_jaccard: float, aliases: dict[str, str]) -> int | None:
+    """The cluster an edit names: by uid (following merges), else by label terms (older edits)."""
+    if terms.startswith(UID_PREFIX):
+        uid = terms[len(UID_PREFIX):]
+        seen = set()
+        while uid in aliases and uid not in seen:
+            seen.add(uid)
+            uid = aliases[uid]
+        hit = clusters.loc[clusters["topic_uid"] == uid, "cluster_id"]
+        return int(hit.iloc[0]) if len(hit) and int(hit.iloc[0]) >= 0 else None
     wanted = set(terms.split())
     best, best_score = None, min_jaccard
     for cid, keys in zip(clusters["cluster_id"], clusters["match_keys"]):
@@ -94,17 +111,17 @@ def _merge_into(clusters: pd.DataFrame, assignments: pd.DataFrame, source: int, 
 
 def apply_edits(result: ClusterResult, edits: pd.DataFrame, *,
                 min_jaccard: float = 0.5) -> ClusterResult:
-    """Apply stored edits to a result: each edit goes to the cluster sharing its label terms.
+    """Apply stored edits to a result: each edit goes to the cluster it names.
 
-    An edit names a cluster by its label terms; it applies to the current
-    cluster whose terms overlap most (Jaccard ≥ ``min_jaccard``) and is skipped
-    when none does.
+    An edit names a cluster by its ``topic_uid`` (a merged uid stands for its target);
+    older edits name label terms and apply to the cluster whose terms overlap most
+    (Jaccard ≥ ``min_jaccard``). An edit whose cluster is not in the result is skipped.
 
     Args:
         result: a clustering result (left unchanged).
-        edits: rows of ``label_terms``, ``action`` (rename/merge/hide), ``value``,
+        edits: rows of ``label_terms`` (``uid:…`` or terms), ``action`` (rename/merge/hide), ``value``,
             oldest first (:func:`load_edits`).
-        min_jaccard: the overlap needed for an edit to apply.
+        min_jaccard: the overlap needed for an edit by label terms to apply.
 
     Returns:
         A new :class:`ClusterResult`.
@@ -113,8 +130,9 @@ def apply_edits(result: ClusterResult, edits: pd.DataFrame, *,
     assignments = result.assignments.copy()
     if edits is not None and len(edits) and not clusters.empty:
         n_total = len(assignments)
+        aliases: dict[str, str] = {}
         for terms, action, value in zip(edits["label_terms"], edits["action"], edits["value"]):
-            source = _match(clusters, str(terms), min_jaccard)
+            source = _match(clusters, str(terms), min_jaccard, aliases)
             if source is None:
                 continue
             idx = clusters.index[clusters["cluster_id"] == source][0]
@@ -124,13 +142,21 @@ def apply_edits(result: ClusterResult, edits: pd.DataFrame, *,
             elif action == "hide":
                 clusters.at[idx, "hidden"] = str(value) != "0"
             elif action == "merge":
-                target = _match(clusters, str(value or ""), min_jaccard)
+                target = _match(clusters, str(value or ""), min_jaccard, aliases)
                 if target is not None and target != source:
+                    uids = dict(zip(clusters["cluster_id"], clusters["topic_uid"]))
+                    aliases[str(uids[source])] = str(uids[target])
                     clusters = _merge_into(clusters, assignments, source, target, n_total)
         clusters = clusters.reset_index(drop=True)
     n_clusters = int((clusters["cluster_id"] >= 0).sum()) if not clusters.empty else 0
     return dataclasses.replace(result, clusters=clusters, assignments=assignments,
                                n_clusters=n_clusters)
+
+
+def edit_name(row: pd.Series) -> str:
+    """How an edit names a cluster row: ``uid:<topic_uid>`` (label terms for a row without uid)."""
+    uid = row.get("topic_uid")
+    return f"{UID_PREFIX}{uid}" if isinstance(uid, str) and uid else str(row["match_keys"][0])
 
 
 def _add_edit(store: Store, result: ClusterResult, cluster_id: int, action: str,
@@ -143,7 +169,7 @@ def _add_edit(store: Store, result: ClusterResult, cluster_id: int, action: str,
     row = result.cluster(cluster_id)
     with store.transaction() as cur:
         cur.execute("INSERT INTO cluster_edits VALUES (?, ?, ?, ?, ?)",
-                    [result.scope.edit_key, row["match_keys"][0], action, value, dt.datetime.now()])
+                    [result.scope.edit_key, edit_name(row), action, value, dt.datetime.now()])
     return apply_edits(result, load_edits(store, result.scope))
 
 
@@ -179,7 +205,7 @@ def merge_clusters(store: Store, result: ClusterResult, sources: Sequence[int],
         raise UserError("请至少选择一个要并入目标聚类的其他聚类。")
     if MISC_ID in sources or int(target) == MISC_ID:
         raise UserError("「杂项」不能参与合并；请选择其他聚类。")
-    target_key = result.cluster(target)["match_keys"][0]
+    target_key = edit_name(result.cluster(target))
     for source in sources:
         result.cluster(source)
     out = result

@@ -11,7 +11,8 @@
    ``fit_predict(Z, sample_weight=None)``; label ``-1`` is 杂项);
 4. ``refiner`` (:class:`~analysis.cluster.refine.MixtureRefiner`): EM on the term counts;
 5. small or incoherent clusters are gathered as 杂项 (``min_cluster_size``,
-   ``min_coherence``, ``min_relative_coherence``);
+   ``min_coherence``, ``min_relative_coherence``); clusters whose top label terms
+   overlap are merged (``merge_label_overlap``);
 6. ``labeller`` (:class:`~analysis.cluster.labels.ClassTfidfLabeller`): c-TF-IDF label
    terms and phrases; representative complaints nearest the centre; top products,
    brands and merchants;
@@ -37,6 +38,7 @@ from threadpoolctl import threadpool_limits
 from analysis.cluster._util import relabel_compact
 from analysis.cluster.clusterers import SphericalKMeans
 from analysis.cluster.labels import ClassTfidfLabeller, default_domain_terms, display_label
+from analysis.cluster.placement import fit_placement, topic_uid
 from analysis.cluster.projection import project
 from analysis.cluster.reduce import LSA
 from analysis.cluster.refine import MixtureRefiner
@@ -46,7 +48,9 @@ from analysis.errors import UserError
 
 MIN_COMPLAINTS = 30
 #: Part of every run's parameters: bump it when the same parameters give other clusters.
-PIPELINE_VERSION = "cluster-v5"
+PIPELINE_VERSION = "cluster-v6"
+#: Label terms compared when merging clusters (:class:`TopicModel` ``merge_label_overlap``).
+MERGE_TOP_TERMS = 3
 #: The replaceable steps of :class:`TopicModel`, in order.
 STEPS = ("vectorizer", "reducer", "clusterer", "refiner", "labeller")
 
@@ -104,6 +108,9 @@ class TopicModel(BaseEstimator):
         min_relative_coherence: with four clusters or more, clusters smaller than the
             median cluster and less coherent than this fraction of the median coherence
             also go to 杂项 (large loose clusters stay: they are still a topic to read).
+        merge_label_overlap: clusters sharing at least this many of their top
+            :data:`MERGE_TOP_TERMS` label terms are merged (one topic split by wording;
+            ``None``: never).
         random_state: seed of the map and of every step whose ``random_state`` is ``None``.
 
     Steps are copied before fitting (the objects given are left unfitted); the fitted
@@ -113,7 +120,7 @@ class TopicModel(BaseEstimator):
     def __init__(self, *, vectorizer=None, reducer=None, clusterer=None, refiner=None, labeller=None,
                  min_complaints: int = MIN_COMPLAINTS, min_cluster_size: int | None = None,
                  min_coherence: float = 0.05, min_relative_coherence: float = 0.6,
-                 random_state: int = 0):
+                 merge_label_overlap: int | None = 2, random_state: int = 0):
         self.vectorizer = vectorizer
         self.reducer = reducer
         self.clusterer = clusterer
@@ -123,6 +130,7 @@ class TopicModel(BaseEstimator):
         self.min_cluster_size = min_cluster_size
         self.min_coherence = min_coherence
         self.min_relative_coherence = min_relative_coherence
+        self.merge_label_overlap = merge_label_overlap
         self.random_state = random_state
 
     # ------------------------------------------------------------------ parameters
@@ -209,7 +217,8 @@ class TopicModel(BaseEstimator):
                     domain_terms: dict[str, str], params: dict) -> ClusterResult:
         """The steps after counting: TF-IDF, LSA, clusterer, refiner, 杂项, labels, map."""
         c_counts, c_weights = corpus.counts[corpus.rows], corpus.weights[corpus.rows]
-        z = steps["reducer"].fit_transform(steps["vectorizer"].tfidf(c_counts, c_weights), c_weights)
+        x = steps["vectorizer"].tfidf(c_counts, c_weights)
+        z = steps["reducer"].fit_transform(x, c_weights)
         identical = len(z) <= 50000 and bool((z.round(5) == z[:1].round(5)).all())
         k_scores = None
         if identical:
@@ -223,6 +232,12 @@ class TopicModel(BaseEstimator):
             return _too_few_result(corpus.ids, "没有找到任何聚类：所有投诉都被聚类方法视为噪声，已全部归入杂项；"
                                                "请扩大范围，或改用 k-means。", params)
         groups = self._gather_misc(z, labels, c_weights, corpus.n)
+        if self.merge_label_overlap and len(groups.order) > 1:
+            merged = self._merge_overlapping(corpus, groups, steps["labeller"], stopwords=stopwords,
+                                             domain_terms=domain_terms)
+            if merged is not None:
+                labels = merged
+                groups = self._gather_misc(z, labels, c_weights, corpus.n)
         n_final = len(groups.order)
         if n_final == 0:
             return _too_few_result(corpus.ids, "所有聚类都太小或不够紧密，已全部归入杂项；请扩大范围或减少聚类数。",
@@ -237,8 +252,46 @@ class TopicModel(BaseEstimator):
         if identical:
             notes.append("范围内的投诉文本几乎完全相同，只形成一个聚类。")
         params["k"] = int(n_final)
+        placement = fit_placement(x, groups.final, c_weights, terms=corpus.terms, idf=steps["vectorizer"].idf_)
+        placed = assignments[assignments["cluster_id"] >= 0].groupby("cluster_id")[["x", "y"]].mean()
+        placement["xy"] = [[round(float(v), 5) for v in placed.loc[c]] if c in placed.index else [0.0, 0.0]
+                           for c in range(n_final)]
         return ClusterResult(assignments=assignments, clusters=clusters, n_clusters=n_final,
-                             k_scores=k_scores, params=params, message=" ".join(notes) or None)
+                             k_scores=k_scores, params=params, message=" ".join(notes) or None,
+                             placement=placement)
+
+    def _merge_overlapping(self, corpus: _Corpus, groups: _Groups, labeller, *, stopwords: frozenset[str],
+                           domain_terms: dict[str, str]) -> np.ndarray | None:
+        """Labels with the clusters whose top label terms overlap merged (``None``: nothing to merge).
+
+        Two clusters sharing at least ``merge_label_overlap`` of their top
+        :data:`MERGE_TOP_TERMS` c-TF-IDF terms are one topic cut in pieces (a complaint wave
+        split by wording: 电热水壶·漏电·退一赔三, 漏电·电热水壶·跳闸, 触电·电热水壶·漏电); they are
+        merged, transitively. 杂项 stays 杂项.
+        """
+        n_final = len(groups.order)
+        rows = corpus.rows
+        classes = np.where(groups.final >= 0, groups.final, n_final)
+        labelled = labeller.label(corpus.counts[rows], corpus.terms, classes, n_final + 1,
+                                  docs=corpus.uniques[rows], sample_weight=corpus.weights[rows],
+                                  stopwords=stopwords, domain_terms=domain_terms)
+        tops = [set(labelled[c][0][:MERGE_TOP_TERMS]) for c in range(n_final)]
+        parent = list(range(n_final))
+
+        def root(c: int) -> int:
+            while parent[c] != c:
+                parent[c] = parent[parent[c]]
+                c = parent[c]
+            return c
+
+        for a in range(n_final):
+            for b in range(a + 1, n_final):
+                if len(tops[a] & tops[b]) >= self.merge_label_overlap:
+                    parent[root(b)] = root(a)
+        roots = np.array([root(c) for c in range(n_final)])
+        if len(set(roots.tolist())) == n_final:
+            return None
+        return relabel_compact(np.where(groups.final >= 0, roots[np.maximum(groups.final, 0)], MISC_ID))
 
     def _gather_misc(self, z: np.ndarray, labels: np.ndarray, weights: np.ndarray, n: int) -> _Groups:
         """Order clusters by size; gather noise, small and incoherent clusters as 杂项."""
@@ -335,6 +388,7 @@ def _cluster_table(corpus: _Corpus, groups: _Groups, doc_labels: np.ndarray, z: 
             "top_merchants": tops["merchant"].get(cid, []),
             "representative_ids": representative_ids, "hidden": False, "renamed": False,
             "match_keys": [" ".join(label_terms)] if cid >= 0 else [], "term_scores": scored,
+            "topic_uid": topic_uid(np.asarray(corpus.ids, dtype=object)[doc_labels == cid]) if cid >= 0 else "",
         })
     return pd.DataFrame.from_records(records, columns=CLUSTER_COLUMNS)
 

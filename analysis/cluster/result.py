@@ -15,7 +15,7 @@ MISC_LABEL = "杂项"
 #: Columns of :attr:`ClusterResult.clusters`.
 CLUSTER_COLUMNS = ["cluster_id", "label", "label_terms", "size", "share", "coherence",
                    "top_products", "top_brands", "top_merchants", "representative_ids",
-                   "hidden", "renamed", "match_keys", "term_scores"]
+                   "hidden", "renamed", "match_keys", "term_scores", "topic_uid"]
 #: Complaint columns a store run carries as :attr:`ClusterResult.metadata`.
 METADATA_COLUMNS = ("complaint_id", "received_at", "category", "platform_norm", "product",
                     "brand", "merchant")
@@ -73,7 +73,8 @@ class ClusterResult:
             centre, 0–1), ``top_products``/``top_brands``/``top_merchants``
             (``[name, count]`` pairs), ``representative_ids`` (nearest the
             centre), ``hidden``, ``renamed``, ``match_keys`` (label terms of the
-            original clusters it holds, used to re-apply edits), ``term_scores``.
+            original clusters it holds, used by edits stored before uids), ``term_scores``,
+            ``topic_uid`` (the cluster's stable identity: edits name it; "" for 杂项).
         n_clusters: number of clusters found, 杂项 not counted.
         k_scores: silhouette per candidate k when k was chosen automatically.
         params: the parameters of the run (:meth:`TopicModel.run_params` and the ``k`` found).
@@ -81,6 +82,12 @@ class ClusterResult:
         metadata: complaint metadata of the scope (``run_clustering`` fills it).
         scope: the scope of a store run.
         run_id: the cache key of a store run.
+        placement: what places later complaints in these clusters (:mod:`~analysis.cluster.placement`):
+            the vocabulary and idf of the fit, each cluster's TF-IDF centroid and threshold.
+        since_run: for a stored run, ``{"added": N, "share": x}`` — complaints placed since the
+            scope was clustered, and their share of the complaints clustered then.
+        changes: after a re-clustering, ``{"new": [...], "gone": [...]}`` labels of the clusters
+            that match no old one and of the old clusters that match no new one.
     """
 
     assignments: pd.DataFrame
@@ -92,6 +99,9 @@ class ClusterResult:
     metadata: pd.DataFrame | None = None
     scope: ClusterScope | None = None
     run_id: str | None = None
+    placement: dict | None = None
+    since_run: dict | None = None
+    changes: dict | None = None
 
     @property
     def too_few(self) -> bool:

@@ -34,6 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="k-means 的聚类数（默认按轮廓系数自动选择；hdbscan 不用）")
     parser.add_argument("--seed", type=int, default=0, help="随机种子（默认 0）")
     parser.add_argument("--json", action="store_true", help="以 JSON 输出聚类")
+    parser.add_argument("--recluster", action="store_true",
+                        help="重新聚类本范围（默认沿用上次的聚类，新导入的投诉归入最近的聚类；"
+                             "重新聚类后名称、合并和隐藏按匹配的旧聚类继承）")
     parser.add_argument("--assignments", type=Path, default=None,
                         help="把每条投诉的聚类编号写入这个 CSV 文件（complaint_id, cluster_id）")
 
@@ -72,6 +75,7 @@ def _clusters_json(result: cluster.ClusterResult) -> list[dict]:
             "top_brands": _names(row.top_brands),
             "top_merchants": _names(row.top_merchants),
             "representative_ids": list(row.representative_ids), "hidden": bool(row.hidden),
+            "topic_uid": row.topic_uid,
         })
     return out
 
@@ -101,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
             raise UserError("数据库中还没有投诉数据；请先导入。", file=str(path))
         result = cluster.run_clustering(
             store, category=args.category, platform=args.platform, start=args.start,
-            end=args.end, clusterer=clusterer, random_state=args.seed)
+            end=args.end, clusterer=clusterer, random_state=args.seed, recluster=args.recluster)
     n_complaints = len(result.assignments)
     if args.assignments is not None:
         from analysis.export import to_csv_bytes
@@ -114,12 +118,15 @@ def run(args: argparse.Namespace) -> int:
                              "start": args.start and args.start.isoformat(),
                              "end": args.end and args.end.isoformat()},
                    "clusterer": args.clusterer, "n_complaints": n_complaints, "n_clusters": result.n_clusters,
-                   "message": result.message, "clusters": _clusters_json(result)}
+                   "message": result.message, "since_run": result.since_run, "changes": result.changes,
+                   "clusters": _clusters_json(result)}
         json.dump(payload, sys.stdout, ensure_ascii=False, indent=2)
         print()
     else:
         if result.message:
             print(result.message)
+        for line in cluster.run_notes(result):
+            print(line)
         if not result.too_few:
             _print_table(result, n_complaints, cluster.describe_clusterer(clusterer))
         if args.assignments is not None:

@@ -8,6 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from analysis.store import Store
 from tests.fixtures.cluster.store_fixture import fill_store
+from tests.pages._support import clear_caches
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 PLANTED = Path(__file__).resolve().parents[1] / "fixtures" / "cluster" / "planted.csv"
@@ -187,3 +188,149 @@ def test_names_are_masked_and_never_markup(db):
         spec = chart.proto.spec
         assert "13812345678" not in spec and "310104199001011233" not in spec
         assert "<a href" not in json.dumps(json.loads(spec)["data"], ensure_ascii=False)
+
+
+# -- issue 15 item 2: each edit shows at once, survives a reload, and the clear button clears ----------
+
+def labels(at: AppTest) -> list[str]:
+    return at.dataframe[0].value["label"].tolist()
+
+
+def test_rename_after_a_merge_lands_on_the_cluster_on_screen(filled):
+    at = pick(open_page(), "酒店")
+    hotel = at.selectbox(key="cl_selected").value
+    sources = at.multiselect(key="cl_merge_sources")
+    at = sources.select(next(o for o in sources.options if "面霜" in o)).run()
+    at = at.button(key="cl_merge").click().run()
+    assert not at.exception
+    assert at.selectbox(key="cl_selected").value == hotel  # the merged cluster stays on screen
+    at.text_input(key="cl_rename_text").input("酒店与面霜")
+    at = at.button(key="cl_rename").click().run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    renamed = table[table["label"] == "酒店与面霜"]
+    assert len(renamed) == 1 and int(renamed["cluster_id"].iloc[0]) == hotel
+    assert int(renamed["size"].iloc[0]) == 60
+    # a reload (fresh session, fresh caches) shows the same state
+    clear_caches()
+    at = open_page()
+    table = at.dataframe[0].value
+    assert table.loc[table["label"] == "酒店与面霜", "size"].tolist() == [60]
+    assert metrics(at)["聚类数"] == "4"
+
+
+def test_hide_hides_at_once_and_after_reload(filled):
+    at = pick(open_page(), "奶粉")
+    at = at.button(key="cl_hide").click().run()
+    assert not at.exception
+    assert metrics(at)["隐藏的聚类"] == "1"
+    assert not any("奶粉" in label for label in labels(at))
+    clear_caches()
+    at = open_page()
+    assert metrics(at)["隐藏的聚类"] == "1"
+
+
+def test_clear_clears_and_new_edits_do_not_bring_old_ones_back(filled):
+    at = pick(open_page(), "酒店")
+    at.text_input(key="cl_rename_text").input("酒店超售")
+    at = at.button(key="cl_rename").click().run()
+    at = at.button(key="cl_hide").click().run()
+    assert metrics(at)["隐藏的聚类"] == "1"
+    at = at.button(key="cl_reset").click().run()
+    assert not at.exception
+    assert metrics(at)["隐藏的聚类"] == "0" and "酒店超售" not in labels(at)
+    # two new edits on another cluster: the cleared ones stay cleared
+    at = pick(at, "奶粉")
+    at.text_input(key="cl_rename_text").input("奶粉结块")
+    at = at.button(key="cl_rename").click().run()
+    at = pick(at, "奶粉结块")
+    at.text_input(key="cl_rename_text").input("奶粉变质")
+    at = at.button(key="cl_rename").click().run()
+    assert not at.exception
+    shown = labels(at)
+    assert "奶粉变质" in shown and "奶粉结块" not in shown and "酒店超售" not in shown
+    assert metrics(at)["隐藏的聚类"] == "0"
+
+
+@pytest.fixture
+def twins(filled):
+    """The planted store after a first visit, its stored run rewritten so that clusters share label
+    terms (#1 and #2 labelled like #0) and one has none (#3): what real scopes with many similar
+    clusters look like. Edits must still land on the cluster on screen."""
+    open_page()
+    store = Store(filled)
+    try:
+        import json
+
+        for run_id, payload in store.query("SELECT run_id, clusters_json FROM cluster_runs").values:
+            data = json.loads(payload)
+            rows = {c["cluster_id"]: c for c in data["clusters"]}
+            for cid in (1, 2):
+                rows[cid]["label_terms"] = list(rows[0]["label_terms"])
+                rows[cid]["match_keys"] = list(rows[0]["match_keys"])
+                rows[cid]["label"] = f"{rows[0]['label']}·{cid}"
+            rows[3]["label_terms"], rows[3]["match_keys"], rows[3]["label"] = [], [""], "聚类 4"
+            with store.transaction() as cur:
+                cur.execute("UPDATE cluster_runs SET clusters_json = ? WHERE run_id = ?",
+                            [json.dumps(data, ensure_ascii=False), run_id])
+    finally:
+        store.close()
+    clear_caches()
+    return filled
+
+
+def test_edits_land_on_the_chosen_cluster_when_labels_look_alike(twins):
+    at = open_page()
+    at = at.selectbox(key="cl_selected").select(2).run()
+    at.text_input(key="cl_rename_text").input("第三个")
+    at = at.button(key="cl_rename").click().run()
+    assert not at.exception
+    table = at.dataframe[0].value.set_index("cluster_id")
+    assert table.loc[2, "label"] == "第三个"
+    assert "第三个" not in (table.loc[0, "label"], table.loc[1, "label"])
+    # merge #1 into #2, then rename what is on screen (#2): the name stays on #2, not #0
+    sources = at.multiselect(key="cl_merge_sources")
+    at = sources.select(next(o for o in sources.options if o.startswith("#1 "))).run()
+    at = at.button(key="cl_merge").click().run()
+    assert at.selectbox(key="cl_selected").value == 2
+    at.text_input(key="cl_rename_text").input("合并后")
+    at = at.button(key="cl_rename").click().run()
+    table = at.dataframe[0].value.set_index("cluster_id")
+    assert table.loc[2, "label"] == "合并后" and table.loc[2, "size"] == 60
+    assert 1 not in table.index and table.loc[0, "label"] != "合并后"
+
+
+def test_hiding_a_cluster_without_label_terms_hides_it(twins):
+    at = open_page()
+    at = at.selectbox(key="cl_selected").select(3).run()
+    at = at.button(key="cl_hide").click().run()
+    assert not at.exception
+    assert metrics(at)["隐藏的聚类"] == "1"
+    assert 3 not in at.dataframe[0].value["cluster_id"].tolist()
+    clear_caches()
+    assert metrics(open_page())["隐藏的聚类"] == "1"
+
+
+def test_new_complaints_join_the_clusters_and_recluster_on_request(filled):
+    """Issue 13.3: an import keeps the clusters (and their names); the page says how many came in
+    since and offers 重新聚类, after which the names carry over."""
+    at = pick(open_page(), "酒店")
+    at.text_input(key="cl_rename_text").input("酒店超售")
+    at = at.button(key="cl_rename").click().run()
+    planted = pd.read_csv(PLANTED, dtype={"complaint_id": str})
+    extra = planted[planted["group"] == "hotel"].assign(
+        complaint_id=lambda d: "N" + d["complaint_id"], received_at="2024-06-27 10:00:00")
+    with Store(filled) as store:
+        fill_store(store, extra, import_id=2)
+    clear_caches()
+    at = open_page()
+    assert not at.exception
+    assert any("本范围自上次聚类新增 30 件（20%），建议重新聚类" in i.value for i in at.info)
+    table = at.dataframe[0].value
+    assert table.loc[table["label"] == "酒店超售", "size"].tolist() == [60]
+    at = at.button(key="cl_recluster").click().run()
+    assert not at.exception
+    assert "已重新聚类" in at.success[0].value
+    assert not any("新增" in i.value for i in at.info)
+    table = at.dataframe[0].value
+    assert table.loc[table["label"] == "酒店超售", "size"].tolist() == [60]

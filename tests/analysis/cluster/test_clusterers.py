@@ -39,9 +39,16 @@ def test_both_clusterers_follow_the_contract():
 
 def test_spherical_kmeans_chooses_k_or_takes_it():
     z, truth = _blobs()
+    unbounded = SphericalKMeans(random_state=0, size_scale=None)
+    unbounded.fit_predict(z)
+    assert unbounded.k_scores_["k"].tolist()[:3] == [2, 3, 4]
+    assert unbounded.k_scores_.set_index("k")["silhouette"].idxmax() == 3
+    # the size-aware band: √(n / 6) ÷× 1.25, n = distinct rows
     auto = SphericalKMeans(random_state=0)
     auto.fit_predict(z)
-    assert auto.k_scores_["k"].tolist()[:3] == [2, 3, 4]
+    centre = np.sqrt(len(z) / 6)
+    assert auto.k_scores_["k"].tolist() == list(range(max(2, int(np.floor(centre / 1.25))),
+                                                      int(np.ceil(centre * 1.25)) + 1))
     assert auto.k_scores_.set_index("k")["silhouette"].idxmax() == 3
     fixed = SphericalKMeans(n_clusters=2, random_state=0)
     assert len(set(fixed.fit_predict(z))) == 2 and fixed.k_scores_ is None

@@ -257,3 +257,18 @@ def test_run_params_name_every_step_and_inherit_the_seed():
 def test_cluster_complaints_takes_a_clusterer_or_k_not_both(planted):
     with pytest.raises(ValueError, match="n_clusters"):
         cluster_complaints(planted["tokens"], n_clusters=3, clusterer=cluster.HDBSCANClusterer())
+
+
+def test_clusters_whose_top_labels_overlap_are_merged():
+    """One wave worded two ways (漏电 跳闸 / 漏电 退一赔三 about one kettle) is one cluster; another topic stays apart."""
+    rng = np.random.default_rng(0)
+    filler = ["今天", "昨天", "上周", "晚上", "早上", "刚买", "第二次", "一直", "老人", "孩子"]
+    docs = ([f"电热水壶 漏电 跳闸 {filler[i % 10]} {rng.integers(1000)}号" for i in range(40)]
+            + [f"电热水壶 漏电 退一赔三 {filler[i % 10]} {rng.integers(1000)}号" for i in range(40)]
+            + [f"羽绒服 掉毛 钻绒 {filler[i % 10]} {rng.integers(1000)}号" for i in range(40)])
+    kept = TopicModel(clusterer=cluster.SphericalKMeans(n_clusters=3), merge_label_overlap=None).fit_clusters(docs)
+    assert kept.n_clusters == 3
+    merged = TopicModel(clusterer=cluster.SphericalKMeans(n_clusters=3)).fit_clusters(docs)
+    assert merged.n_clusters == 2
+    labels = merged.assignments["cluster_id"].to_numpy()
+    assert len(set(labels[:80])) == 1 and labels[80] != labels[0] and len(set(labels[80:])) == 1

@@ -38,25 +38,67 @@ def test_run_clustering_on_store_and_cache(store, planted, tokenizer, monkeypatc
     assert cached.params == result.params
 
 
-def test_new_data_invalidates_the_cache(store, planted, tokenizer):
+def test_new_data_is_placed_in_the_existing_clusters(store, planted, tokenizer, monkeypatch):
+    """Issue 13.3: an import does not re-cluster; the new complaints join the nearest cluster."""
     first = cluster.run_clustering(store, tokenizer=tokenizer)
     extra = planted[planted["group"] == "hotel"].assign(
         complaint_id=lambda d: "N" + d["complaint_id"], received_at="2024-06-27 10:00:00")
     fill_store(store, extra, import_id=2)
+    monkeypatch.setattr(TopicModel, "fit_clusters", _no_fit)
     second = cluster.run_clustering(store, tokenizer=tokenizer)
-    assert second.run_id != first.run_id
+    assert second.run_id == first.run_id and store.count("cluster_runs") == 1
     assert len(second.assignments) == 180
-    assert store.count("cluster_runs") == 1
+    assert second.since_run == {"added": 30, "share": 0.2}
+    assert second.clusters["topic_uid"].tolist() == first.clusters["topic_uid"].tolist()
+    by_id = second.assignments.set_index("complaint_id")["cluster_id"]
+    hotel = by_id.loc[planted.loc[planted["group"] == "hotel", "complaint_id"]].unique()
+    assert len(hotel) == 1
+    assert (by_id.loc["N" + planted.loc[planted["group"] == "hotel", "complaint_id"]] == hotel[0]).all()
+    sizes = second.clusters.set_index("cluster_id")["size"]
+    assert sizes.loc[hotel[0]] == 60 and sizes.sum() == 180
 
 
-def test_reclassifying_invalidates_the_cache(store, tokenizer):
-    # Same complaints, same counts, but classified anew (other rules, taxonomy or model):
-    # the categories may differ, so the cached run must not be served.
+def test_assign_new_places_every_stored_run(store, planted, tokenizer):
+    cluster.run_clustering(store, tokenizer=tokenizer)
+    cluster.run_clustering(store, platform="京东", tokenizer=tokenizer)
+    extra = planted[planted["group"] == "hotel"].assign(
+        complaint_id=lambda d: "N" + d["complaint_id"], received_at="2024-06-27 10:00:00")
+    fill_store(store, extra, import_id=2)
+    stats = cluster.assign_new(store, tokenizer=tokenizer)
+    in_jd = int((extra["platform"] == "京东").sum()) if "platform" in extra else 0
+    assert stats["assigned"] == 30 + in_jd and stats["misc"] == 0
+    assert cluster.assign_new(store, tokenizer=tokenizer) == {"runs": 0, "assigned": 0, "misc": 0}
+
+
+def test_far_texts_go_to_misc(store, planted, tokenizer):
+    first = cluster.run_clustering(store, tokenizer=tokenizer)
+    odd = planted.head(3).assign(complaint_id=["Z1", "Z2", "Z3"],
+                                 text=["火箭发射卫星进入轨道", "围棋棋盘上的黑子白子", "天文望远镜观测星云"])
+    odd["tokens"] = odd["text"]
+    fill_store(store, odd, import_id=2)
+    second = cluster.run_clustering(store, tokenizer=tokenizer)
+    placed = second.assignments.set_index("complaint_id")["cluster_id"]
+    assert (placed.loc[["Z1", "Z2", "Z3"]] == cluster.MISC_ID).all()
+    assert second.n_clusters == first.n_clusters
+
+
+def test_recluster_on_request_inherits_uids_and_edits(store, tokenizer):
+    first = cluster.run_clustering(store, tokenizer=tokenizer)
+    hotel = int(first.clusters.loc[first.clusters["label_terms"].map(lambda t: "酒店" in t), "cluster_id"].iloc[0])
+    cluster.rename_cluster(store, first, hotel, "酒店超售")
+    again = cluster.run_clustering(store, tokenizer=tokenizer, recluster=True)
+    assert sorted(again.clusters["topic_uid"]) == sorted(first.clusters["topic_uid"])
+    assert "酒店超售" in again.clusters["label"].tolist()
+    assert again.changes == {"new": [], "gone": []}
+
+
+def test_reclassifying_keeps_the_run_key(store, tokenizer):
+    # Runs are keyed by scope and parameters, not by the data (issue 13.3): reclassifying does not
+    # throw the clusters away.
     first = cluster.run_clustering(store, tokenizer=tokenizer)
     assert cluster.run_key(store, ClusterScope(), tokenizer=tokenizer)[0] == first.run_id
     store.con.execute("UPDATE enrichment SET model_fingerprint = 'reclassified'")
-    assert store.count("enrichment") == len(first.assignments)
-    assert cluster.run_key(store, ClusterScope(), tokenizer=tokenizer)[0] != first.run_id
+    assert cluster.run_key(store, ClusterScope(), tokenizer=tokenizer)[0] == first.run_id
 
 
 def test_small_scope_gets_a_message(store, tokenizer):
@@ -138,3 +180,20 @@ def test_run_summary_tolerates_foreign_payloads(store):
     bad = cluster.run_summary(store, "r2")
     assert (bad.n_clusters, bad.labels, bad.message, bad.params) == (None, (), None, {})
     assert cluster.latest_run(store).run_id == "r1"
+
+
+def test_run_notes_say_what_changed_and_that_all_categories_are_mixed():
+    import dataclasses
+
+    from analysis.cluster.result import empty_clusters
+
+    base = cluster.ClusterResult(assignments=pd.DataFrame(), clusters=empty_clusters(), n_clusters=0,
+                                 scope=ClusterScope(category="食品"))
+    assert cluster.run_notes(base) == []
+    notes = cluster.run_notes(dataclasses.replace(base, since_run={"added": 12, "share": 0.05}))
+    assert notes == ["本范围自上次聚类新增 12 件（5%），已归入最接近的聚类（离所有聚类都远的归入杂项）。"]
+    notes = cluster.run_notes(dataclasses.replace(base, since_run={"added": 30, "share": 0.2},
+                                                  changes={"new": ["漏电"], "gone": []}))
+    assert notes[0] == "本范围自上次聚类新增 30 件（20%），建议重新聚类。"
+    assert notes[1].startswith("重新聚类：新出现 1 个聚类（漏电），消失 0 个；")
+    assert "不先按类别分开" in cluster.run_notes(dataclasses.replace(base, scope=ClusterScope()))[0]
