@@ -40,22 +40,32 @@ def _cluster_labels(store: Store) -> pd.DataFrame:
     return pd.DataFrame(out, columns=["run_id", "category", "cluster_id", "label"])
 
 
-def count(store: Store, filters: Filters = Filters()) -> int:
-    """Complaints the list of ``filters`` holds."""
-    where, params = filters.where()
+def _where(filters: Filters, problems: tuple[str, ...], prefix: str = "") -> tuple[str, list]:
+    where, params = filters.where(prefix=prefix)
+    if problems:
+        where += f" AND {prefix}problem IN ({', '.join('?' * len(problems))})"
+        params = [*params, *problems]
+    return where, params
+
+
+def count(store: Store, filters: Filters = Filters(), *, problems: tuple[str, ...] = ()) -> int:
+    """Complaints the list of ``filters`` (and problem types, when given) holds."""
+    where, params = _where(filters, tuple(problems))
     return int(store.scalar(f"SELECT count(*) FROM complaints_enriched WHERE {where}", params))
 
 
-def complaint_list(store: Store, filters: Filters = Filters(), *, limit: int | None | str = "cap") -> pd.DataFrame:
+def complaint_list(store: Store, filters: Filters = Filters(), *, problems: tuple[str, ...] = (),
+                   limit: int | None | str = "cap") -> pd.DataFrame:
     """The complaints of ``filters``, oldest first, with English column keys (:data:`COLUMNS`).
 
     Args:
         store: the store (read as it is).
         filters: period, categories, platforms, districts.
+        problems: problem types to keep (empty: all).
         limit: rows at most (default :data:`MAX_ROWS`; ``None``: all).
     """
     limit = MAX_ROWS if limit == "cap" else limit
-    where, params = filters.where(prefix="c.")
+    where, params = _where(filters, tuple(problems), prefix="c.")
     labels = _cluster_labels(store)
     cur = store.cursor()
     try:
@@ -83,6 +93,14 @@ def complaint_list(store: Store, filters: Filters = Filters(), *, limit: int | N
 def display_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """The list with Chinese headers (files and the page)."""
     return frame.rename(columns=COLUMNS)
+
+
+def cap_message(total: int) -> str | None:
+    """The note shown when the list holds more than :data:`MAX_ROWS` complaints."""
+    if total <= MAX_ROWS:
+        return None
+    return (f"符合条件的投诉共 {total:,} 件，超过 {MAX_ROWS:,} 件上限，下载文件只含最早的 {MAX_ROWS:,} 件；"
+            "请缩小时段分批下载。")
 
 
 def json_lines(frame: pd.DataFrame):
