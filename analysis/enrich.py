@@ -101,7 +101,7 @@ def ensure_enriched(store, *, tokenizer: Tokenizer | None = None,
 
     Returns:
         ``{"tokenized", "classified", "model" ("trained" | "active" | "none"), "model_version",
-        "model_classes", "n_train", "fingerprint", "assigned", "repeats", "seconds"}``.
+        "model_classes", "n_train", "fingerprint", "assigned", "repeats", "repeats_seconds", "seconds"}``.
 
     Raises:
         UserError: the store is read-only.
@@ -145,7 +145,9 @@ def ensure_enriched(store, *, tokenizer: Tokenizer | None = None,
         assign_new = getattr(cluster, "assign_new", None)
         if assign_new is not None:  # stable clusters (issue 13 item 3)
             stats["assigned"] = assign_new(store, tokenizer=tokenizer)
+        clock = time.perf_counter()
         stats["repeats"] = repeats.ensure_repeats(store)  # complainant keys and templates (issue 19)
+        stats["repeats_seconds"] = round(time.perf_counter() - clock, 3)
         store.memo(_ENRICHED, set).add(tokenizer.fingerprint)  # the state after this run
     stats["seconds"] = round(time.perf_counter() - start, 3)
     return stats
