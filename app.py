@@ -30,6 +30,7 @@ pages = {
     ],
     "数据": [
         page("pages/data_import.py", "数据导入", ":material/upload_file:"),
+        page("pages/models.py", "模型管理", ":material/model_training:"),
         page("pages/audit.py", "审计日志", ":material/policy:"),
     ],
 }

@@ -47,6 +47,7 @@ ACTIONS: dict[str, str] = {
     "model_activate": "模型启用",
     "cluster_edit": "聚类编辑",
     "sampling_export": "抽检计划导出",
+    "complaint_export": "投诉清单导出",
     "report_download": "报表下载",
     "unmasked_view": "查看未脱敏联系方式",
     "audit_export": "审计日志导出",

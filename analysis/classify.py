@@ -571,6 +571,7 @@ class SupervisedClassifier:
         self._compile(W, b, combiner)
         fine_to_cat = {f: label_map.get(f, f) for f in names}
         self._set_classes(names, fine_to_cat)
+        self._cross_validated_f1(combiner.predict((scores - centre) / scale), fine, fine_to_cat)
         self.n_train_ = len(fine)
         self.fingerprint = self._training_fingerprint(tokens, fine, fine_to_cat)
         self.format_ = MODEL_FORMAT
@@ -651,6 +652,19 @@ class SupervisedClassifier:
         combiner = LogisticRegression(C=self.combiner_C, tol=1e-3, class_weight=label_weights, max_iter=5000)
         combiner.fit((scores - centre) / scale, fine)
         return combiner, centre, scale
+
+    def _cross_validated_f1(self, predicted: np.ndarray, fine: np.ndarray, fine_to_cat: dict[str, str]) -> None:
+        """Per-category F1 of the training texts from the stack's own folds (``cv_f1_``,
+        ``cv_macro_f1_``): each text's base-model scores come from the fold models that did not
+        see it, combined by the combiner (trained on those held-out scores, so slightly
+        optimistic against a fully nested cross-validation)."""
+        from sklearn.metrics import f1_score
+
+        to_cat = np.vectorize(lambda f: fine_to_cat.get(f, f), otypes=[object])
+        truth, guess = to_cat(fine), to_cat(predicted)
+        scores = f1_score(truth, guess, labels=list(self.classes_), average=None, zero_division=0)
+        self.cv_f1_ = {str(c): round(float(v), 4) for c, v in zip(self.classes_, scores)}
+        self.cv_macro_f1_ = round(float(np.mean(scores)), 4) if len(scores) else 0.0
 
     def _set_classes(self, names: np.ndarray, fine_to_cat: dict[str, str]) -> None:
         """The fine labels, the categories, and the fine → category summing matrix."""

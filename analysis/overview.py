@@ -35,6 +35,8 @@ __all__ = [
     "kpi_cards",
     "kpi_frame",
     "open_alarms",
+    "imports_since",
+    "latest_import_id",
     "pending_enrichment",
     "quality_safety_problems",
     "relative_change",
@@ -560,3 +562,23 @@ def trend_series(store: Store, filters: Filters) -> tuple[pd.DataFrame, pd.DataF
     freq = "D" if days <= 92 else "W" if days <= 366 else "M"
     return (trends.count_series(store, filters, freq=freq),
             calendar.overlapping(filters.start, filters.end))
+
+
+def latest_import_id(store: Store) -> int:
+    """The newest import's number (0 before any import): what a viewer has seen."""
+    return int(store.scalar("SELECT coalesce(max(import_id), 0) FROM imports") or 0)
+
+
+def imports_since(store: Store, seen_import_id: int, filters: Filters) -> tuple[int, int]:
+    """Complaints imported after import ``seen_import_id``, and how many of them fall in the
+    period and filters of ``filters`` (the only way a past period's figures move, besides a
+    deletion or a model activation).
+
+    Returns:
+        ``(new, in_period)``.
+    """
+    where, params = filters.where()
+    row = store.cursor().execute(
+        f"SELECT count(*), count(*) FILTER (WHERE {where}) FROM complaints_enriched WHERE import_id > ?",
+        [*params, int(seen_import_id)]).fetchone()
+    return int(row[0]), int(row[1])

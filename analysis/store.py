@@ -159,6 +159,24 @@ CREATE TABLE IF NOT EXISTS enrichment (
     platform_norm       VARCHAR NOT NULL,
     model_fingerprint   VARCHAR
 );
+CREATE TABLE IF NOT EXISTS model_versions (
+    version       INTEGER PRIMARY KEY,
+    name          VARCHAR NOT NULL,
+    trained_at    TIMESTAMP NOT NULL,
+    trained_by    VARCHAR,
+    n_train       BIGINT NOT NULL,
+    classes_json  VARCHAR NOT NULL,
+    cv_macro_f1   DOUBLE,
+    cv_f1_json    VARCHAR,
+    taxonomy_fp   VARCHAR,
+    dict_fp       VARCHAR,
+    labels_fp     VARCHAR,
+    payload       BLOB NOT NULL,
+    active        BOOLEAN NOT NULL DEFAULT FALSE,
+    activated_at  TIMESTAMP,
+    activated_by  VARCHAR,
+    diff_json     VARCHAR
+);
 CREATE TABLE IF NOT EXISTS cluster_runs (
     run_id       VARCHAR PRIMARY KEY,
     scope_key    VARCHAR NOT NULL,

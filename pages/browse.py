@@ -4,6 +4,7 @@ import math
 
 import streamlit as st
 
+from analysis import complaint_list
 from analysis.errors import UserError
 from analysis.privacy import escape_markdown
 from analysis.taxonomy import load_taxonomy
@@ -80,3 +81,20 @@ with right:
         for line in ui.explanation(row):
             st.markdown(line)
     auth.unmasked_contact(store, row["complaint_id"])
+
+st.subheader("下载投诉清单")
+list_total = complaint_list.count(store, filters, problems=tuple(problems))
+st.caption(f"按左侧全局筛选和所选问题类型（关键词不参与）共 {list_total:,} 件：投诉编号、登记时间、类别、问题类型、平台、"
+           "严重程度、聚类标签和脱敏后的投诉内容；单元格不会被当作公式执行。")
+if (note := complaint_list.cap_message(list_total)) is not None:
+    st.warning(note)
+scope = {"start": str(filters.start or ""), "end": str(filters.end or ""), "complaints": list_total}
+d1, d2 = st.columns(2)
+d1.download_button("下载投诉清单（Excel）", data=auth.audited(
+    "complaint_export", lambda: ui.complaint_list_file(store, key, filters, tuple(problems), "xlsx"),
+    format="xlsx", **scope), file_name="投诉清单.xlsx", key="br_list_xlsx", on_click="ignore",
+    mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", icon=":material/download:")
+d2.download_button("下载投诉清单（CSV）", data=auth.audited(
+    "complaint_export", lambda: ui.complaint_list_file(store, key, filters, tuple(problems), "csv"),
+    format="csv", **scope), file_name="投诉清单.csv", key="br_list_csv", on_click="ignore", mime="text/csv",
+    icon=":material/description:")

@@ -7,6 +7,7 @@ from analysis import overview, plots, report
 from analysis.errors import UserError
 from analysis.privacy import escape_markdown
 from ui import auth
+from ui import models as models_ui
 from ui import repeats as repeats_ui
 from ui.state import filter_page_link, get_store, global_filters, open_page, store_key
 
@@ -63,6 +64,22 @@ if int(kpis.loc["current", "complaints"]) == 0:
             "请在左侧调整时间范围，或点击“重置筛选”查看全部数据。")
     st.stop()
 
+# Per browser session: the import the user last saw (session state only, nothing written on read).
+latest = overview.latest_import_id(store)
+seen = st.session_state.setdefault("ov_seen_import", latest)
+if latest > seen:
+    new, in_period = overview.imports_since(store, seen, filters)
+    note, ok = st.columns([5, 1])
+    note.info(f"自上次查看以来：新导入 {new:,} 件，其中 {in_period:,} 件属于本期。"
+              "本期以前已统计的投诉不会因导入而改变类别和计数（只有删除数据或启用新模型版本会改变）。")
+    if ok.button("知道了", key="ov_seen_ok"):
+        st.session_state["ov_seen_import"] = latest
+        st.rerun()
+if user.can("models"):
+    stale = models_ui.staleness(key)
+    if stale["out_of_date"]:
+        st.warning("分类目录或词典已修改，当前分类模型（版本 "
+                   f"{stale['active']}）已过时；已有投诉的类别不会自动改变。请到“模型管理”页训练新版本并预览变化后再启用。")
 if data["pending"]:
     st.warning(f"有 {data['pending']:,} 件投诉尚未完成分类，其类别、问题类型和平台暂按“未分类”“其他平台”统计。"
                "请在命令行运行 `python -m analysis build` 补齐分词和分类（可中断后继续）。")

@@ -123,3 +123,12 @@ def meta_line(row: pd.Series) -> str:
 
 def _pct(value) -> str:
     return "—" if value is None or pd.isna(value) else f"{float(value):.0%}"
+
+
+@st.cache_data(show_spinner="正在生成投诉清单…", max_entries=4)
+def complaint_list_file(_store: Store, key: str, filters: Filters, problems: tuple[str, ...], fmt: str) -> bytes:
+    """The complaint list of the current filters as a formula-safe file (``xlsx`` or ``csv``)."""
+    from analysis import complaint_list, export
+
+    table = complaint_list.display_frame(complaint_list.complaint_list(_store, filters, problems=problems))
+    return export.to_xlsx_bytes({"投诉明细": table}) if fmt == "xlsx" else export.to_csv_bytes(table)

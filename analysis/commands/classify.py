@@ -25,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="每行输出一个 JSON 对象（category, category_confidence, problem, severity, "
                              "platform, evidence, masked_text …）")
     parser.add_argument("--db", type=Path, default=None,
-                        help="从这个数据库读取已训练的类别模型（默认 $COMPLAINT_RADAR_DB 或 "
+                        help="从这个数据库读取当前启用的类别模型版本（默认 $COMPLAINT_RADAR_DB 或 "
                              "data/store/complaints.duckdb；不存在时只用规则）")
     parser.add_argument("--rules-only", action="store_true", help="只用规则分类器，不加载模型")
     parser.add_argument("--backend", choices=("rjieba", "jieba"), default="rjieba", help="分词后端（默认 rjieba）")
@@ -38,7 +38,13 @@ def _load_model(path: Path):
         return None
     try:
         with Store(path, read_only=True) as store:
-            return SupervisedClassifier.load(store)
+            from analysis import models
+
+            try:  # the active version of the registry
+                current = models.active(store)
+            except Exception:  # noqa: BLE001 (a store made before the registry)
+                current = None
+            return models.load_model(store, current.version) if current else SupervisedClassifier.load(store)
     except Exception as exc:  # a locked or foreign file: fall back to the rules, but say so
         print(f"提示：无法从「{path}」读取类别模型（{exc.__class__.__name__}），仅使用规则分类。", file=sys.stderr)
         return None

@@ -5,9 +5,10 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from analysis import enrich
+from analysis import enrich, models
 from analysis.classify import SupervisedClassifier
-from analysis.enrich import ensure_enriched, training_plan
+from analysis.enrich import ensure_enriched
+from analysis.models import training_plan
 from analysis.errors import UserError
 from analysis.segment import Tokenizer
 from analysis.store import Store, text_hash
@@ -108,24 +109,43 @@ def test_enriched_after_an_import_is_ready_for_analysis(store, tokenizer, monkey
     enrich.open_for_analysis(store, tokenizer=tokenizer)
 
 
-def test_new_rows_stale_rows_changed_texts_and_orphans(store, tokenizer):
+def test_new_rows_changed_texts_and_orphans_only(store, tokenizer):
     insert(store, COMPLAINTS)
     ensure_enriched(store, tokenizer=tokenizer)
     insert(store, [("京东买的冰箱不制冷", None, None, None, None)], start=10, import_id=2)
     assert ensure_enriched(store, tokenizer=tokenizer)["classified"] == 1
-    with store.transaction() as cur:  # a rules/taxonomy change leaves old fingerprints behind
+    with store.transaction() as cur:  # rows classified under other rules stay as they are
         cur.execute("UPDATE enrichment SET model_fingerprint = 'old', category = 'x' WHERE complaint_id IN ('C0000', 'C0001')")
         new_text = "药店买的感冒药过期了"
         cur.execute("UPDATE complaints SET text = ?, text_hash = ? WHERE complaint_id = 'C0004'", [new_text, text_hash(new_text)])
         cur.execute("DELETE FROM complaints WHERE complaint_id = 'C0005'")
     stats = ensure_enriched(store, tokenizer=tokenizer)
-    assert (stats["tokenized"], stats["classified"]) == (1, 3)
+    assert (stats["tokenized"], stats["classified"]) == (1, 1)
     view = enriched(store)
-    assert view.loc["C0000", "category"] == "家用电器"
+    assert view.loc["C0000", "category"] == "x"  # kept: only activating a model version reclassifies
     assert view.loc["C0004", "category"] == "药品"
     assert view.loc["C0010", "category"] == "家用电器"
     assert store.count("enrichment") == store.count("complaints") == 6
     assert store.scalar("SELECT count(DISTINCT complaint_id) FROM enrichment") == 6
+
+
+def test_interrupted_run_publishes_nothing_and_resumes(store, tokenizer, monkeypatch):
+    insert(store, [(f"第{i}次买的电饭煲坏了", None, None, None, None) for i in range(12)])
+    calls = []
+
+    def failing(frame, **kwargs):
+        calls.append(len(frame))
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # killed during the second chunk
+        return enrich.classify_complaints(frame, **kwargs)
+
+    with pytest.raises(KeyboardInterrupt):
+        ensure_enriched(store, tokenizer=tokenizer, chunk_size=5, classify=failing)
+    assert store.count("enrichment") == 0  # nothing half-classified
+    assert store.count("enrichment_pending") == 5
+    stats = ensure_enriched(store, tokenizer=tokenizer, chunk_size=5)
+    assert stats["classified"] == 7  # the staged chunk is not classified again
+    assert store.count("enrichment") == 12 and store.count("enrichment_pending") == 0
 
 
 def test_chunks_and_progress(store, tokenizer):
@@ -166,8 +186,8 @@ LABELLED = {
 
 @pytest.fixture
 def small_thresholds(monkeypatch):
-    monkeypatch.setattr(enrich, "MIN_LABELLED", 30)
-    monkeypatch.setattr(enrich, "MIN_PER_CLASS", 10)
+    monkeypatch.setattr(models, "MIN_LABELLED", 30)
+    monkeypatch.setattr(models, "MIN_PER_CLASS", 10)
 
 
 def labelled_rows(copies: int = 2):
@@ -192,13 +212,15 @@ def test_model_trained_from_labels_then_reused(store, tokenizer, small_threshold
     assert view.loc[unlabelled, "category"].tolist() == ["家用电器", "图书文娱"]
     assert set(view.loc[unlabelled, "category_source"]) <= {"model", "rule"}
     assert (view.loc[view["category_raw"].notna(), "category_source"] == "export").all()
-    assert SupervisedClassifier.exists(store, key=plan["key"])
-    assert ensure_enriched(store, tokenizer=tokenizer)["model"] == "unchanged"
-    # a new labelled import changes the training set: retrain, reclassify everything
+    assert [v.version for v in models.versions(store)] == [1] and models.active(store).version == 1
+    assert ensure_enriched(store, tokenizer=tokenizer)["model"] == "active"
+    # a later labelled import trains nothing and reclassifies nothing: only the new complaint
+    before = enriched(store)["category"]
     insert(store, [("电饭煲煮饭很香", "家用电器类", None, None, None)], start=200, import_id=2)
     stats = ensure_enriched(store, tokenizer=tokenizer)
-    assert (stats["model"], stats["classified"]) == ("trained", 39)
-    assert training_plan(store, tokenizer=tokenizer)["key"] != plan["key"]
+    assert (stats["model"], stats["model_version"], stats["classified"]) == ("active", 1, 1)
+    assert len(models.versions(store)) == 1
+    assert enriched(store)["category"].loc[before.index].equals(before)
 
 
 def test_copies_of_one_text_do_not_make_a_class(store, tokenizer, small_thresholds):
@@ -211,13 +233,28 @@ def test_copies_of_one_text_do_not_make_a_class(store, tokenizer, small_threshol
     assert ensure_enriched(store, tokenizer=tokenizer)["model"] == "trained"
 
 
-def test_too_few_labels_train_nothing_and_drop_an_old_model(store, tokenizer, small_thresholds):
+def test_too_few_labels_train_nothing(store, tokenizer, small_thresholds):
     insert(store, labelled_rows(copies=1))  # 6 per class < 10
-    SupervisedClassifier(min_df=1).fit(["a b", "c d", "e f", "g h", "i j", "k l"], ["x", "y"] * 3).save(store)
     assert training_plan(store, tokenizer=tokenizer) is None
     stats = ensure_enriched(store, tokenizer=tokenizer)
-    assert stats["model"] == "none"
-    assert not SupervisedClassifier.exists(store)
+    assert stats["model"] == "none" and models.versions(store) == []
+    assert set(store.query("SELECT DISTINCT model_fingerprint FROM enrichment")["model_fingerprint"]) == {
+        models.classifier_fingerprint(store, enrich.RuleClassifier(enrich.load_taxonomy()))}
+
+
+def test_labels_arriving_later_train_nothing_silently(store, tokenizer, small_thresholds):
+    insert(store, COMPLAINTS)
+    ensure_enriched(store, tokenizer=tokenizer)
+    insert(store, labelled_rows(), start=10, import_id=2)  # enough labels now: still no model
+    stats = ensure_enriched(store, tokenizer=tokenizer)
+    assert stats["model"] == "none" and models.versions(store) == []
+
+
+def test_a_legacy_saved_model_becomes_version_1(store, tokenizer):
+    SupervisedClassifier(min_df=1).fit(["a b", "c d", "e f", "g h", "i j", "k l"], ["x", "y"] * 3).save(store)
+    insert(store, COMPLAINTS[:1])
+    assert ensure_enriched(store, tokenizer=tokenizer)["model_version"] == 1
+    assert models.active(store).trained_by == "migrated"
 
 
 def test_stored_evidence_holds_no_raw_phone_or_id_numbers(store, tokenizer, small_thresholds, monkeypatch):
@@ -232,10 +269,6 @@ def test_stored_evidence_holds_no_raw_phone_or_id_numbers(store, tokenizer, smal
     evidence = " ".join(store.query("SELECT category_evidence || ' ' || problem_evidence AS e FROM enrichment")["e"])
     assert phone not in evidence and card_id not in evidence
     assert enriched(store).loc[cid, "category"] == "家用电器"
-    # enrichment stored before evidence was masked is classified again, once
-    monkeypatch.setattr(enrich, "EVIDENCE_FORMAT", "raw-1")
-    assert ensure_enriched(store, tokenizer=tokenizer)["classified"] == len(rows) + 1
-    assert ensure_enriched(store, tokenizer=tokenizer)["classified"] == 0
 
 
 def test_content_free_reviews_stay_unclassified_with_a_trained_model(store, tokenizer, small_thresholds):
@@ -245,7 +278,7 @@ def test_content_free_reviews_stay_unclassified_with_a_trained_model(store, toke
     reviews = insert(store, [("物流快，很满意", None, None, None, None), ("还不错，好评！", None, None, None, None),
                              ("热水器安装师傅很专业", None, None, None, None)], start=100)
     assert ensure_enriched(store, tokenizer=tokenizer)["model_classes"] == ["其他", "化妆品", "图书文娱", "家用电器"]
-    model = SupervisedClassifier.load(store)
+    model = models.load_model(store, models.active(store).version)
     alone = model.predict([" ".join(tokenizer.cut(t)) for t in ("物流快，很满意", "还不错，好评！")])
     assert alone["category"].tolist() == ["其他", "其他"]  # what the model alone would say
     view = enriched(store)

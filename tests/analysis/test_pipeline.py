@@ -170,7 +170,8 @@ def test_interrupted_build_resumes_to_the_same_state(reference, export, tokenize
     monkeypatch.setattr(enrich, "classify_complaints", real_classify)
     with Store(db) as store:
         assert store.count() == reference["report"].complaints
-        assert store.count("enrichment") == 800  # two chunks committed
+        assert store.count("enrichment") == 0  # nothing half-classified is visible
+        assert store.count("enrichment_pending") == 800  # two chunks staged, kept for the re-run
         assert store.count("cluster_runs") == 0
 
     # 3. interrupted after the first cluster run

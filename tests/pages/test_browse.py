@@ -166,3 +166,21 @@ def test_a_category_added_to_the_taxonomy_is_offered(db, tmp_path, monkeypatch):
     assert CATEGORY in at.multiselect(key="gf_categories").options
     at.multiselect(key="gf_categories").set_value([CATEGORY]).run()
     assert not at.exception and "共 1 条投诉符合条件" in at.caption[0].value
+
+
+def test_complaint_list_download_for_the_filters(filled):
+    at = open_page()
+    assert not at.exception
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert labels == ["下载投诉清单（Excel）", "下载投诉清单（CSV）"]
+    assert any("共 5 件" in c.value for c in at.caption)
+    from analysis import complaint_list
+    from analysis.store import Filters
+    from ui.browse import complaint_list_file
+
+    with Store(filled) as store:
+        data = complaint_list_file.__wrapped__(store, "k", Filters(platforms=("京东",)), (), "csv")
+        assert complaint_list.count(store, Filters(platforms=("京东",))) == 2
+    text = data.decode("utf-8-sig")
+    assert text.splitlines()[0].split(",") == list(complaint_list.COLUMNS.values())
+    assert "T2" in text and "T5" in text and "T1" not in text

@@ -91,3 +91,29 @@ def test_empty_store_welcomes_and_points_to_import(db):
     assert not at.exception
     assert any("欢迎使用投诉雷达" in i.value for i in at.info)
     assert any("data_import" in p.proto.page for p in at.page_link)
+
+
+def _import_more(db, import_id: int, days: list[str]) -> None:
+    from analysis.store import text_hash
+
+    with Store(db) as store, store.transaction() as cur:
+        cur.execute("INSERT INTO imports VALUES (?, 'day.csv', ?, ?, 'utf-8', 1, ?, ?, 0, 0, 0, NULL, NULL)",
+                    [import_id, f"day{import_id}", dt.datetime(2018, 1, 3), len(days), len(days)])
+        for i, day in enumerate(days):
+            text = f"第{import_id}批第{i}件：电热水壶漏电"
+            cur.execute("INSERT INTO complaints (complaint_id, received_at, text, content_hash, text_hash, import_id, "
+                        "source_row) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        [f"N{import_id}-{i}", dt.datetime.fromisoformat(day), text, text_hash("c" + text),
+                         text_hash(text), import_id, i + 2])
+
+
+def test_new_imports_since_last_seen_are_announced_per_session(filled):
+    at = open_overview(NOV)
+    assert not any("自上次查看以来" in i.value for i in at.info)
+    _import_more(filled, 50, ["2017-11-05 10:00:00", "2017-10-20 10:00:00", "2017-10-21 10:00:00"])
+    at.run()
+    assert not at.exception
+    notes = [i.value for i in at.info if "自上次查看以来" in i.value]
+    assert notes and "新导入 3 件，其中 1 件属于本期" in notes[0]
+    at.button(key="ov_seen_ok").click().run()
+    assert not any("自上次查看以来" in i.value for i in at.info)
