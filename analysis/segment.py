@@ -355,7 +355,8 @@ def _rechunk(reader, size: int) -> Iterator[tuple[list[str], list[str]]]:
 
 
 def ensure_tokens(store, tokenizer: Tokenizer, *, progress: Callable[[int, int], None] | None = None,
-                  chunk_size: int = 50000) -> int:
+                  chunk_size: int = 50000,
+                  cut_chunks: Callable[[Iterator[list[str]]], Iterator[list[str]]] | None = None) -> int:
     """Segment the stored texts that have no cached tokens for this tokenizer.
 
     Args:
@@ -363,6 +364,9 @@ def ensure_tokens(store, tokenizer: Tokenizer, *, progress: Callable[[int, int],
         tokenizer: the tokenizer; its fingerprint keys the cache.
         progress: called as ``progress(done, total)`` after each chunk.
         chunk_size: texts read, segmented and written per transaction.
+        cut_chunks: segments a stream of text lists into a stream of token lists,
+            in the same order (e.g. on a Dask cluster, :mod:`analysis.pipeline`);
+            default ``tokenizer.cut_many`` here, one chunk after another.
 
     Returns:
         How many distinct texts were segmented (0 when the cache was complete).
@@ -387,8 +391,19 @@ def ensure_tokens(store, tokenizer: Tokenizer, *, progress: Callable[[int, int],
                 f"SELECT c.text_hash, any_value(c.text) AS text {_MISSING_FROM} GROUP BY c.text_hash",
                 params=[fp],
             ).to_arrow_reader(chunk_size)
-            for hashes, texts in _rechunk(reader, chunk_size):
-                tokens = list(tokenizer.cut_many(texts, chunk_size=chunk_size))
+            pairs = _rechunk(reader, chunk_size)
+            if cut_chunks is None:
+                segmented = ((hashes, list(tokenizer.cut_many(texts, chunk_size=chunk_size))) for hashes, texts in pairs)
+            else:
+                order: list[list[str]] = []  # the hashes of the chunks handed to cut_chunks, in order
+
+                def texts_of(pairs=pairs, order=order):
+                    for hashes, texts in pairs:
+                        order.append(hashes)
+                        yield texts
+
+                segmented = ((order.pop(0), tokens) for tokens in cut_chunks(texts_of()))
+            for hashes, tokens in segmented:
                 new = pa.table({"text_hash": pa.array(hashes, type=pa.string()),
                                 "tokens": pa.array(tokens, type=pa.string())})
                 with store.transaction() as cur:
@@ -402,7 +417,7 @@ def ensure_tokens(store, tokenizer: Tokenizer, *, progress: Callable[[int, int],
                         )
                     finally:
                         cur.unregister("_new_tokens")
-                done += len(texts)
+                done += len(hashes)
                 if progress is not None:
                     progress(done, total)
         finally:
