@@ -227,3 +227,18 @@ def guarded_call(func: Callable, *args, memory_limit: str = GUARD_MEMORY_LIMIT, 
                         "请检查文件是否损坏、是否含有异常大的单元格范围或超长行，必要时拆分后重试。") from exc
         finally:
             cluster.close()
+
+
+def read_check(path: str, *, file_name: str | None = None) -> int:
+    """Read every row of an export file as the import would, and drop them; returns the data rows read.
+
+    Run by :func:`guarded_call` before an uploaded file is imported in the server
+    process: a file that makes the reader blow up costs only the guarded worker.
+    """
+    from analysis.io import TableReader
+
+    rows = 0
+    with TableReader(path, file_name=file_name) as reader:
+        for chunk in reader.chunks():
+            rows += len(chunk)
+    return rows

@@ -456,6 +456,7 @@ def build(
         tokenizer = segment.Tokenizer()
     categories = focus_categories() if cluster_categories is None else tuple(cluster_categories)
     report = BuildReport(store=store.path)
+    engine_mod.clean_stale_workdirs()  # a killed build's private folder (its complaint texts)
     address = engine_mod.scheduler_address(scheduler)
     with contextlib.ExitStack() as stack:
         stack.enter_context(_duckdb_memory(store))
