@@ -253,15 +253,27 @@ class _DaskSegment:
         self.engine, self.tokenizer = engine, tokenizer
 
     def __call__(self, chunks):
+        from collections import deque
+
         shared = self.engine.share(self.tokenizer)
         parts_per_chunk = 2 * max(1, self.engine.n_workers)
-        for texts in chunks:
-            step = max(TASK_MIN_ROWS, -(-len(texts) // parts_per_chunk))
-            parts = [texts[i:i + step] for i in range(0, len(texts), step)]
-            out: list[str] = []
-            for tokens in self.engine.map(_cut_task, parts, tokenizer=shared):
-                out.extend(tokens)
-            yield out
+        counts: deque[int] = deque()  # parts of each chunk pulled so far, in order
+
+        def parts():
+            for texts in chunks:
+                step = max(TASK_MIN_ROWS, -(-len(texts) // parts_per_chunk))
+                pieces = [texts[i:i + step] for i in range(0, len(texts), step)]
+                counts.append(len(pieces))
+                yield from pieces
+
+        # one stream of tasks across chunks: the next chunk's parts run while this one is written
+        out: list[list[str]] = []
+        for tokens in self.engine.map(_cut_task, parts(), window=parts_per_chunk + 2, tokenizer=shared):
+            out.append(tokens)
+            if len(out) == counts[0]:
+                counts.popleft()
+                yield [t for part in out for t in part]
+                out = []
 
 
 class _DaskClassify:
