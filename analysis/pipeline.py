@@ -13,7 +13,9 @@ process per core, started and closed by the build; or an existing cluster
    a file whose SHA-256 already has a completed import is skipped.
 2. **tokens** — the texts missing from the token cache are segmented, each chunk
    split into tasks (:func:`analysis.segment.ensure_tokens` with a ``cut_chunks``
-   hook; committed per chunk).
+   hook); on Dask the results are Parquet parts in the build's private temporary
+   folder (0700, removed at the end; a killed build's folder is removed by the next
+   build) written to the store in one transaction, in process one per chunk.
 3. **enrich** — categories, problem types, severities and platforms for every
    complaint lacking them (:func:`analysis.enrich.ensure_enriched` with a ``classify``
    hook that splits each chunk into tasks; rules and model go to each worker once).
@@ -474,21 +476,26 @@ def build(
         stack.enter_context(_duckdb_memory(store))
         if engine is None and (address or n_jobs is None or int(n_jobs) >= 2):
             engine = stack.enter_context(Engine(address, n_workers=n_jobs))
+        workdir = stack.enter_context(engine_mod.private_workdir()) if engine is not None else None
         if engine is not None:
             report.engine = engine.address or f"local Dask cluster ({engine.n_workers} workers)"
             report.dashboard = engine.dashboard_link
             if on_engine is not None:
                 on_engine(engine)
         _stages(store, paths, report, tokenizer=tokenizer, categories=categories, progress=progress,
-                random_state=random_state, chunk_size=chunk_size, engine=engine)
+                random_state=random_state, chunk_size=chunk_size, engine=engine, workdir=workdir)
     report.complaints = store.count("complaints")
     report.seconds = round(time.perf_counter() - started, 3)
     return report
 
 
 def _stages(store: Store, paths: list[Path], report: BuildReport, *, tokenizer, categories, progress,
-            random_state: int, chunk_size: int | None, engine: Engine | None) -> None:
-    """The four stages, timed into ``report.stage_seconds``."""
+            random_state: int, chunk_size: int | None, engine: Engine | None, workdir: Path | None) -> None:
+    """The four stages, timed into ``report.stage_seconds``.
+
+    On Dask the segmented chunks are Parquet parts in ``workdir`` (private, removed at
+    the end) and enter the token cache in one transaction when the stage ends.
+    """
     from analysis import enrich, segment
 
     clock = time.perf_counter()
@@ -501,7 +508,7 @@ def _stages(store: Store, paths: list[Path], report: BuildReport, *, tokenizer, 
     chunks = {} if chunk_size is None else {"chunk_size": int(chunk_size)}
     report.segmented = segment.ensure_tokens(
         store, tokenizer, progress=lambda done, total: _notify(progress, "tokens", done, total), **chunks,
-        cut_chunks=None if engine is None else _DaskSegment(engine, tokenizer))
+        cut_chunks=None if engine is None else _DaskSegment(engine, tokenizer), spill_dir=workdir)
     report.stage_seconds["tokens"] = round(time.perf_counter() - clock, 3)
 
     clock = time.perf_counter()
