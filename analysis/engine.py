@@ -210,9 +210,8 @@ def guarded_call(func: Callable, *args, memory_limit: str = GUARD_MEMORY_LIMIT, 
     from distributed import Client, LocalCluster
     from distributed.scheduler import KilledWorker
 
-    with dask.config.set({"distributed.scheduler.allowed-failures": 0,
-                          "distributed.worker.memory.terminate": 0.95,
-                          "distributed.logging.distributed": "error"}):
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0,  # a dead worker fails the call at once
+                          "distributed.worker.memory.terminate": 0.95}):
         cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=True, memory_limit=memory_limit,
                                host="127.0.0.1", dashboard_address=None)
         try:
