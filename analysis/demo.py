@@ -2025,6 +2025,8 @@ def _plant_people(plan: _Plan, random_state: int | None) -> None:
         repeat = spec.kind == "repeat_complainant"
         n_shops = max(2, min(count, int(round(spec.base_merchants * count / spec.base_count)))) if repeat else 1
         names = sorted({p.format(dealer=d) for p in spec.shops for d in DEALERS})
+        if repeat:  # large exports: no more shops than names (sizes that worked before are unchanged)
+            n_shops = min(n_shops, len(names))
         shops = [names[int(i)] for i in rng.choice(len(names), size=n_shops, replace=False)] if repeat \
             else list(spec.shops)
         shop_platform = [spec.platforms[int(i)] for i in rng.integers(0, len(spec.platforms), n_shops)] \

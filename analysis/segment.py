@@ -355,7 +355,9 @@ def _rechunk(reader, size: int) -> Iterator[tuple[list[str], list[str]]]:
 
 
 def ensure_tokens(store, tokenizer: Tokenizer, *, progress: Callable[[int, int], None] | None = None,
-                  chunk_size: int = 50000) -> int:
+                  chunk_size: int = 50000,
+                  cut_chunks: Callable[[Iterator[list[str]]], Iterator[list[str]]] | None = None,
+                  spill_dir: str | Path | None = None) -> int:
     """Segment the stored texts that have no cached tokens for this tokenizer.
 
     Args:
@@ -363,6 +365,13 @@ def ensure_tokens(store, tokenizer: Tokenizer, *, progress: Callable[[int, int],
         tokenizer: the tokenizer; its fingerprint keys the cache.
         progress: called as ``progress(done, total)`` after each chunk.
         chunk_size: texts read, segmented and written per transaction.
+        cut_chunks: segments a stream of text lists into a stream of token lists,
+            in the same order (e.g. on a Dask cluster, :mod:`analysis.pipeline`);
+            default ``tokenizer.cut_many`` here, one chunk after another.
+        spill_dir: a private folder: each chunk's tokens are written there as a Parquet
+            part and all parts go into the store in one transaction at the end (an
+            interrupted run then leaves the cache as it was); default: one transaction
+            per chunk.
 
     Returns:
         How many distinct texts were segmented (0 when the cache was complete).
@@ -387,28 +396,57 @@ def ensure_tokens(store, tokenizer: Tokenizer, *, progress: Callable[[int, int],
                 f"SELECT c.text_hash, any_value(c.text) AS text {_MISSING_FROM} GROUP BY c.text_hash",
                 params=[fp],
             ).to_arrow_reader(chunk_size)
-            for hashes, texts in _rechunk(reader, chunk_size):
-                tokens = list(tokenizer.cut_many(texts, chunk_size=chunk_size))
+            pairs = _rechunk(reader, chunk_size)
+            if cut_chunks is None:
+                segmented = ((hashes, list(tokenizer.cut_many(texts, chunk_size=chunk_size))) for hashes, texts in pairs)
+            else:
+                order: list[list[str]] = []  # the hashes of the chunks handed to cut_chunks, in order
+
+                def texts_of(pairs=pairs, order=order):
+                    for hashes, texts in pairs:
+                        order.append(hashes)
+                        yield texts
+
+                segmented = ((order.pop(0), tokens) for tokens in cut_chunks(texts_of()))
+            parts = 0
+            for hashes, tokens in segmented:
                 new = pa.table({"text_hash": pa.array(hashes, type=pa.string()),
                                 "tokens": pa.array(tokens, type=pa.string())})
-                with store.transaction() as cur:
-                    cur.register("_new_tokens", new)
-                    try:
-                        cur.execute(
-                            "INSERT INTO tokens SELECT n.text_hash, ?, n.tokens FROM _new_tokens n "
-                            "WHERE NOT EXISTS (SELECT 1 FROM tokens t "
-                            "WHERE t.text_hash = n.text_hash AND t.fingerprint = ?)",
-                            [fp, fp],
-                        )
-                    finally:
-                        cur.unregister("_new_tokens")
-                done += len(texts)
+                if spill_dir is not None:
+                    import pyarrow.parquet as pq
+
+                    pq.write_table(new, Path(spill_dir) / f"tokens-{parts:05d}.parquet", compression="zstd")
+                    parts += 1
+                else:
+                    _insert_tokens(store, new, fp)
+                done += len(hashes)
                 if progress is not None:
                     progress(done, total)
         finally:
             reader_cur.close()
+        if parts:
+            _insert_tokens(store, str(Path(spill_dir) / "tokens-*.parquet"), fp)
         store.cursor().execute("INSERT OR REPLACE INTO token_state VALUES (?, ?, now())", [fp, checksum])
     return done
+
+
+def _insert_tokens(store, new: pa.Table | str, fingerprint: str) -> None:
+    """Add segmented texts (an Arrow table, or a Parquet glob) to the cache in one transaction."""
+    with store.transaction() as cur:
+        if isinstance(new, str):
+            source, params = "read_parquet(?)", [new]
+        else:
+            cur.register("_new_tokens", new)
+            source, params = "_new_tokens", []
+        try:
+            cur.execute(
+                f"INSERT INTO tokens SELECT n.text_hash, ?, n.tokens FROM {source} n "
+                "WHERE NOT EXISTS (SELECT 1 FROM tokens t WHERE t.text_hash = n.text_hash AND t.fingerprint = ?)",
+                [fingerprint, *params, fingerprint],
+            )
+        finally:
+            if not isinstance(new, str):
+                cur.unregister("_new_tokens")
 
 
 def load_tokens(store, tokenizer: Tokenizer, *, where: str = "TRUE", params: list | None = None,

@@ -11,13 +11,13 @@ with ``bench_import.py``. Each side runs in its own child process:
 
 * **ours** — ``analysis.pipeline.build`` into a fresh store: import (transactional, validated,
   deduplicated) → tokens (rjieba, token cache) → categories / problems / platforms → clusters
-  for every focus category (automatic k, labels, map), using a worker process where it pays.
+  for every focus category (automatic k, labels, map), on a local Dask cluster (one worker per core).
 * **notebook** — ``pandas.read_csv`` → ``df[text].apply(jieba.lcut)`` → ``TfidfVectorizer()`` on
   the space-joined words → ``KMeans(n_clusters=20)``, default settings.
 
 Wall time is measured around the work (interpreter start-up excluded on both sides). Peak
 memory is the peak of the summed proportional set size (PSS: a page shared by n processes
-counts 1/n in each) of the child and all its descendants (our worker, joblib's processes),
+counts 1/n in each) of the child and all its descendants (the Dask workers, joblib's processes),
 sampled from ``/proc/PID/smaps_rollup`` every 0.1 s; the summed RSS (shared pages counted
 in every process, so it errs high) and ``ru_maxrss`` of the child are printed as well. Then the re-run: the same build again on
 the same store (file skipped by SHA-256, everything cached) and the token cache on its own —
@@ -307,8 +307,8 @@ def main(argv: list[str] | None = None) -> int:
     st = rep["stage_seconds"]
     f0 = rep["files"][0]
     print("ours — python -m analysis build (analysis.pipeline.build), fresh store")
-    print(f"  import   {st['import']:7.1f} s  ({f0['imported']:,} stored, {f0['quarantined']:,} quarantined; "
-          f"worker segmented {rep['presegmented']:,} texts alongside in {f0['presegment_seconds']:.1f} s)")
+    print(f"  engine   {rep['engine']}" + (f", dashboard {rep['dashboard']}" if rep.get("dashboard") else ""))
+    print(f"  import   {st['import']:7.1f} s  ({f0['imported']:,} stored, {f0['quarantined']:,} quarantined)")
     print(f"  tokens   {st['tokens']:7.1f} s  ({rep['segmented']:,} texts left to segment)")
     enr = rep["enrichment"]
     print(f"  enrich   {st['enrich']:7.1f} s  (model {enr.get('model')} in {rep['enrich_model_seconds']:.1f} s on "

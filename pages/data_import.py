@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from analysis import enrich, ingest, privacy
+from analysis import engine, enrich, ingest, privacy
 from analysis.errors import UserError
 from ui import auth, importing
 from ui.state import open_store
@@ -65,6 +65,11 @@ if uploaded is not None:
                 bar = st.progress(0.0, text="准备中")
                 try:
                     with importing.private_upload(uploaded) as path:  # deleted when the import ends or fails
+                        # read first in a separate worker with a memory limit: a hostile file
+                        # costs that worker only, never the server (issue 20)
+                        bar.progress(0.0, text=f"在独立进程中读取并检查文件（内存上限 {engine.GUARD_MEMORY_LIMIT}）…")
+                        engine.guarded_call(engine.read_check, str(path), file_name=uploaded.name,
+                                            sheet=table.info.sheet, what=f"读取 {uploaded.name} ")
                         result = ingest.import_file(
                             store, path, mapping=mapping, file_name=uploaded.name, sheet=table.info.sheet,
                             progress=lambda fraction, message: bar.progress(min(1.0, fraction), text=message),

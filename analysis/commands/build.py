@@ -5,7 +5,9 @@ what is done, so running the command again after an interruption continues
 where it stopped, and running it on files already imported only fills what is
 missing. A progress bar (stage, rows, rate) goes to stderr; the summary goes to
 stdout (one JSON object with ``--json``). Exit code 0, or 2 when a file was
-rejected (the other files are still imported).
+rejected (the other files are still imported). The work runs on a local Dask
+cluster (one worker per core) or on ``--scheduler`` / ``$COMPLAINT_RADAR_SCHEDULER``;
+where it runs and the Dask dashboard's address are printed on stderr.
 """
 
 from __future__ import annotations
@@ -34,8 +36,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--categories", default=None, metavar="类别,…",
                         help="要聚类的类别，逗号分隔（默认：专项行动的重点类别）；写 none 表示不聚类")
     parser.add_argument("--seed", type=int, default=0, help="聚类的随机种子（默认 0）")
+    parser.add_argument("--scheduler", default=None, metavar="tcp://主机:8786",
+                        help="在已有的 Dask 集群上计算（默认：$COMPLAINT_RADAR_SCHEDULER；都没有时在本机启动"
+                             "每个 CPU 核一个工作进程的 Dask 集群，结束时关闭）")
+    parser.add_argument("--workers", type=int, default=None, metavar="N",
+                        help="本机 Dask 集群的工作进程数（默认：CPU 核数）")
     parser.add_argument("--single-process", action="store_true",
-                        help="不启动分词子进程（默认大文件导入时用第二个 CPU 核同时分词）")
+                        help="全部在本进程计算，不启动 Dask")
     parser.add_argument("--json", action="store_true", help="以一个 JSON 对象输出结果（stdout）")
     parser.add_argument("--no-progress", action="store_true", help="不显示进度条")
 
@@ -129,21 +136,27 @@ def summary_lines(report: BuildReport) -> list[str]:
         else:
             lines.append(f"未导入 {f.file}：{f.error}")
     secs = report.stage_seconds
-    lines.append(f"分词：新分词 {report.segmented + report.presegmented:,} 条不同文本"
-                 f"（其中导入时并行分词 {report.presegmented:,} 条），"
-                 f"{secs.get('import', 0) + secs.get('tokens', 0):.1f} 秒含导入" if report.presegmented
-                 else f"分词：新分词 {report.segmented:,} 条不同文本，{secs.get('tokens', 0):.1f} 秒")
+    lines.append(f"分词：新分词 {report.segmented:,} 条不同文本，{secs.get('tokens', 0):.1f} 秒")
     lines.append(f"分类：新分类 {report.enriched:,} 条投诉，{secs.get('enrich', 0):.1f} 秒")
     if report.clusters:
         parts = [f"{c.category} {c.clusters} 个{'（缓存）' if c.cached else ''}" for c in report.clusters]
         lines.append(f"聚类：{len(report.clusters)} 个重点类别，{secs.get('clusters', 0):.1f} 秒 — " + "，".join(parts))
     else:
         lines.append("聚类：没有需要聚类的类别（每个重点类别至少需要 30 条投诉）")
+    where = "本进程" if report.engine == "in-process" else f"Dask（{report.engine}）"
+    lines.append(f"计算：{where}" + (f"，仪表板 {report.dashboard}" if report.dashboard else ""))
     lines.append(f"完成：数据库共 {report.complaints:,} 条投诉，用时 {report.seconds:.1f} 秒。数据库：{report.store}")
     if not report.complaints:
         lines.append("提示：数据库中还没有投诉数据。请在命令后写上要导入的导出文件，例如："
                      "python -m analysis build data/demo/demo_complaints.csv")
     return lines
+
+
+def _announce(engine) -> None:
+    """Say on stderr where the tasks run and where the Dask dashboard is."""
+    where = engine.address or f"本机 Dask 集群（{engine.n_workers} 个工作进程）"
+    link = engine.dashboard_link
+    print(f"计算引擎：{where}" + (f"；Dask 仪表板：{link}" if link else ""), file=sys.stderr, flush=True)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -153,7 +166,8 @@ def run(args: argparse.Namespace) -> int:
     with Store(args.db) as store:
         try:
             report = build(store, [Path(f) for f in args.files], cluster_categories=categories,
-                           progress=bar, random_state=args.seed, n_jobs=1 if args.single_process else None)
+                           progress=bar, random_state=args.seed, n_jobs=1 if args.single_process else args.workers,
+                           scheduler=args.scheduler, on_engine=_announce)
         finally:
             if bar is not None:
                 bar.end_line()

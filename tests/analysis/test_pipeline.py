@@ -5,13 +5,15 @@ from __future__ import annotations
 import io
 import json
 import shutil
+import warnings
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from analysis import cli, cluster, demo, enrich, ingest, pipeline, segment
+from analysis import cli, cluster, demo, enrich, pipeline, segment
 from analysis.commands.build import StageProgress
+from analysis.engine import Engine
 from analysis.store import Store
 
 ROWS = 1500
@@ -80,8 +82,8 @@ def test_build_end_to_end(reference, export):
     with Store(reference["path"], read_only=True) as store:
         assert report.complaints == store.count() == f.imported
         distinct_texts = store.scalar("SELECT count(DISTINCT text_hash) FROM complaints")
-        # every text segmented once (single process: nothing by a worker), every complaint enriched
-        assert report.presegmented == 0 and report.segmented == distinct_texts
+        # every text segmented once, every complaint enriched
+        assert report.segmented == distinct_texts
         assert store.scalar("SELECT count(DISTINCT text_hash) FROM tokens") == distinct_texts
         assert report.enriched == store.count("enrichment") == store.count()
         counts = _category_counts(store)
@@ -125,12 +127,12 @@ def test_second_build_adds_and_segments_nothing(reference, export, tokenizer, tm
     monkeypatch.setattr(segment.Tokenizer, "cut_many", spy)
     monkeypatch.setattr(cluster.TopicModel, "fit_clusters", lambda *a, **k: pytest.fail("clustered again"))
     with Store(_copy(reference["path"], tmp_path)) as store:
-        report = pipeline.build(store, [export], tokenizer=tokenizer, n_jobs=2)
+        report = pipeline.build(store, [export], tokenizer=tokenizer, n_jobs=2)  # a local Dask cluster
         assert _state(store) == reference["state"]
     f = reference["report"].files[0]
     assert report.files[0].status == "skipped" and report.files[0].import_id == 1
     assert (report.files[0].imported, report.files[0].rows_read) == (f.imported, f.rows_read)
-    assert report.segmented == report.presegmented == report.enriched == 0
+    assert report.segmented == report.enriched == 0
     assert calls == []
     assert all(c.cached for c in report.clusters if c.run_id)
     assert [c.clusters for c in report.clusters] == [c.clusters for c in reference["report"].clusters]
@@ -202,32 +204,32 @@ def test_interrupted_build_resumes_to_the_same_state(reference, export, tokenize
         assert _state(store) == reference["state"]
 
 
-# --------------------------------------------------------------------------- two processes
-def test_worker_processes_give_the_same_result(reference, export, tokenizer, tmp_path, monkeypatch):
-    monkeypatch.setattr(pipeline, "PRESEGMENT_MIN_BYTES", 0)
-    monkeypatch.setattr(pipeline, "PARALLEL_CLUSTER_MIN", 0)
-    monkeypatch.setattr(pipeline, "SHARE_MIN_ROWS", 0)
-    shared = []
-    real_job = pipeline._SharedClassify.__call__
+# --------------------------------------------------------------------------- Dask
+def _tasks_run_by(engine: Engine) -> set[str]:
+    """The task-name prefixes the scheduler has seen."""
+    return set(engine.client.run_on_scheduler(lambda dask_scheduler: list(dask_scheduler.task_prefixes)))
 
-    def spy(self, frame, **kwargs):
-        shared.append(len(frame))
-        return real_job(self, frame, **kwargs)
 
-    monkeypatch.setattr(pipeline._SharedClassify, "__call__", spy)
-    with Store(tmp_path / "parallel.duckdb") as store:
-        report = pipeline.build(store, [export], tokenizer=tokenizer, n_jobs=2, cluster_categories=FOCUS_SAMPLE,
-                                chunk_size=600)
-        assert shared == [600, 600, ROWS - 1200]  # every chunk shared with the worker
-        distinct = store.scalar("SELECT count(DISTINCT text_hash) FROM complaints")
-        # the worker segmented every text while the file was imported: nothing was left to do
-        assert report.presegmented == distinct and report.segmented == 0
-        assert report.files[0].presegment_seconds > 0
-        state = _state(store)
+@pytest.mark.parametrize("processes", [False, True], ids=["threads", "processes"])
+def test_a_dask_cluster_gives_the_same_result(reference, export, tokenizer, tmp_path, monkeypatch, caplog,
+                                              processes):
+    monkeypatch.setattr(pipeline, "TASK_MIN_ROWS", 100)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # e.g. "Sending large graph" / large objects in the task graph
+        with Engine(n_workers=2, processes=processes) as engine, Store(tmp_path / "dask.duckdb") as store:
+            assert engine.n_workers == 2
+            if processes:
+                assert engine.client.scheduler.address.startswith("tcp://127.0.0.1:")
+            report = pipeline.build(store, [export], tokenizer=tokenizer, engine=engine,
+                                    cluster_categories=FOCUS_SAMPLE, chunk_size=600)
+            state = _state(store)
+            ran = _tasks_run_by(engine)
+    assert {"cut_task", "classify_task", "cluster_task"} <= ran  # Dask drops the leading underscore
+    assert report.engine == "local Dask cluster (2 workers)"
+    assert not [r for r in caplog.records if "large" in r.getMessage().lower()]
     ref = reference["state"]
     assert state["tokens"] == ref["tokens"]
-    assert state["enrichment"] == ref["enrichment"]  # half of each chunk classified by the worker
-    # one category was clustered by the worker, one here: both identical to the single-process runs
+    assert state["enrichment"] == ref["enrichment"]  # categories, problems, severities, platforms
     ref_ids = {c.category: c.run_id for c in reference["report"].clusters}
     assert [c.run_id for c in report.clusters] == [ref_ids[c] for c in FOCUS_SAMPLE]
     wanted = {ref_ids[c] for c in FOCUS_SAMPLE}
@@ -235,15 +237,6 @@ def test_worker_processes_give_the_same_result(reference, export, tokenizer, tmp
     assert state["assignments"] == [r for r in ref["assignments"] if r[0] in wanted]
 
 
-def test_split_work_balances_biggest_first():
-    main, worker = pipeline._split_work({"a": 100, "b": 60, "c": 50, "d": 10}, head_start=0)
-    # a → worker (100); b → main (60); c → main (110); d → worker (110)
-    assert worker == ["a", "d"] and main == ["b", "c"]
-    main, worker = pipeline._split_work({"a": 100, "b": 60}, head_start=200)
-    assert worker == ["a", "b"] and main == []
-
-
-# --------------------------------------------------------------------------- files and CLI
 def test_rejected_file_does_not_stop_the_others(export, tokenizer, tmp_path):
     bad = tmp_path / "empty.csv"
     bad.write_bytes(b"")
@@ -299,91 +292,48 @@ def test_stage_progress_lines():
     assert lines[-1].startswith("聚类") and "2/2 类" in lines[-1]
 
 
-def test_a_failing_worker_costs_only_time(reference, export, tokenizer, tmp_path, monkeypatch):
-    monkeypatch.setattr(pipeline, "PRESEGMENT_MIN_BYTES", 0)
-    monkeypatch.setattr(pipeline, "PARALLEL_CLUSTER_MIN", 0)
-    monkeypatch.setattr(pipeline, "SHARE_MIN_ROWS", 0)
-    real_result = pipeline._Worker.result
-
-    def broken_result(self):
-        self.process.kill()  # the worker dies while segmenting the file
-        self.process.wait()
-        return real_result(self)
-
-    monkeypatch.setattr(pipeline._Worker, "result", broken_result)
-    with Store(tmp_path / "broken.duckdb") as store:
-        report = pipeline.build(store, [export], tokenizer=tokenizer, n_jobs=2, cluster_categories=FOCUS_SAMPLE)
-        state = _state(store)
-    # the main process did everything itself
-    assert report.presegmented == 0 and report.segmented == len({r[0] for r in state["tokens"]})
-    ref = reference["state"]
-    assert state["tokens"] == ref["tokens"] and state["enrichment"] == ref["enrichment"]
-    wanted = {c.run_id for c in reference["report"].clusters if c.category in FOCUS_SAMPLE}
-    assert state["assignments"] == [r for r in ref["assignments"] if r[0] in wanted]
-
-
 def test_cli_on_an_empty_store_says_what_to_do(tmp_path, capsys):
     assert cli.main(["build", "--db", str(tmp_path / "empty.duckdb"), "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "数据库共 0 条投诉" in out and "请在命令后写上要导入的导出文件" in out
 
 
-def test_worker_cluster_job_labels_with_the_builds_dictionary(tmp_path):
-    # the helper process must label with the build tokenizer's dictionary tags, as run_clustering does
+def test_cluster_task_labels_with_the_builds_dictionary():
+    # the task must label with the build tokenizer's dictionary tags, as run_clustering does
     planted = pd.read_csv(Path(__file__).resolve().parents[1] / "fixtures" / "cluster" / "planted.csv",
                           dtype={"complaint_id": str})
     meta = planted[["complaint_id", "received_at", "product", "brand", "merchant"]]
-    path = tmp_path / "scope.parquet"
-    meta.assign(_tokens=planted["tokens"]).to_parquet(path, index=False)
     labels = {}
     for name, terms in (("none", {}), ("default", None)):
-        out = tmp_path / f"{name}.pickle"
-        pipeline._job_cluster({"path": str(path), "out": str(out), "stopwords": [], "domain_terms": terms,
-                               "random_state": 0}, {})
-        labels[name] = pd.read_pickle(out).clusters["label"].tolist()
+        result = pipeline._cluster_task((meta, planted["tokens"].tolist()), frozenset(), terms, 0)
+        labels[name] = result.clusters["label"].tolist()
         here = cluster.cluster_complaints(planted["tokens"].tolist(), metadata=meta, domain_terms=terms,
                                           random_state=0)
         assert labels[name] == here.clusters["label"].tolist()
     assert labels["none"] != labels["default"]   # so the dictionary sent along does count
 
 
-def test_presegment_takes_the_imports_text(tmp_path, tokenizer):
-    # empty texts fall back to the title, then to the exported problem, exactly as in the import
-    src = tmp_path / "t.csv"
-    src.write_text("投诉编号,登记时间,投诉内容,投诉标题,问题类别\n"
-                   "A1,2017-11-11,热水壶漏电,,\nA2,2017-11-12,,充电宝鼓包,\nA3,2017-11-13,,,假冒伪劣\n",
-                   encoding="utf-8")
-    out = tmp_path / "tokens.parquet"
-    reply = pipeline._job_presegment({"path": str(src), "out": str(out), "chunk_size": 100, "remembered": {},
-                                      "tokenizer": pipeline._tokenizer_args(tokenizer),
-                                      "fingerprint": tokenizer.fingerprint}, {})
-    assert reply == {"texts": 3}
-    got = pd.read_parquet(out)
-    with Store(tmp_path / "s.duckdb") as store:
-        ingest.import_file(store, src)
-        hashes = store.query("SELECT text_hash, text FROM complaints ORDER BY complaint_id")
-    assert hashes["text"].tolist() == ["热水壶漏电", "充电宝鼓包", "假冒伪劣"]
-    assert sorted(got["text_hash"]) == sorted(hashes["text_hash"])
-
-
 def test_a_killed_builds_temporary_folder_is_removed_by_the_next_build(tmp_path, monkeypatch, capsys):
+    import os
     import subprocess
     import sys
     import tempfile
 
+    from analysis import engine
+
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    stale = tmp_path / (pipeline.WORKDIR_PREFIX + "killed")
+    stale = tmp_path / (engine.WORKDIR_PREFIX + "killed")
     stale.mkdir()
     (stale / "owner.pid").write_text(dead.stdout.strip())
     (stale / "job-1.json").write_text("50,000 条投诉内容")
-    running = tmp_path / (pipeline.WORKDIR_PREFIX + "running")
+    running = tmp_path / (engine.WORKDIR_PREFIX + "running")
     running.mkdir()
-    (running / "owner.pid").write_text(str(pipeline.os.getpid()))
-    starting = tmp_path / (pipeline.WORKDIR_PREFIX + "starting")  # no owner yet, just made
+    (running / "owner.pid").write_text(str(os.getpid()))
+    starting = tmp_path / (engine.WORKDIR_PREFIX + "starting")  # no owner yet, just made
     starting.mkdir()
     assert cli.main(["build", "--db", str(tmp_path / "empty.duckdb"), "--no-progress"]) == 0
     capsys.readouterr()
     assert not stale.exists() and running.exists() and starting.exists()
-    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(pipeline.WORKDIR_PREFIX)) == [
-        pipeline.WORKDIR_PREFIX + "running", pipeline.WORKDIR_PREFIX + "starting"]  # its own folder is gone too
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(engine.WORKDIR_PREFIX)) == [
+        engine.WORKDIR_PREFIX + "running", engine.WORKDIR_PREFIX + "starting"]  # its own folder is gone too

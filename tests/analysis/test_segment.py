@@ -411,3 +411,35 @@ def test_segment_command_end_to_end():
     )
     assert done.returncode == 0, done.stderr.decode()
     assert done.stdout.decode() == "我 在 拼夕夕 买 的 空气炸锅 漏电\n\n双11 买 的 iphone8\n"
+
+
+def test_ensure_tokens_spill_dir_writes_once_at_the_end(tmp_path):
+    from analysis import ingest
+    from analysis.store import Store
+
+    src = tmp_path / "t.csv"
+    src.write_text("投诉编号,投诉内容\n" + "".join(f"A{i},热水壶漏电第{i}次\n" for i in range(7)), encoding="utf-8")
+    tokenizer = Tokenizer()
+    spill = tmp_path / "spill"
+    spill.mkdir()
+
+    def cut_then_fail(chunks):
+        for i, texts in enumerate(chunks):
+            if i == 2:
+                raise KeyboardInterrupt
+            yield list(tokenizer.cut_many(texts))
+
+    with Store(tmp_path / "s.duckdb") as store:
+        ingest.import_file(store, src)
+        with pytest.raises(KeyboardInterrupt):
+            ensure_tokens(store, tokenizer, chunk_size=3, cut_chunks=cut_then_fail, spill_dir=spill)
+        assert store.count("tokens") == 0  # two chunks were segmented, none written
+        assert len(list(spill.glob("*.parquet"))) == 2
+        for part in spill.glob("*.parquet"):
+            part.unlink()
+        assert ensure_tokens(store, tokenizer, chunk_size=3,
+                             cut_chunks=lambda chunks: (list(tokenizer.cut_many(t)) for t in chunks),
+                             spill_dir=spill) == 7
+        got = dict(store.cursor().execute("SELECT text_hash, tokens FROM tokens").fetchall())
+        texts = dict(store.cursor().execute("SELECT text_hash, text FROM complaints").fetchall())
+    assert got == {h: next(tokenizer.cut_many([t])) for h, t in texts.items()}
