@@ -56,6 +56,7 @@ import pandas as pd
 
 from analysis import ebgm
 from analysis.errors import UserError
+from analysis.privacy import drop_personal_tokens
 from analysis.store import UNCLASSIFIED, Filters, Store
 from analysis.taxonomy import KIND_GOODS, Taxonomy, load_taxonomy
 from analysis.textutil import data_path, load_stopwords
@@ -1145,7 +1146,7 @@ def _evidence_merchants(q: _TargetQuery, qs_list: str) -> pd.DataFrame:
 def _evidence_texts(q: _TargetQuery) -> pd.DataFrame:
     """The target's complaints in the period: the classifier's problem evidence and the cached tokens."""
     return q.df(f"""
-        SELECT c.problem_evidence AS evidence, tk.fingerprint, tk.tokens
+        SELECT c.problem_evidence AS evidence, tk.fingerprint, tk.tokens, c.text
         FROM complaints_enriched c JOIN _targets t ON {q.on}
         LEFT JOIN tokens tk ON tk.text_hash = c.text_hash
         WHERE {q.period} AND {q.where}
@@ -1183,8 +1184,8 @@ def _top_terms(texts: pd.DataFrame, background: pd.DataFrame, *, exclude: Sequen
     """The unit's problem terms: frequent in its complaints, rare in its category.
 
     Candidates are the classifier's problem keywords (``problem_evidence``) and the
-    cached tokens (no stop words, one-character tokens or parts of the product,
-    platform and merchant names). Each is scored
+    cached tokens (no stop words, one-character tokens, parts of the product,
+    platform and merchant names, or personal data: :func:`analysis.privacy.drop_personal_tokens`). Each is scored
     ``n · (log((n_bg + 1) / (df_bg + 1)) + 1) · (2 if a keyword)``, with ``n`` the
     unit's complaints mentioning it and ``df_bg`` its document frequency in a sample
     of the category's other complaints of the period.
@@ -1203,8 +1204,9 @@ def _top_terms(texts: pd.DataFrame, background: pd.DataFrame, *, exclude: Sequen
         fp = tokens["fingerprint"].value_counts().index[0]
         stop = _stopwords()
         names = [_norm(x) for x in exclude if x]
-        for doc in tokens.loc[tokens["fingerprint"] == fp, "tokens"]:
-            unit_df.update({t for t in str(doc).split()
+        own = tokens.loc[tokens["fingerprint"] == fp]
+        for doc, text in zip(own["tokens"], own["text"]):
+            unit_df.update({t for t in drop_personal_tokens(str(doc), text).split()
                             if len(t) >= 2 and _TERM_OK.search(t) and t not in stop
                             and not any(t.casefold() in name for name in names)})
         bg_docs = background.loc[background["fingerprint"] == fp, "tokens"]

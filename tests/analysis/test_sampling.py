@@ -502,3 +502,18 @@ def test_add_sampling_candidates_from_a_cluster(tmp_path):
         assert rows["source"].str.endswith("（全部类别 × 全部平台）").all()
         assert sampling.add_sampling_candidates(store, result, powerbank) == 0
         assert len(sampling.load_candidates(store)) == 4
+
+
+def test_evidence_terms_drop_personal_data(hand_store):
+    """One complainant dominating a unit: their name and e-mail never become 主要问题用语."""
+    hand_store.con.execute(
+        "UPDATE complaints SET text = text || '联系人：欧阳娜娜，邮箱 nana@qq.com' WHERE complaint_id IN "
+        "(SELECT complaint_id FROM complaints_enriched WHERE problem = '安全隐患')")
+    hand_store.con.execute(
+        "INSERT INTO tokens SELECT text_hash, 'fp1', '烧水 壶底 漏电 联系人 欧阳娜娜 邮箱 nana qq' "
+        "FROM complaints_enriched WHERE problem = '安全隐患'")
+    r = sampling.score_units(hand_store, filters=NOV)
+    kettle_uid = int(_unit(r, "电热水壶A").uid)
+    terms = sampling.target_evidence(hand_store, r, kettle_uid).terms["term"].tolist()
+    assert "漏电" in terms and "联系人" in terms
+    assert "欧阳娜娜" not in terms and "nana" not in terms

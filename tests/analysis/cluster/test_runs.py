@@ -138,3 +138,21 @@ def test_run_summary_tolerates_foreign_payloads(store):
     bad = cluster.run_summary(store, "r2")
     assert (bad.n_clusters, bad.labels, bad.message, bad.params) == (None, (), None, {})
     assert cluster.latest_run(store).run_id == "r1"
+
+
+def test_labels_never_show_personal_data(tmp_path, planted, tokenizer):
+    """One person's complaints dominating a cluster: their name, e-mail and road stay out of the labels."""
+    from analysis.store import Store
+
+    frame = planted.copy()
+    hotel = frame["group"] == "hotel"
+    frame.loc[hotel, "text"] = frame.loc[hotel, "text"] + "联系人：欧阳娜娜，邮箱 nana.ouyang@qq.com，地址：上海市浦东新区世纪大道100号"
+    st = Store(tmp_path / "people.duckdb")
+    try:
+        fill_store(st, frame)
+        result = cluster.run_clustering(st, tokenizer=tokenizer)
+        shown = result.clusters[["label", "label_terms", "term_scores", "match_keys"]].to_string()
+    finally:
+        st.close()
+    for personal in ("娜娜", "nana", "ouyang", "世纪", "大道"):  # the surname stays, as in 欧阳**
+        assert personal not in shown
