@@ -95,18 +95,25 @@ where_left.dataframe(ev.platforms.rename(columns={"platform": "平台", "n": "�
 where_right.dataframe(ev.merchants.rename(columns={"merchant": "店铺/商家", "n": "投诉量", "n_qs": "质量安全类"}),
                       hide_index=True, width="stretch")
 
+apart = sampling.unplaced_candidates(plan, cands)
 if not cands.empty:
-    with st.expander(f"聚类页推荐的候选商品（{len(cands)} 个）"):
-        st.caption("与评分单元匹配的候选已并入清单（来源列标注“聚类页推荐”）。")
-        st.dataframe(cands.rename(columns={"category": "类别", "product": "商品", "platform": "平台",
-                                           "merchant": "店铺", "source": "来源", "added_at": "加入时间"}),
-                     hide_index=True, width="stretch")
+    with st.expander(f"聚类页推荐的候选商品（{len(cands)} 个，{len(cands) - len(apart)} 个已纳入清单）"):
+        st.caption("候选先于评分排名纳入清单，计入抽检对象数和每平台、每类别上限；"
+                   "超出上限或本期无投诉的候选不纳入，在下表标为「未纳入」。勾选后可移除。")
+        picked = st.dataframe(ui.candidate_table(cands, apart), hide_index=True, width="stretch", key="smp_cands",
+                              on_select="rerun", selection_mode="multi-row")
+        rows_picked = picked.selection.rows if picked is not None else []
+        if st.button("移除选中的候选", key="smp_cands_remove", disabled=not rows_picked):
+            sampling.remove_candidates(store, cands.iloc[rows_picked])
+            auth.audit("cluster_edit", action="remove_sampling_candidates", n=len(rows_picked))
+            st.rerun()
 
 st.subheader("导出抽检计划")
 extra = {"抽检对象数": int(top), "类别": categories, "每平台上限": int(platform_quota) or "不限",
          "每类别上限": int(category_quota) or "不限", "最少投诉量": int(min_count),
          "最少质量安全类投诉": int(min_quality), "权重": weights.normalised(),
-         "排除清单": uploaded.name if uploaded is not None else "无", "重复投诉合并计数": "是" if discount else "否"}
+         "排除清单": uploaded.name if uploaded is not None else "无", "重复投诉合并计数": "是" if discount else "否",
+         **ui.candidate_notes(plan, apart)}
 stamp = ui.stamp(filters, result)
 if not user.can("sampling_export"):
     st.info("您的角色不能导出抽检计划。")

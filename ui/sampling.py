@@ -57,6 +57,21 @@ def evidence(_store: Store, key: str, filters: Filters, grain: str, uid: int,
     return sampling.target_evidence(_store, scored(_store, key, filters, grain, discount), uid)
 
 
+def candidate_table(cands: pd.DataFrame, apart: pd.DataFrame) -> pd.DataFrame:
+    """The cluster page's candidates in Chinese columns with their 状态 (已纳入, or 未纳入 when in ``apart``)."""
+    left_out = set(map(tuple, apart.astype(str).to_numpy()))
+    status = ["未纳入" if row in left_out else "已纳入" for row in map(tuple, cands.astype(str).to_numpy())]
+    return cands.assign(status=status).rename(columns={"category": "类别", "product": "商品", "platform": "平台", "merchant": "店铺",
+                                 "source": "来源", "added_at": "加入时间", "status": "状态"})
+
+
+def candidate_notes(plan: pd.DataFrame, apart: pd.DataFrame) -> dict[str, str]:
+    """The 说明 lines about the cluster page's candidates: those in the plan and those left out."""
+    placed = plan.loc[plan["source"].str.contains("聚类", na=False), "product"].astype(str).tolist()
+    return {"聚类页推荐（已纳入，计入上限）": "、".join(placed) or "无",
+            "聚类页推荐（未纳入：超出上限或本期无投诉）": "、".join(apart["product"].astype(str)) or "无"}
+
+
 def read_upload(uploaded) -> tuple[pd.DataFrame | None, str | None]:
     """Parse the exclusion upload: ``(rules, None)`` or ``(None, Chinese error)``."""
     if uploaded is None:
