@@ -22,7 +22,7 @@ c1, c2 = st.columns([3, 2])
 query = c1.text_input(
     "关键词", key="br_query", placeholder="例如：漏电 AND 热水壶 NOT 退款",
     help="空格或 AND 表示同时包含，OR 表示任一，NOT 或 -词 表示排除，可用括号分组。"
-         "关键词在分词结果中查找（不分大小写和全角半角，“热水壶”也能找到“电热水壶”）；"
+         "关键词在标题、正文（按分词，不分大小写和全角半角，“热水壶”也能找到“电热水壶”）和商品名称中查找；"
          "加引号 \"…\" 则按原文逐字查找。",
 )
 problem_opts = ui.problem_options(store, key)
@@ -51,7 +51,7 @@ rows = result["rows"]
 st.caption(f"共 {total:,} 条投诉符合条件" + (f"，当前第 {page}/{pages} 页。" if total else "。")
            + "文本中的电话、证件号、姓名和详细地址已脱敏。")
 if rows.empty:
-    st.info("没有符合条件的投诉。可以放宽关键词、问题类型或左侧的全局筛选。")
+    st.info(escape_markdown(result.get("reason") or "没有符合条件的投诉。可以放宽关键词、问题类型或左侧的全局筛选。"))
     st.stop()
 
 event = st.dataframe(ui.display_table(rows), column_config=ui.table_columns(), hide_index=True,

@@ -12,7 +12,7 @@ import streamlit as st
 
 from analysis.classify import SOURCE_LABELS, evidence_terms
 from analysis.privacy import escape_markdown, mask_series
-from analysis.search import highlight_spans, search
+from analysis.search import highlight_spans, no_match_reason, search
 from analysis.store import Filters, Store
 from analysis.taxonomy import UNCLASSIFIED, load_taxonomy
 from ui.state import get_tokenizer
@@ -45,13 +45,14 @@ def problem_options(_store: Store, key: str) -> list[str]:
 @st.cache_data(show_spinner="正在查询…", max_entries=64)
 def run_search(_store: Store, key: str, query: str, filters: Filters, problems: tuple[str, ...],
                page: int, page_size: int) -> dict:
-    """One page of results, masked; ``{"total", "rows", "terms"}``."""
+    """One page of results, masked; ``{"total", "rows", "terms", "reason"}`` (``reason``: why nothing matched)."""
     result = search(_store, query, tokenizer=get_tokenizer(), filters=filters, problems=problems,
                     limit=page_size, offset=(page - 1) * page_size)
+    reason = no_match_reason(_store, query, tokenizer=get_tokenizer()) if result.total == 0 else None
     rows = result.rows.copy()
     for column in ("text", "title", "product", "merchant"):
         rows[column] = mask_series(rows[column].astype(object))
-    return {"total": result.total, "rows": rows, "terms": result.terms}
+    return {"total": result.total, "rows": rows, "terms": result.terms, "reason": reason}
 
 
 def display_table(rows: pd.DataFrame) -> pd.DataFrame:

@@ -115,7 +115,9 @@ def test_bad_query_shows_a_message(filled):
 def test_no_result_and_paging(filled):
     at = open_page()
     at.text_input(key="br_query").input("不存在的词").run()
-    assert "没有符合条件的投诉" in at.info[0].value
+    assert "「不存在的词」在全部投诉的标题、正文和商品名称中都没有出现" in at.info[0].value  # says why
+    at.text_input(key="br_query").input("冰箱 漏电").run()
+    assert "没有投诉同时满足全部条件" in at.info[0].value
     at.text_input(key="br_query").input("").run()
     at.selectbox(key="br_page_size").select(20).run()
     assert at.number_input(key="br_page").value == 1
