@@ -54,6 +54,10 @@ if rows.empty:
     st.info(escape_markdown(result.get("reason") or "没有符合条件的投诉。可以放宽关键词、问题类型或左侧的全局筛选。"))
     st.stop()
 
+shown_ids = tuple(rows["complaint_id"])
+if st.session_state.get("_br_shown") != shown_ids:  # a new search, page or filter: the picker starts afresh
+    st.session_state["_br_shown"] = shown_ids
+    st.session_state["br_selected"] = rows.index[0]
 event = st.dataframe(ui.display_table(rows), column_config=ui.table_columns(), hide_index=True,
                      width="stretch", key="br_table", on_select="rerun", selection_mode="single-row")
 chosen = list(getattr(getattr(event, "selection", None), "rows", []) or [])

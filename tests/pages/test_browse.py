@@ -168,3 +168,15 @@ def test_a_category_added_to_the_taxonomy_is_offered(db, tmp_path, monkeypatch):
     assert CATEGORY in at.multiselect(key="gf_categories").options
     at.multiselect(key="gf_categories").set_value([CATEGORY]).run()
     assert not at.exception and "共 1 条投诉符合条件" in at.caption[0].value
+
+
+def test_the_picker_follows_a_new_search(filled):
+    """Issue 15 item 13: after a search the picker shows the complaint the detail shows (the first result)."""
+    at = open_page()
+    at.selectbox(key="br_selected").set_value(1).run()
+    at.text_input(key="br_query").input("电热水壶 OR 洗发水").run()   # T3, T2, T1: row 1 exists again
+    assert not at.exception
+    picker = at.selectbox(key="br_selected")
+    assert picker.value == 0
+    assert picker.format_func(picker.value).startswith("2024-11-03")
+    assert "假货" in markdown(at)
