@@ -9,7 +9,7 @@ from analysis.privacy import escape_markdown
 from analysis.taxonomy import load_taxonomy
 from ui import auth
 from ui import browse as ui
-from ui.state import global_filters, open_page, store_key
+from ui.state import global_filters, open_page, store_key, write_url_params
 
 PAGE_SIZES = (20, 50, 100)
 
@@ -20,11 +20,12 @@ key = store_key(store)
 
 c1, c2 = st.columns([3, 2])
 query = c1.text_input(
-    "关键词", key="br_query", placeholder="例如：漏电 AND 热水壶 NOT 退款",
+    "关键词", value=st.query_params.get("q", ""), key="br_query", placeholder="例如：漏电 AND 热水壶 NOT 退款",
     help="空格或 AND 表示同时包含，OR 表示任一，NOT 或 -词 表示排除，可用括号分组。"
          "关键词在标题、正文（按分词，不分大小写和全角半角，“热水壶”也能找到“电热水壶”）和商品名称中查找；"
          "加引号 \"…\" 则按原文逐字查找。",
 )
+write_url_params(q=query.strip())  # a shared link repeats the search
 problem_opts = ui.problem_options(store, key)
 problems = c2.multiselect("问题类型", problem_opts, key="br_problems", placeholder="全部问题类型")
 c3, c4, c5 = st.columns([2, 1, 1])

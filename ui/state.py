@@ -17,7 +17,7 @@ back to them (``on_change``), and the URL is rewritten from them at the end.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import streamlit as st
 
@@ -238,7 +238,11 @@ def _on_reset() -> None:
     st.session_state[_STATE] = Filters()
 
 
-def _write_url(state: Filters) -> None:
+def _write_url(state: Filters, opts: dict | None = None) -> None:
+    """Write the filters into the address, the period always with both days (open ends filled
+    from the data's first and last day), so a shared link shows the same period later."""
+    if opts and opts.get("first") is not None:
+        state = state.replace(start=state.start or opts["first"], end=state.end or opts["last"])
     wanted = filters_to_query(state)
     for key in FILTER_PARAMS:
         if key not in wanted:
@@ -284,7 +288,7 @@ def global_filters(store: Store, *, show_period: bool = True) -> Filters:
                        on_change=_on_list_change, args=(param,))
     sb.button("重置筛选", key="gf_reset", on_click=_on_reset, width="stretch")
     state = st.session_state[_STATE]
-    _write_url(state)
+    _write_url(state, opts)
     if not show_period or first is None:
         return state.replace(start=None, end=None)
     return state.replace(start=state.start or first, end=state.end or last)
@@ -292,8 +296,30 @@ def global_filters(store: Store, *, show_period: bool = True) -> Filters:
 
 def link_query(**extra: str) -> dict[str, str]:
     """Query parameters carrying the current global filters, plus page-specific ``extra``."""
-    state = st.session_state.get(_STATE) or Filters()
-    return {**filters_to_query(state), **{k: v for k, v in extra.items() if v}}
+    written = st.session_state.get(_WRITTEN)
+    base = written if written is not None else filters_to_query(st.session_state.get(_STATE) or Filters())
+    return {**base, **{k: v for k, v in extra.items() if v}}
+
+
+def url_index(param: str, options: Sequence, fallback: int = 0) -> int:
+    """The index of the option a shared link names in ``?param=`` (compared as text), else ``fallback``.
+
+    Pass it as a widget's ``index=``: it counts when the widget is first drawn (a link opened).
+    """
+    raw = st.query_params.get(param)
+    names = [str(o) for o in options]
+    return names.index(raw) if raw in names else fallback
+
+
+def write_url_params(**values) -> None:
+    """Put a page's own choices in the address (``None`` or ``""`` removes the parameter)."""
+    for param, value in values.items():
+        text = None if value is None or value == "" else str(value)
+        if text is None:
+            if param in st.query_params:
+                del st.query_params[param]
+        elif st.query_params.get(param) != text:
+            st.query_params[param] = text
 
 
 def filter_page_link(page: str, *, label: str, icon: str | None = None, help: str | None = None,

@@ -180,3 +180,14 @@ def test_the_picker_follows_a_new_search(filled):
     assert picker.value == 0
     assert picker.format_func(picker.value).startswith("2024-11-03")
     assert "假货" in markdown(at)
+
+
+def test_the_keyword_is_in_the_address(filled):
+    """Issue 15 item 8: ?q= opens the same search, and a new keyword is written into the address."""
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params["q"] = "冰箱"
+    at.switch_page("pages/browse.py")
+    at.run()
+    assert at.text_input(key="br_query").value == "冰箱" and len(at.dataframe[0].value) == 1
+    at.text_input(key="br_query").input("漏电").run()
+    assert at.query_params["q"] == "漏电"

@@ -61,8 +61,8 @@ def test_links_carry_the_filters(filled):
     assert not at.exception
     links = {p.proto.page: parse_qs(p.proto.query_string) for p in at.page_link}
     trends = next(q for page, q in links.items() if "trends" in page)
-    # 2017-11-30 is the store's last day: an open end, left out of the link
-    assert trends == {"from": ["2017-11-01"], "cat": ["家用电器,食品"]}
+    # 2017-11-30 is the store's last day: still in the link, which keeps its period when data is added
+    assert trends == {"from": ["2017-11-01"], "to": ["2017-11-30"], "cat": ["家用电器,食品"]}
     assert sum(q == trends for q in links.values()) == 4
     assert metrics(at)["投诉量"][0] == "6 件"           # C01–C04 家用电器 + C06 C07 食品
 

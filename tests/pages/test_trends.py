@@ -64,7 +64,7 @@ def test_default_view_trend_alarms_event_study_and_overlay(db):
     drivers = table(at, "窗口投诉量")
     assert drivers["名称"].tolist() == ["家用电器", "拼多多", "电热水壶 客服138****5678"]
     assert drivers["增量"].tolist() == [40.0, 40.0, 40.0]
-    assert dict(at.query_params) == {"t_preset": "sidebar", "t_int": "W", "t_lens": "none", "t_alarm": "ewma",
+    assert dict(at.query_params) == {"from": "2022-01-01", "to": "2023-12-31", "t_preset": "sidebar", "t_int": "W", "t_lens": "none", "t_alarm": "ewma",
                                      "t_promo": "双十一", "t_year": "2023"}
 
 
