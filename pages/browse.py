@@ -9,7 +9,7 @@ from analysis.privacy import escape_markdown
 from analysis.taxonomy import load_taxonomy
 from ui import auth
 from ui import browse as ui
-from ui.state import global_filters, open_page, store_key, write_url_params
+from ui.state import global_filters, open_page, store_key, undated_count, with_undated, write_url_params
 
 PAGE_SIZES = (20, 50, 100)
 
@@ -17,6 +17,7 @@ auth.require("browse")
 store = open_page("投诉明细")
 filters = global_filters(store)
 key = store_key(store)
+undated, filters = undated_count(store), with_undated(filters, store)  # undated rows are kept for the whole period
 
 c1, c2 = st.columns([3, 2])
 query = c1.text_input(
@@ -49,8 +50,10 @@ page = int(c5.number_input(f"页码（共 {pages} 页）", min_value=1, max_valu
 result = first if page == 1 else ui.run_search(store, key, query, filters, tuple(problems), page, page_size)
 rows = result["rows"]
 
+undated_note = ("" if not undated else f"数据中有无日期投诉 {undated:,} 件，时间范围为全部时一并列出（登记时间显示 —）。"
+                if filters.start is None else f"另有无日期投诉 {undated:,} 件，时间范围选全部时才列出。")
 st.caption(f"共 {total:,} 条投诉符合条件" + (f"，当前第 {page}/{pages} 页。" if total else "。")
-           + "文本中的电话、证件号、姓名和详细地址已脱敏。")
+           + "文本中的电话、证件号、姓名和详细地址已脱敏。" + undated_note)
 if rows.empty:
     st.info(escape_markdown(result.get("reason") or "没有符合条件的投诉。可以放宽关键词、问题类型或左侧的全局筛选。"))
     st.stop()

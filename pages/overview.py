@@ -8,7 +8,7 @@ from analysis.errors import UserError
 from analysis.privacy import escape_markdown
 from ui import auth
 from ui import repeats as repeats_ui
-from ui.state import filter_page_link, get_store, global_filters, open_page, store_key
+from ui.state import filter_page_link, get_store, global_filters, open_page, store_key, undated_count
 
 RECENT_DAYS = 7
 BREAKDOWN_TABS = {"category": "类别", "platform_norm": "平台", "district": "所属区", "problem": "问题类型"}
@@ -49,8 +49,10 @@ user = auth.require("overview")
 store = open_page("总览")
 filters = global_filters(store)
 key = store_key(store)
+undated = undated_count(store)
 st.caption(f"统计时段：{filters.start} 至 {filters.end}　{report.describe_filters(filters)}　"
-           "（在左侧“全局筛选”中调整；地址栏链接可直接分享当前视图）")
+           "（在左侧“全局筛选”中调整；地址栏链接可直接分享当前视图）"
+           + (f"　无日期 {undated:,} 件（不计入按时段的统计，可在「投诉明细」中查看）" if undated else ""))
 
 try:
     data = summary(key, filters)

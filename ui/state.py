@@ -77,6 +77,7 @@ def _filter_options(_store: Store, key: str) -> dict[str, list]:
         return df["v"].astype(str).tolist()
     first, last = _store.date_range()
     return {
+        "undated": int(_store.scalar("SELECT count(*) FROM complaints WHERE received_at IS NULL")),
         "categories": values("category"),
         "platforms": values("platform_norm"),
         "districts": values("district"),
@@ -292,6 +293,21 @@ def global_filters(store: Store, *, show_period: bool = True) -> Filters:
     if not show_period or first is None:
         return state.replace(start=None, end=None)
     return state.replace(start=state.start or first, end=state.end or last)
+
+
+def undated_count(store: Store) -> int:
+    """Complaints without a date (no date column, or an empty date): never inside a period."""
+    return _filter_options(store, store_key(store))["undated"]
+
+
+def with_undated(filters: Filters, store: Store) -> Filters:
+    """``filters`` with the period left open when it covers every dated day, so that the
+    complaints without a date are kept where no date is needed (search, browse)."""
+    opts = _filter_options(store, store_key(store))
+    first, last = opts["first"], opts["last"]
+    if first is None or ((filters.start or first) <= first and (filters.end or last) >= last):
+        return filters.replace(start=None, end=None)
+    return filters
 
 
 def link_query(**extra: str) -> dict[str, str]:

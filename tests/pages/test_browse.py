@@ -191,3 +191,22 @@ def test_the_keyword_is_in_the_address(filled):
     assert at.text_input(key="br_query").value == "冰箱" and len(at.dataframe[0].value) == 1
     at.text_input(key="br_query").input("漏电").run()
     assert at.query_params["q"] == "漏电"
+
+
+def test_undated_complaints_are_listed_and_counted(filled):
+    """Issue 15 item 6: a complaint without a date is found by search and browse, and counted on 总览."""
+    with Store(filled) as store, store.transaction() as cur:
+        text = "无日期的投诉：微波炉漏电"
+        cur.execute("INSERT INTO complaints (complaint_id, received_at, text, content_hash, text_hash, import_id, "
+                    "source_row) VALUES ('U1', NULL, ?, ?, ?, 2, 2)", [text, text_hash("U1" + text), text_hash(text)])
+    at = open_page()
+    assert not at.exception
+    assert len(at.dataframe[0].value) == 6
+    assert any("无日期投诉 1 件" in c.value for c in at.caption)
+    at.text_input(key="br_query").input("微波炉").run()
+    assert len(at.dataframe[0].value) == 1
+    overview = AppTest.from_file(APP, default_timeout=120)
+    overview.switch_page("pages/overview.py")
+    overview.run()
+    assert not overview.exception
+    assert any("无日期 1 件" in c.value for c in overview.caption)
