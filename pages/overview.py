@@ -47,7 +47,7 @@ def percent_text(frame):
 
 user = auth.require("overview")
 store = open_page("总览")
-filters = global_filters(store)
+filters = global_filters(store, default_preset="最近一个月")  # the latest complete month, with 环比 and 同比
 key = store_key(store)
 undated = undated_count(store)
 st.caption(f"统计时段：{filters.start} 至 {filters.end}　{report.describe_filters(filters)}　"
@@ -75,7 +75,7 @@ for row in (("complaints", "quality_share", "alarms"), ("top_category", "top_pla
         column.metric(card.label, card.value, card.delta, card.delta_color, help=card.help,
                       delta_description=card.delta_description, delta_arrow=card.delta_arrow, border=True)
 if int(kpis.loc["previous", "complaints"]) == 0:
-    st.caption("上期没有数据，无法计算环比：可在左侧“快捷时段”选择“最近 30 天”或“最后一个自然月”。")
+    st.caption("上期没有数据，无法计算环比：可在左侧“快捷时段”选择“最近一个月”“最近一个季度”或“最近一年”。")
 
 st.subheader("变化要点")
 st.markdown("\n".join(f"- {escape_markdown(s)}" for s in data["sentences"]))

@@ -91,3 +91,13 @@ def test_empty_store_welcomes_and_points_to_import(db):
     assert not at.exception
     assert any("欢迎使用投诉雷达" in i.value for i in at.info)
     assert any("data_import" in p.proto.page for p in at.page_link)
+
+
+def test_a_new_visit_opens_on_the_latest_complete_month(filled):
+    """Issue 15 item 9: without a period in the link, 总览 shows the latest complete month with its 环比."""
+    at = open_overview()
+    assert not at.exception
+    assert at.date_input(key="gf_period").value == (dt.date(2017, 11, 1), dt.date(2017, 11, 30))
+    assert at.query_params["from"] == "2017-11-01" and at.query_params["to"] == "2017-11-30"
+    assert metrics(at)["投诉量"][1] not in (None, "")             # a 环比 against October
+    assert "最近一个季度" in at.selectbox(key="gf_preset").options

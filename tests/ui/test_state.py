@@ -74,9 +74,21 @@ def test_query_parsing_against_options_clamps_and_drops_unknown_values():
     ("最近 365 天", (D(2017, 1, 1), D(2017, 12, 31))),
     ("最后一个自然月", (D(2017, 12, 1), D(2017, 12, 31))),
     ("最后一个自然年", (D(2017, 1, 1), D(2017, 12, 31))),
+    ("最近一个月", (D(2017, 12, 1), D(2017, 12, 31))),
+    ("最近一个季度", (D(2017, 10, 1), D(2017, 12, 31))),
+    ("最近一年", (D(2017, 1, 1), D(2017, 12, 31))),
 ])
 def test_preset_periods_count_back_from_the_last_day(name, expected):
     assert preset_period(name, D(2016, 1, 1), D(2017, 12, 31)) == expected
+
+
+def test_complete_periods_skip_an_unfinished_month():
+    """Issue 15 item 9: 最近一个月/季度/一年 are complete calendar periods before an unfinished month."""
+    first, last = D(2016, 1, 1), D(2017, 11, 20)
+    assert preset_period("最近一个月", first, last) == (D(2017, 10, 1), D(2017, 10, 31))
+    assert preset_period("最近一个季度", first, last) == (D(2017, 7, 1), D(2017, 9, 30))
+    assert preset_period("最近一年", first, last) == (D(2016, 11, 1), D(2017, 10, 31))
+    assert preset_period("最近一个月", D(2017, 11, 3), last) == (D(2017, 11, 3), last)   # no complete month
 
 
 def test_preset_period_is_clipped_to_the_data_and_rejects_unknown_names():
