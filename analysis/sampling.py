@@ -88,6 +88,8 @@ GRAINS: dict[str, str] = {
     "product": "类别 × 商品/品牌 × 平台",
     "merchant": "类别 × 商品/品牌 × 平台 × 店铺/商家",
 }
+#: Chinese names of the score components (:class:`Weights` fields), for the page and the 说明 sheet.
+WEIGHT_LABELS: dict[str, str] = {"signal": "信号强度", "severity": "问题严重程度", "volume": "投诉量", "growth": "环比增长"}
 _LABEL_SOURCES = {"product": "商品名称", "brand": "品牌", "merchant": "店铺/商家", "none": "（无）"}
 _NO_MERCHANT = "（未注明）"
 

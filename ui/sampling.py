@@ -18,7 +18,7 @@ from analysis.errors import UserError
 from analysis.privacy import mask_series
 from analysis.store import Filters, Store
 
-WEIGHT_LABELS = {"signal": "信号强度", "severity": "问题严重程度", "volume": "投诉量", "growth": "环比增长"}
+WEIGHT_LABELS = sampling.WEIGHT_LABELS
 GRAIN_LABELS = {"product": "商品 × 平台", "merchant": "商品 × 平台 × 店铺"}
 
 
