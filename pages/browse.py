@@ -28,7 +28,8 @@ query = c1.text_input(
 )
 write_url_params(q=query.strip())  # a shared link repeats the search
 problem_opts = ui.problem_options(store, key)
-problems = c2.multiselect("问题类型", problem_opts, key="br_problems", placeholder="全部问题类型")
+problems = c2.multiselect("问题类型", problem_opts, key="br_problems", placeholder="全部问题类型",
+                          select_all=False)
 c3, c4, c5 = st.columns([2, 1, 1])
 quality = load_taxonomy().quality_safety_problems
 quality_only = c3.toggle("只看质量安全类问题", key="br_quality", help="、".join(quality))

@@ -19,7 +19,7 @@ with st.expander("抽检计划参数", expanded=True):
     grain = c1.radio("汇总粒度", list(ui.GRAIN_LABELS), format_func=ui.GRAIN_LABELS.get, key="smp_grain")
     options = ui.category_options(store, key, tuple(focus))
     categories = c2.multiselect("商品类别（默认：方案重点商品）", options, default=list(focus), key="smp_categories",
-                                placeholder="全部类别")
+                                placeholder="全部类别", select_all=False)
     top = c3.number_input("抽检对象数", 1, 500, 30, key="smp_top")
     min_count = c4.number_input("最少投诉量", 1, 1000, 3, key="smp_min_count")
     c5, c6, c7, c8 = st.columns([1, 1, 1, 3])
@@ -27,6 +27,7 @@ with st.expander("抽检计划参数", expanded=True):
     platform_quota = c6.number_input("每平台上限（0=不限）", 0, 500, 0, key="smp_platform_quota")
     category_quota = c7.number_input("每类别上限（0=不限）", 0, 500, 0, key="smp_category_quota")
     uploaded = c8.file_uploader("已抽检商品（排除）：CSV/Excel，须含「商品名称/品牌」列，可含「平台」「店铺/商家」",
+                                help="把文件拖到框内，或点框内的按钮选择文件（按钮文字为浏览器组件自带）。",
                                 type=["csv", "xlsx", "xls"], key="smp_exclude")
     discount = st.toggle("重复投诉合并计数", value=True, key="smp_discount",
                          help="同一投诉人就同一商品的模板化投诉只计一次（集体投诉全部计入）；见「重复与集体投诉」页")

@@ -314,7 +314,7 @@ def global_filters(store: Store, *, show_period: bool = True, default_preset: st
               Q_DIST: ("所属区", "全部区")}
     for param, field in _LISTS.items():
         label, placeholder = labels[param]
-        sb.multiselect(label, opts[field], key=W_LISTS[param], placeholder=placeholder,
+        sb.multiselect(label, opts[field], key=W_LISTS[param], placeholder=placeholder, select_all=False,
                        on_change=_on_list_change, args=(param,))
     sb.button("重置筛选", key="gf_reset", on_click=_on_reset, width="stretch")
     state = st.session_state[_STATE]

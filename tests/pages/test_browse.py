@@ -210,3 +210,10 @@ def test_undated_complaints_are_listed_and_counted(filled):
     overview.run()
     assert not overview.exception
     assert any("无日期 1 件" in c.value for c in overview.caption)
+
+
+def test_no_english_select_all_in_the_pickers(filled):
+    """Issue 15 item 11: multiselects never offer Streamlit's English "Select all"."""
+    at = open_page()
+    assert len(at.multiselect) >= 4
+    assert all(m.proto.select_all == 0 for m in at.multiselect)
