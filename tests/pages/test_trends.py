@@ -150,3 +150,18 @@ def test_a_promotion_added_to_the_calendar_is_offered(db, tmp_path, monkeypatch)
     assert at.selectbox(key="w_t_promo").value == PROMOTION
     sentence = next(t for t in texts(at.markdown) if t.startswith(f"2017年{PROMOTION}"))
     assert f"投诉 {3 * now.main_days} 件，较去年同期增长" in sentence
+
+
+def test_alarm_table_never_repeats_the_expected_count_as_the_alarm_line():
+    """Issue 15 item 12: an EWMA already over its limit has 预警线 = 预期 (358.6/358.6); the table says why."""
+    import pandas as pd
+
+    from ui import trends as trends_ui
+
+    frame = pd.DataFrame({"period": pd.to_datetime(["2017-11-06", "2017-11-13"]), "lens_value": ["全部", None],
+                          "count": [420, 500], "expected": [358.6, 358.6], "upper": [401.25, 358.6],
+                          "statistic": [1.2, 1.8]})
+    table = trends_ui.alarm_table(frame, "W")
+    assert table["预警线"].tolist() == ["前期已超线，高于预期即预警", "401.2"]
+    assert table["预期"].tolist() == ["358.6", "358.6"] and table["维度"].tolist() == ["—", "全部"]
+    assert "None" not in table.to_string() and "nan" not in table.to_string()
