@@ -571,3 +571,13 @@ def test_a_category_added_to_the_taxonomy_works_in_the_cli(tmp_path):
     records = [json.loads(line) for line in done.stdout.splitlines()]
     assert [(r["category"], r["problem"]) for r in records] == [(CATEGORY, "安全隐患"), ("家用电器", "安全隐患")]
     assert records[0]["evidence"]["category"] in ("狗粮、猫粮", "猫粮、狗粮")
+
+
+def test_model_evidence_is_whole_words_never_stop_words(model):
+    """Issue 15 item 15: evidence like 了、的、了优衣库 (a stop word, or two tokens run together) is never shown."""
+    docs = ["了 热水器 的 安装 了 师傅 的", "洗发水 了 头发 的 了", "作者 的 写 得 了 精彩"]
+    for doc, evidence in zip(docs, model.predict(docs)["category_evidence"]):
+        terms = evidence_terms(evidence)
+        assert terms, evidence
+        for term in terms:
+            assert term in doc.split() and len(term) >= 2 and term not in {"了", "的", "得"}, evidence
