@@ -89,7 +89,7 @@ tab_ex, tab_prob, tab_where = st.tabs(["代表性投诉（已脱敏）", "各问
 tab_ex.dataframe(ev.examples.rename(columns={"complaint_id": "投诉编号", "received_at": "登记时间",
                                              "problem": "问题类型", "merchant": "店铺", "text": "投诉内容"}),
                  hide_index=True, width="stretch")
-tab_prob.dataframe(ev.problems, column_config=ui.PROBLEM_CONFIG, hide_index=True, width="stretch")
+tab_prob.dataframe(ui.problem_table(ev.problems), column_config=ui.PROBLEM_CONFIG, hide_index=True, width="stretch")
 where_left, where_right = tab_where.columns(2)
 where_left.dataframe(ev.platforms.rename(columns={"platform": "平台", "n": "投诉量", "n_qs": "质量安全类"}),
                      hide_index=True, width="stretch")

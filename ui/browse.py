@@ -58,6 +58,8 @@ def run_search(_store: Store, key: str, query: str, filters: Filters, problems: 
 def display_table(rows: pd.DataFrame) -> pd.DataFrame:
     """The result table: short masked snippets, Chinese source labels."""
     out = rows[["received_at", "category", "problem", "severity", "platform_norm", "district"]].copy()
+    for column in ("category", "problem", "platform_norm", "district"):   # never a literal None
+        out[column] = out[column].astype(object).where(out[column].notna(), "—")
     text = rows["text"].fillna("").astype(str).str.replace(r"\s+", " ", regex=True)
     out["snippet"] = text.where(text.str.len() <= SNIPPET_CHARS, text.str.slice(0, SNIPPET_CHARS) + "…")
     out["source"] = rows["category_source"].map(SOURCE_LABELS).fillna("—")

@@ -217,3 +217,12 @@ def test_no_english_select_all_in_the_pickers(filled):
     at = open_page()
     assert len(at.multiselect) >= 4
     assert all(m.proto.select_all == 0 for m in at.multiselect)
+
+
+def test_a_missing_district_reads_a_dash(filled):
+    """Issue 15 item 12: no literal None in 所属区."""
+    with Store(filled) as store:
+        store.con.execute("UPDATE complaints SET district = NULL WHERE complaint_id = 'T4'")
+    at = open_page()
+    districts = at.dataframe[0].value["district"].tolist()
+    assert "—" in districts and None not in districts

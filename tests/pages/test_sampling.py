@@ -151,3 +151,22 @@ def test_a_focus_category_added_to_the_taxonomy_is_planned_by_default(db, tmp_pa
     chosen = at.multiselect(key="smp_categories")
     assert CATEGORY in chosen.options and CATEGORY in chosen.value
     assert chosen.value[0] == "食品" and "旅游住宿" not in chosen.value     # services are never sampled
+
+
+def test_tables_show_a_dash_never_none(db):
+    """Issue 15 item 12: PRR/χ²/EB05 that cannot be computed read —, never None or nan."""
+    _fill(db, builders.hand_rows())
+    at = _app(NOV)
+    for frame in at.dataframe:
+        text = frame.value.astype(str).to_string()
+        assert "None" not in text and "nan" not in text and "NaN" not in text
+    import math
+
+    import pandas as pd
+
+    from ui import sampling as sampling_ui
+
+    problems = pd.DataFrame({"problem": ["商品质量"], "n": [1], "E": [0.5], "PRR": [math.nan], "chi2": [None],
+                             "EBGM": [1.0], "EB05": [math.inf], "EB95": [2.0]})
+    shown = sampling_ui.problem_table(problems).iloc[0]
+    assert (shown["PRR"], shown["chi2"], shown["EB05"], shown["E"]) == ("—", "—", "∞", "0.50")
