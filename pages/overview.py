@@ -72,8 +72,12 @@ cards = {card.key: card for card in data["cards"]}
 for row in (("complaints", "quality_share", "alarms"), ("top_category", "top_platform")):
     for column, name in zip(st.columns(len(row)), row):
         card = cards[name]
+        # the 同比 half goes under the card: inside it, a narrow column cut it off (同比 -0…)
+        versus, _, yoy = (card.delta_description or "").partition("；")
         column.metric(card.label, card.value, card.delta, card.delta_color, help=card.help,
-                      delta_description=card.delta_description, delta_arrow=card.delta_arrow, border=True)
+                      delta_description=versus or None, delta_arrow=card.delta_arrow, border=True)
+        if yoy:
+            column.caption(yoy)
 if int(kpis.loc["previous", "complaints"]) == 0:
     st.caption("上期没有数据，无法计算环比：可在左侧“快捷时段”选择“最近一个月”“最近一个季度”或“最近一年”。")
 

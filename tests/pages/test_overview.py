@@ -101,3 +101,12 @@ def test_a_new_visit_opens_on_the_latest_complete_month(filled):
     assert at.query_params["from"] == "2017-11-01" and at.query_params["to"] == "2017-11-30"
     assert metrics(at)["投诉量"][1] not in (None, "")             # a 环比 against October
     assert "最近一个季度" in at.selectbox(key="gf_preset").options
+
+
+def test_the_yoy_text_is_not_squeezed_into_the_card(filled):
+    """Issue 15 item 12: the KPI card keeps 较上期 only; 同比 is written in full under it."""
+    at = open_overview(NOV)
+    assert not at.exception
+    complaints = next(m for m in at.metric if m.label == "投诉量")
+    assert "同比" not in complaints.proto.delta_description
+    assert any(c.value.startswith(("同比 ", "去年同期无数据", "时段超过一年")) for c in at.caption)
