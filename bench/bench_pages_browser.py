@@ -8,8 +8,8 @@ Debian Chromium (Playwright, ``/usr/bin/chromium``) and prints, in seconds:
 * ``new cluster scope``: 聚类探索 after choosing a platform (a scope ``build`` never clusters in advance).
 
 Targets (issue 15): first page ≤ 5 s, every page ≤ 3 s, a new cluster scope ≤ 5 s with a progress
-indicator. A page counts as drawn when its title is shown and no run indicator or spinner has been
-visible for 0.5 s. Usage::
+indicator. A page counts as drawn when its title is shown, its script run has ended and no spinner
+or skeleton has been visible for 0.5 s. Usage::
 
     python bench/bench_pages_browser.py --db /path/to/demo.duckdb   # e.g. built with
     python -m analysis build --db /tmp/demo.duckdb data/demo/demo_complaints.csv
@@ -32,13 +32,18 @@ TARGETS = {"first page": 5.0, "page": 3.0, "new cluster scope": 5.0}
 
 
 def settle(page, *, timeout: float = 180.0) -> float:
-    """Wait until the page is drawn and idle; returns when that happened (monotonic seconds)."""
+    """Wait until the script run has finished and nothing is loading; returns when that happened.
+
+    The app root carries ``data-test-script-state`` (``running`` / ``notRunning``, the attribute
+    Streamlit's own end-to-end tests wait on); spinners and skeletons must be gone too.
+    """
     page.locator("h1").first.wait_for(timeout=timeout * 1000)
     deadline = time.monotonic() + timeout
     quiet_since = None
     while time.monotonic() < deadline:
-        busy = (page.locator('[data-testid="stStatusWidget"]').count()
-                + page.locator('[data-testid="stSpinner"]').count())
+        busy = (page.locator('[data-testid="stApp"][data-test-script-state="running"]').count()
+                + page.locator('[data-testid="stSpinner"]').count()
+                + page.locator('[data-testid="stSkeleton"]').count())
         now = time.monotonic()
         if busy:
             quiet_since = None
@@ -85,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
             choice.click()
             spinner_seen = False
             try:
-                page.locator('[data-testid="stSpinner"]').first.wait_for(timeout=3000)
+                page.locator('[data-testid="stSpinner"]').first.wait_for(timeout=5000)
                 spinner_seen = True
             except Exception:  # noqa: BLE001 (a cached scope shows no spinner)
                 pass

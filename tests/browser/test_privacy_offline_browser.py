@@ -65,17 +65,20 @@ def personal_app_url(tmp_path_factory) -> Iterator[str]:
     server.stop()
 
 
+def _busy(page) -> int:
+    """Script still running (Streamlit's ``data-test-script-state``), or a spinner or skeleton shown."""
+    return (page.locator('[data-testid="stApp"][data-test-script-state="running"]').count()
+            + page.locator('[data-testid="stSpinner"]').count() + page.locator('[data-testid="stSkeleton"]').count())
+
+
 def _settle(page, timeout: float = 90.0) -> None:
     """Wait until the script run has finished (no status widget, no spinner)."""
     deadline = time.monotonic() + timeout
     page.wait_for_timeout(1500)
     while time.monotonic() < deadline:
-        running = page.locator('[data-testid="stStatusWidget"]').count() + page.locator(
-            '[data-testid="stSpinner"]').count()
-        if not running:
+        if not _busy(page):
             page.wait_for_timeout(800)
-            if not (page.locator('[data-testid="stStatusWidget"]').count()
-                    + page.locator('[data-testid="stSpinner"]').count()):
+            if not _busy(page):
                 return
         page.wait_for_timeout(300)
 
