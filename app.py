@@ -6,7 +6,9 @@ import streamlit as st
 
 from ui import auth
 
-st.set_page_config(page_title="投诉雷达", page_icon=":material/radar:", layout="wide")
+# An emoji favicon is drawn by the browser (a data: URL); a :material/…: icon would be fetched from
+# fonts.gstatic.com, which fails offline (issue 15 item 14).
+st.set_page_config(page_title="投诉雷达", page_icon="📡", layout="wide")
 
 user = auth.gate()  # before sign-in: only the 登录 prompt; a non-local server without [auth]: refused
 auth.account_sidebar(user)

@@ -32,7 +32,7 @@ from scipy import sparse
 
 from analysis.privacy import mask_text
 from analysis.taxonomy import OTHER_PLATFORM, UNCLASSIFIED, PhraseIndex, Taxonomy, load_taxonomy
-from analysis.textutil import load_stopwords, to_halfwidth
+from analysis.textutil import data_path, load_stopwords, to_halfwidth
 
 RULES_VERSION = "rules-6"  # bump when the scoring code changes: stored results go stale
 EVIDENCE_SEP = "、"
@@ -779,11 +779,12 @@ class SupervisedClassifier:
         rows, cols = terms["row"].to_numpy(), terms["column"].to_numpy()
         first = terms["first"].to_numpy()
         second = np.where(terms["length"].to_numpy() > 1, np.minimum(first + 1, len(flat) - 1), -1)
-        # Cheap tests first: a positive weight for the row's category, real words only.
-        wordlike = _wordlike(flat)
+        # Cheap tests first: a positive weight for the row's category, whole words only (a single
+        # word of two or more characters that is no stop word: never 了, 的 or a pair like 了优衣库).
+        wordlike = _evidence_words(flat)
         if skip:
             wordlike &= ~pd.Series(flat, dtype=object).isin(skip).to_numpy()
-        keep = (self._weights[cols, best[rows]] > 0) & wordlike[first] & ((second < 0) | wordlike[second])
+        keep = (self._weights[cols, best[rows]] > 0) & wordlike[first] & (second < 0)
         rows, cols, first, second = rows[keep], cols[keep], first[keep], second[keep]
         # A word repeated in a text is one piece of evidence.
         key = rows * X.shape[1] + cols
@@ -916,6 +917,27 @@ def _wordlike(tokens: np.ndarray) -> np.ndarray:
     """Whether each token has a letter, digit or CJK character (punctuation is no evidence)."""
     codes, uniques = pd.factorize(tokens)
     flags = np.fromiter((any(ch.isalnum() for ch in u) for u in uniques), dtype=bool, count=len(uniques))
+    return flags[codes] if len(codes) else np.zeros(0, dtype=bool)
+
+
+def _evidence_stopwords() -> frozenset[str]:
+    """The tokenizer's stop words (data/dict/stopwords.txt), read again when the file changes."""
+    path = data_path("dict", "stopwords.txt")
+    stamp = (str(path), path.stat().st_mtime if path.exists() else 0.0)
+    if _EVIDENCE_STOPWORDS.get("stamp") != stamp:
+        _EVIDENCE_STOPWORDS.update(stamp=stamp, words=load_stopwords(path) if path.exists() else frozenset())
+    return _EVIDENCE_STOPWORDS["words"]
+
+
+_EVIDENCE_STOPWORDS: dict = {}  # keyed by the stop-word file's modification time
+
+
+def _evidence_words(tokens: np.ndarray) -> np.ndarray:
+    """Whether each token may be shown as evidence: word-like, two characters or more, no stop word."""
+    stop = _evidence_stopwords()
+    codes, uniques = pd.factorize(tokens)
+    flags = np.fromiter((len(u) >= 2 and u not in stop and any(ch.isalnum() for ch in u) for u in uniques),
+                        dtype=bool, count=len(uniques))
     return flags[codes] if len(codes) else np.zeros(0, dtype=bool)
 
 

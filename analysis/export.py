@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import io
-import json
 import math
 import os
 import re
@@ -265,6 +264,43 @@ def plan_table(plan: pd.DataFrame, details: pd.DataFrame | None = None, *, mask=
     return table
 
 
+def human_value(value: object, *, digits: int = 2) -> str:
+    """A parameter as a reader writes it: 0.40, 是/否, 甲、乙 (lists), 信号强度 0.40、… (mappings; weight
+    names in Chinese), — for nothing. Never JSON, never 0.4000000000000001."""
+    from analysis.sampling import WEIGHT_LABELS  # noqa: PLC0415 (sampling imports this module)
+
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    if isinstance(value, Mapping):
+        return "、".join(f"{WEIGHT_LABELS.get(str(k), k)} {human_value(v, digits=digits)}"
+                        for k, v in value.items()) or "—"
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return "、".join(human_value(v, digits=digits) for v in value) or "全部"
+    return str(value)
+
+
+_PARAM_NAMES = {"weights": "权重", "signal_cap": "信号上限（EB05）", "growth_cap": "增长上限（倍）",
+                "max_severity": "最高严重程度", "discount_repeats": "重复投诉合并计数"}
+
+
+def _params_text(params: Mapping[str, object]) -> str:
+    """The scoring parameters in Chinese (the period, filters and grain have their own rows)."""
+    parts = [f"{name}：{human_value(params[key])}" for key, name in _PARAM_NAMES.items() if key in params]
+    rules = params.get("thresholds") or {}
+    if rules:
+        parts.append(f"信号阈值：PRR ≥ {human_value(rules.get('prr'))}、χ² ≥ {human_value(rules.get('chi2'))}、"
+                     f"件数 ≥ {human_value(rules.get('min_n'))}、EB05 ≥ {human_value(rules.get('eb05'))}")
+    filters = params.get("filters") or {}
+    for key, name in (("categories", "类别"), ("platforms", "平台"), ("districts", "所属区")):
+        if filters.get(key):
+            parts.append(f"{name}：{human_value(filters[key])}")
+    return "；".join(parts)
+
+
 def plan_notes(store: Store, result, *, extra: Mapping[str, object] | None = None,
                now: dt.datetime | None = None, made_by: str | None = None) -> pd.DataFrame:
     """The 说明 sheet: who made it, data fingerprint (rows, import hashes), method, parameters, time.
@@ -280,6 +316,8 @@ def plan_notes(store: Store, result, *, extra: Mapping[str, object] | None = Non
     Returns:
         Two columns ``项目, 内容``.
     """
+    from analysis.sampling import GRAINS  # noqa: PLC0415 (sampling imports this module)
+
     rows: list[tuple[str, object]] = [
         ("生成时间", (now or dt.datetime.now()).strftime("%Y-%m-%d %H:%M:%S")),
         ("数据库", os.path.basename(store.path)),
@@ -288,27 +326,26 @@ def plan_notes(store: Store, result, *, extra: Mapping[str, object] | None = Non
         ("评估期", f"{result.period[0]} 至 {result.period[1]}"),
         ("上一周期（环比基准）", f"{result.previous[0]} 至 {result.previous[1]}"),
         ("评估期内投诉条数（筛选后）", int(result.n_total)),
-        ("汇总粒度", result.params.get("grain")),
+        ("汇总粒度", GRAINS.get(result.params.get("grain"), result.params.get("grain"))),
         ("商品名称来源", {"product": "商品名称（缺失时用品牌）", "brand": "品牌", "merchant": "店铺/商家",
                      "none": "无（按类别 × 平台）"}.get(result.label_source, result.label_source)),
     ]
     if result.fit is not None:
         rows.append(("信号强度方法", result.fit.label))
-        rows.append(("先验超参数", json.dumps({k: round(v, 6) for k, v in result.fit.prior.as_dict().items()},
-                                          ensure_ascii=False)))
+        rows.append(("先验超参数", human_value(result.fit.prior.as_dict(), digits=4)))
     rows += [
         ("优先级得分公式", "得分 = 100 × Σ 权重ᵢ × 分量ᵢ / Σ 权重；信号 = clip(log2(EB05)/log2(信号上限),0,1)；"
                     f"严重程度 = 平均严重程度/{result.params.get('max_severity', '最高严重程度')}；"
                     "投诉量 = ln(1+n)/ln(1+最大n)；"
                     "增长 = clip(log2((n+1)/(上期n+1))/log2(增长上限),0,1)"),
         ("信号判定规则", "PRR ≥ 阈值 且 Yates χ² ≥ 阈值 且 件数 ≥ 阈值；或 EB05 ≥ 阈值（仅质量安全类问题）"),
-        ("参数", json.dumps(result.params, ensure_ascii=False, default=str)),
+        ("参数", _params_text(result.params)),
     ]
     for key, value in (extra or {}).items():
         if value is None:
             value = "—"
-        elif not isinstance(value, (int, float, str)):
-            value = json.dumps(value, ensure_ascii=False, default=str)
+        elif not isinstance(value, (int, str)) or isinstance(value, bool):
+            value = human_value(value)
         rows.append((str(key), value))
     for note in result.notes:
         rows.append(("提示", note))

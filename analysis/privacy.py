@@ -511,3 +511,25 @@ def escape_markdown(text: str | None) -> str:
         return ""
     escaped = _MD_SPECIAL.sub(r"\\\1", str(text))
     return escaped.replace("\r\n", "\n").replace("\n", "  \n")
+
+
+def _token_form(text: str) -> str:
+    return to_halfwidth(text).lower()
+
+
+def drop_personal_tokens(tokens: str | None, text: str | None) -> str:
+    """The space-joined ``tokens`` of ``text`` without those :func:`mask_text` hides there.
+
+    A token is personal when it occurs in the text but no longer in its masked
+    form (a name after a cue, an e-mail's local part, the road of an address, the
+    digits of a phone): terms, labels and keywords built from the kept tokens show
+    nothing the masked text does not (``姓名：张伟，漏电`` keeps ``漏电``, drops ``张伟``).
+    Tokens are compared in their segmentation form (half-width, lower case).
+    """
+    if not tokens:
+        return tokens or ""
+    masked = mask_text(text)
+    if _is_null(text) or masked is text or masked == text:
+        return tokens
+    plain, hidden = _token_form(str(text)), _token_form(masked)
+    return " ".join(t for t in tokens.split() if t not in plain or t in hidden)

@@ -165,6 +165,12 @@ def _fingerprint(store: Store) -> str:
     return f"{store.contents_key()} / {store.checksum()}"
 
 
+def _data_text(store: Store) -> str:
+    """The data a briefing is made from, for a reader: complaints and import files (no hash)."""
+    n_imports = int(store.count("imports"))
+    return f"数据库 {Path(store.path).name}，共 {int(store.count('complaints')):,} 件投诉，来自 {n_imports} 次导入"
+
+
 def _period_text(filters: Filters) -> str:
     if filters.start is None or filters.end is None:
         return "（无数据）"
@@ -336,14 +342,20 @@ def typical_complaints(store: Store, filters: Filters, *, n: int = 5) -> pd.Data
 
 
 def _kpi_table(kpis: pd.DataFrame) -> pd.DataFrame:
+    """The key figures; no 同比 when last year's window overlaps the period (longer than a year)."""
     cur, prev, ly = (kpis.loc[p] for p in overview.PERIODS)
-    pct = overview.relative_change
+    comparable = ly.end < cur.start
+
+    def yoy(new, old):
+        return overview.relative_change(new, old) if comparable else float("nan")
+
     rows = [
-        ["投诉量（件）", _num(cur.complaints), _num(prev.complaints), pct(cur.complaints, prev.complaints),
-         _num(ly.complaints), pct(cur.complaints, ly.complaints)],
+        ["投诉量（件）", _num(cur.complaints), _num(prev.complaints),
+         overview.relative_change(cur.complaints, prev.complaints),
+         _num(ly.complaints), yoy(cur.complaints, ly.complaints)],
         ["质量安全类投诉（件）", _num(cur.quality_safety), _num(prev.quality_safety),
-         pct(cur.quality_safety, prev.quality_safety), _num(ly.quality_safety),
-         pct(cur.quality_safety, ly.quality_safety)],
+         overview.relative_change(cur.quality_safety, prev.quality_safety), _num(ly.quality_safety),
+         yoy(cur.quality_safety, ly.quality_safety)],
         ["质量安全类占比", _num(cur.quality_share, pct=True), _num(prev.quality_share, pct=True),
          float("nan"), _num(ly.quality_share, pct=True), float("nan")],
         ["投诉最多的类别", _leader(cur, "category"), _leader(prev, "category"), float("nan"),
@@ -351,13 +363,16 @@ def _kpi_table(kpis: pd.DataFrame) -> pd.DataFrame:
         ["投诉最多的平台", _leader(cur, "platform"), _leader(prev, "platform"), float("nan"),
          _leader(ly, "platform"), float("nan")],
     ]
+    last_year = f"去年同期（{ly.start}—{ly.end}）" if comparable else "去年同期（与本期重叠，不作同比）"
     return pd.DataFrame(rows, columns=["指标", f"本期（{cur.start}—{cur.end}）", f"上期（{prev.start}—{prev.end}）",
-                                       "环比", f"去年同期（{ly.start}—{ly.end}）", "同比"])
+                                       "环比", last_year, "同比"])
 
 
 def _leader(row: pd.Series, key: str) -> str:
-    name = row[f"top_{key}"]
-    return "—" if name is None else f"{name}（{int(row[f'top_{key}_count']):,} 件）"
+    name, count = row[f"top_{key}"], row[f"top_{key}_count"]
+    if name is None or pd.isna(name) or pd.isna(count) or int(count) == 0:
+        return "—"
+    return f"{name}（{int(count):,} 件）"
 
 
 def _top_section(store: Store, filters: Filters) -> str:
@@ -438,7 +453,7 @@ def briefing_html(store: Store, filters: Filters, *, generated_at: dt.datetime |
             f"<title>{_e(title)}（{_e(_period_text(filters))}）</title><style>{_CSS}</style></head><body>")
     meta = (f'<header><h1>{_e(title)}</h1><div class="meta">统计时段：{_e(_period_text(filters))}　'
             f"{_e(describe_filters(filters))}<br>生成时间：{_e(generated_at.strftime('%Y-%m-%d %H:%M'))}　"
-            f"数据指纹：{_e(_fingerprint(store))}"
+            f"数据：{_e(_data_text(store))}"
             + (f"<br>导出人：{_e(made_by)}" if made_by else "") + "</div></header>")
     parts = [head, meta]
     kpis = overview.kpi_frame(store, filters)

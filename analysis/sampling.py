@@ -56,6 +56,7 @@ import pandas as pd
 
 from analysis import ebgm
 from analysis.errors import UserError
+from analysis.privacy import drop_personal_tokens
 from analysis.store import UNCLASSIFIED, Filters, Store
 from analysis.taxonomy import KIND_GOODS, Taxonomy, load_taxonomy
 from analysis.textutil import data_path, load_stopwords
@@ -75,6 +76,8 @@ __all__ = [
     "select_targets",
     "read_exclusions",
     "load_candidates",
+    "unplaced_candidates",
+    "remove_candidates",
     "add_sampling_candidates",
     "target_details",
     "target_evidence",
@@ -85,6 +88,8 @@ GRAINS: dict[str, str] = {
     "product": "类别 × 商品/品牌 × 平台",
     "merchant": "类别 × 商品/品牌 × 平台 × 店铺/商家",
 }
+#: Chinese names of the score components (:class:`Weights` fields), for the page and the 说明 sheet.
+WEIGHT_LABELS: dict[str, str] = {"signal": "信号强度", "severity": "问题严重程度", "volume": "投诉量", "growth": "环比增长"}
 _LABEL_SOURCES = {"product": "商品名称", "brand": "品牌", "merchant": "店铺/商家", "none": "（无）"}
 _NO_MERCHANT = "（未注明）"
 
@@ -807,6 +812,43 @@ def load_candidates(store: Store) -> pd.DataFrame:
     )
 
 
+def _candidate_rules(candidates: pd.DataFrame) -> pd.DataFrame:
+    """Candidates as matching rules (normalised product, platform, merchant, category)."""
+    blank = pd.Series([""] * len(candidates), index=candidates.index)
+    return pd.DataFrame({field: candidates.get(field, blank).map(_norm)
+                         for field in ("product", "platform", "merchant", "category")})
+
+
+def unplaced_candidates(plan: pd.DataFrame, candidates: pd.DataFrame | None) -> pd.DataFrame:
+    """The candidates :func:`select_targets` left out of ``plan`` (quota or number of targets reached,
+    excluded, or no complaints in the period), to be listed apart."""
+    if candidates is None or candidates.empty:
+        return pd.DataFrame(columns=["category", "product", "platform", "merchant", "source", "added_at"])
+    rules = _candidate_rules(candidates)
+    placed = [bool(_matches(plan, rules.iloc[[j]]).any()) if not plan.empty else False
+              for j in range(len(rules))]
+    return candidates.loc[[not p for p in placed]].reset_index(drop=True)
+
+
+def remove_candidates(store: Store, candidates: pd.DataFrame) -> int:
+    """Remove candidates (rows of :func:`load_candidates`) from ``sampling_candidates``; returns how many rows."""
+    removed = 0
+    with store.transaction() as tx:
+        for row in candidates.itertuples(index=False):
+            before = tx.execute("SELECT count(*) FROM sampling_candidates").fetchall()[0][0]
+            tx.execute("DELETE FROM sampling_candidates WHERE product IS NOT DISTINCT FROM ? "
+                       "AND platform IS NOT DISTINCT FROM ? AND merchant IS NOT DISTINCT FROM ? "
+                       "AND category IS NOT DISTINCT FROM ? AND source IS NOT DISTINCT FROM ?",
+                       [_none(row.product), _none(row.platform), _none(row.merchant), _none(row.category),
+                        _none(row.source)])
+            removed += before - tx.execute("SELECT count(*) FROM sampling_candidates").fetchall()[0][0]
+    return removed
+
+
+def _none(value):
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA else value
+
+
 def _quota(quota: int | Mapping[str, int] | None, key) -> float:
     if quota is None:
         return math.inf
@@ -835,13 +877,15 @@ def select_targets(
     selected, it has fewer than ``min_count`` complaints or ``min_quality``
     quality/safety complaints, it matches the exclusion list, or its platform or
     category has reached its quota. Candidates from the cluster page that match a
-    unit (and are not excluded) are always included, marked ``source = 聚类页推荐``.
+    unit (and are not excluded) take their places first, within ``top`` and the
+    quotas, marked ``source = 聚类页推荐``; those that do not fit are left out
+    (:func:`unplaced_candidates` lists them apart).
 
     Args:
         result: a :class:`SamplingResult` or its ``units`` frame.
         categories: categories to plan for (default: the taxonomy's focus goods, :func:`domain`);
             an empty sequence means all categories.
-        top: maximum number of ranked targets (candidates come on top of it).
+        top: maximum number of targets, candidates included.
         min_count: minimum complaints per unit.
         min_quality: minimum quality/safety complaints per unit.
         platform_quota: maximum targets per platform (a number, or ``{platform: n, "*": default}``).
@@ -864,10 +908,15 @@ def select_targets(
     eligible = (~excluded) & (units["n"] >= min_count).to_numpy() & (units["n_qs"] >= min_quality).to_numpy()
     if categories:
         eligible &= units["category"].isin(list(categories)).to_numpy()
+    recommended = np.zeros(len(units), dtype=bool)
+    if candidates is not None and not candidates.empty:
+        recommended = _matches(units, _candidate_rules(candidates)) & ~excluded
     chosen: list[int] = []
     per_platform: collections.Counter = collections.Counter()
     per_category: collections.Counter = collections.Counter()
-    for i in np.flatnonzero(eligible):
+    # the analysts' candidates take their places first, then the ranking fills the rest:
+    # both count towards the number of targets and the quotas
+    for i in [*np.flatnonzero(recommended), *np.flatnonzero(eligible & ~recommended)]:
         if len(chosen) >= top:
             break
         plat, cat = units.at[i, "platform"], units.at[i, "category"]
@@ -876,16 +925,8 @@ def select_targets(
         chosen.append(int(i))
         per_platform[plat] += 1
         per_category[cat] += 1
-    source = {i: "评分排名" for i in chosen}
-    if candidates is not None and not candidates.empty:
-        cand = pd.DataFrame({
-            "product": candidates["product"].map(_norm),
-            "platform": candidates.get("platform", pd.Series([""] * len(candidates))).map(_norm),
-            "merchant": candidates.get("merchant", pd.Series([""] * len(candidates))).map(_norm),
-            "category": candidates.get("category", pd.Series([""] * len(candidates))).map(_norm),
-        })
-        for i in np.flatnonzero(_matches(units, cand) & ~excluded):
-            source[int(i)] = "聚类页推荐" if int(i) not in source else "评分排名＋聚类页推荐"
+    source = {i: ("评分排名＋聚类页推荐" if eligible[i] else "聚类页推荐") if recommended[i] else "评分排名"
+              for i in chosen}
     order = sorted(source, key=lambda i: units.at[i, "rank"])
     plan = units.loc[order].copy()
     plan["source"] = [source[i] for i in order]
@@ -1147,7 +1188,7 @@ def _evidence_merchants(q: _TargetQuery, qs_list: str) -> pd.DataFrame:
 def _evidence_texts(q: _TargetQuery) -> pd.DataFrame:
     """The target's complaints in the period: the classifier's problem evidence and the cached tokens."""
     return q.df(f"""
-        SELECT c.problem_evidence AS evidence, tk.fingerprint, tk.tokens
+        SELECT c.problem_evidence AS evidence, tk.fingerprint, tk.tokens, c.text
         FROM complaints_enriched c JOIN _targets t ON {q.on}
         LEFT JOIN tokens tk ON tk.text_hash = c.text_hash
         WHERE {q.period} AND {q.where}
@@ -1185,8 +1226,8 @@ def _top_terms(texts: pd.DataFrame, background: pd.DataFrame, *, exclude: Sequen
     """The unit's problem terms: frequent in its complaints, rare in its category.
 
     Candidates are the classifier's problem keywords (``problem_evidence``) and the
-    cached tokens (no stop words, one-character tokens or parts of the product,
-    platform and merchant names). Each is scored
+    cached tokens (no stop words, one-character tokens, parts of the product,
+    platform and merchant names, or personal data: :func:`analysis.privacy.drop_personal_tokens`). Each is scored
     ``n · (log((n_bg + 1) / (df_bg + 1)) + 1) · (2 if a keyword)``, with ``n`` the
     unit's complaints mentioning it and ``df_bg`` its document frequency in a sample
     of the category's other complaints of the period.
@@ -1205,8 +1246,9 @@ def _top_terms(texts: pd.DataFrame, background: pd.DataFrame, *, exclude: Sequen
         fp = tokens["fingerprint"].value_counts().index[0]
         stop = _stopwords()
         names = [_norm(x) for x in exclude if x]
-        for doc in tokens.loc[tokens["fingerprint"] == fp, "tokens"]:
-            unit_df.update({t for t in str(doc).split()
+        own = tokens.loc[tokens["fingerprint"] == fp]
+        for doc, text in zip(own["tokens"], own["text"]):
+            unit_df.update({t for t in drop_personal_tokens(str(doc), text).split()
                             if len(t) >= 2 and _TERM_OK.search(t) and t not in stop
                             and not any(t.casefold() in name for name in names)})
         bg_docs = background.loc[background["fingerprint"] == fp, "tokens"]

@@ -9,7 +9,11 @@ Query language (operators in any letter case):
   half-width) by the same tokenizer as the complaints: it matches inside a token
   (``热水壶`` finds 电热水壶) and a word the tokenizer splits matches its tokens in a
   row, but never across a dropped punctuation mark or line break;
-* ``"…"`` (or Chinese quotes) matches a literal substring of the original text.
+* ``"…"`` (or Chinese quotes) matches a literal substring of the original text;
+* every word and phrase is also looked for in the complaint's title and product name
+  (a literal, case-insensitive substring), so ``物流延误`` finds complaints titled so.
+
+:func:`no_match_reason` says in Chinese why a query matched nothing.
 
 :func:`search` returns one page of matching complaints with the global filters applied.
 """
@@ -188,8 +192,12 @@ def query_terms(node, *, positive: bool = True) -> list[str]:
     return out
 
 
-def query_sql(node, *, tokenizer, tokens_col: str = "tk.tokens", text_col: str = "c.text"
-              ) -> tuple[str, list]:
+#: Columns searched as literal substrings besides the text (title, product name).
+FIELD_COLS = ("c.title", "c.product")
+
+
+def query_sql(node, *, tokenizer, tokens_col: str = "tk.tokens", text_col: str = "c.text",
+              field_cols: Sequence[str] = FIELD_COLS) -> tuple[str, list]:
     """Translate a query tree into a SQL condition and its parameters.
 
     Args:
@@ -198,31 +206,42 @@ def query_sql(node, *, tokenizer, tokens_col: str = "tk.tokens", text_col: str =
             (:class:`analysis.segment.Tokenizer`).
         tokens_col: SQL expression of the space-joined tokens.
         text_col: SQL expression of the original text.
+        field_cols: SQL expressions of further columns matched as literal substrings.
     """
     if node is None:
         return "TRUE", []
     if isinstance(node, Term):
-        if not node.phrase:
-            words = tokenizer.cut(node.text)
-            if len(words) == 1:
-                return f"contains(coalesce({tokens_col}, ''), ?)", words
-            if words:  # split here, but maybe one token in a complaint (热水壶 → 热水 壶 / 电热水壶)
-                return (f"(contains(coalesce({tokens_col}, ''), ?) OR contains(coalesce({tokens_col}, ''), ?))",
-                        ["".join(words), " ".join(words)])
+        sql, params = _term_sql(node, tokenizer=tokenizer, tokens_col=tokens_col, text_col=text_col)
         needle = node.text.lower()
-        if needle == needle.upper():  # nothing to fold (Chinese, digits): skip lower() of every text
-            return f"contains({text_col}, ?)", [needle]
-        return f"contains(lower({text_col}), ?)", [needle]
+        fields = [f"contains(lower(coalesce({col}, '')), ?)" for col in field_cols]
+        return ("(" + " OR ".join([sql, *fields]) + ")" if fields else sql), [*params, *[needle] * len(fields)]
     if isinstance(node, Not):
-        sql, params = query_sql(node.child, tokenizer=tokenizer, tokens_col=tokens_col, text_col=text_col)
+        sql, params = query_sql(node.child, tokenizer=tokenizer, tokens_col=tokens_col, text_col=text_col,
+                                field_cols=field_cols)
         return f"(NOT {sql})", params
     joiner = " AND " if isinstance(node, And) else " OR "
     parts, params = [], []
     for child in node.children:
-        sql, p = query_sql(child, tokenizer=tokenizer, tokens_col=tokens_col, text_col=text_col)
+        sql, p = query_sql(child, tokenizer=tokenizer, tokens_col=tokens_col, text_col=text_col,
+                           field_cols=field_cols)
         parts.append(sql)
         params.extend(p)
     return "(" + joiner.join(parts) + ")", params
+
+
+def _term_sql(node: Term, *, tokenizer, tokens_col: str, text_col: str) -> tuple[str, list]:
+    """One word in the tokens (or a phrase in the text)."""
+    if not node.phrase:
+        words = tokenizer.cut(node.text)
+        if len(words) == 1:
+            return f"contains(coalesce({tokens_col}, ''), ?)", words
+        if words:  # split here, but maybe one token in a complaint (热水壶 → 热水 壶 / 电热水壶)
+            return (f"(contains(coalesce({tokens_col}, ''), ?) OR contains(coalesce({tokens_col}, ''), ?))",
+                    ["".join(words), " ".join(words)])
+    needle = node.text.lower()
+    if needle == needle.upper():  # nothing to fold (Chinese, digits): skip lower() of every text
+        return f"contains(coalesce({text_col}, ''), ?)", [needle]
+    return f"contains(lower(coalesce({text_col}, '')), ?)", [needle]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -273,11 +292,12 @@ def _matching_set(store, node, tokenizer) -> tuple[bool, pa.Table]:
         ``NOT 退款``, matches most complaints).
     """
     cond, params = query_sql(node, tokenizer=tokenizer, tokens_col="t.tokens", text_col="c.text")
-    empty, empty_params = query_sql(node, tokenizer=tokenizer, tokens_col="''", text_col="''")
+    empty, empty_params = query_sql(node, tokenizer=tokenizer, tokens_col="''", text_col="''",
+                                    field_cols=("''",) * len(FIELD_COLS))
     negated = bool(store.scalar(f"SELECT {empty}", empty_params))
     pred = f"(NOT {cond})" if negated else cond
     fp = tokenizer.fingerprint
-    if "c.text" not in cond and "t.tokens" in cond:
+    if "c." not in cond and "t.tokens" in cond:
         # Tokens only: scan the cache once. A text without cached tokens matches as an empty
         # token string, which ``negated`` already decides (the same as a LEFT JOIN would).
         sql = (f"SELECT c.complaint_id FROM complaints c WHERE c.text_hash IN "
@@ -381,3 +401,42 @@ def highlight_spans(text: str | None, terms: Sequence[str]) -> list[tuple[str, b
     if pos < len(text):
         out.append((text[pos:], False))
     return out
+
+
+def _positive_terms(node, *, positive: bool = True) -> list[Term]:
+    if isinstance(node, Term):
+        return [node] if positive else []
+    if isinstance(node, Not):
+        return _positive_terms(node.child, positive=not positive)
+    if node is None:
+        return []
+    return [t for child in node.children for t in _positive_terms(child, positive=positive)]
+
+
+def _count_everywhere(store, node, tokenizer) -> int:
+    """Complaints in the whole store matching a query tree (no filters)."""
+    negated, ids = _matching_set(store, node, tokenizer)
+    return store.count("complaints") - ids.num_rows if negated else ids.num_rows
+
+
+def no_match_reason(store, query: str | None, *, tokenizer) -> str | None:
+    """Why a query found nothing, in Chinese (``None``: empty query, or it matches in the whole store
+    and only the filters left everything out — the message then says so).
+
+    Checks, in order: words found nowhere (title, text or product name of any complaint),
+    words found alone but never together, complaints matching only outside the filters.
+    """
+    node = parse_query(query)
+    if node is None:
+        return None
+    anywhere = _count_everywhere(store, node, tokenizer)
+    if anywhere:
+        return (f"全部数据中有 {anywhere:,} 件投诉符合搜索条件，但都不在当前的时间、类别、平台、区或问题类型"
+                "筛选范围内；可放宽左侧或上方的筛选。")
+    missing = [t for t in _positive_terms(node) if _count_everywhere(store, t, tokenizer) == 0]
+    if missing:
+        words = "、".join(f"「{t.text}」" for t in missing)
+        hint = ("引号内的词须在原文中逐字出现；可去掉引号或缩短。" if any(t.phrase for t in missing)
+                else "词语按分词匹配；可换用更短或更常见的说法，或用引号查原文中的一串字。")
+        return f"{words}在全部投诉的标题、正文和商品名称中都没有出现。{hint}"
+    return "每个关键词单独都能找到投诉，但没有投诉同时满足全部条件；可减少关键词，或用 OR 连接。"

@@ -450,7 +450,7 @@ def _insert_tokens(store, new: pa.Table | str, fingerprint: str) -> None:
 
 
 def load_tokens(store, tokenizer: Tokenizer, *, where: str = "TRUE", params: list | None = None,
-                ensure: bool = True) -> pd.DataFrame:
+                ensure: bool = True, drop_personal: bool = False) -> pd.DataFrame:
     """Tokens of the complaints matching a filter.
 
     Args:
@@ -461,6 +461,8 @@ def load_tokens(store, tokenizer: Tokenizer, *, where: str = "TRUE", params: lis
         params: parameters of ``where``.
         ensure: fill the cache first (:func:`ensure_tokens`); texts still
             missing (read-only store) are segmented in memory.
+        drop_personal: leave out the tokens :func:`analysis.privacy.mask_text`
+            hides in their text (names, e-mails, addresses …): for terms and labels.
 
     Returns:
         Columns ``complaint_id`` and ``tokens`` (space-joined), in import order.
@@ -470,14 +472,14 @@ def load_tokens(store, tokenizer: Tokenizer, *, where: str = "TRUE", params: lis
     # Join first, then keep one row per complaint: deduplicating the whole token cache
     # (GROUP BY text_hash over every cached text) cost 1.2 s per call on a 1M store.
     sql = f"""
-        SELECT complaint_id, tokens, CASE WHEN tokens IS NULL THEN text END AS text FROM (
+        SELECT complaint_id, tokens, CASE WHEN tokens IS NULL OR ? THEN text END AS text FROM (
             SELECT DISTINCT ON (c.complaint_id) c.complaint_id, t.tokens, c.text, c.import_id, c.source_row
             FROM (SELECT complaint_id, text_hash, text, import_id, source_row
                   FROM complaints_enriched WHERE {where}) c
             LEFT JOIN tokens t ON t.text_hash = c.text_hash AND t.fingerprint = ?)
         ORDER BY import_id, source_row
     """
-    query_params = [*(params or []), tokenizer.fingerprint]
+    query_params = [drop_personal, *(params or []), tokenizer.fingerprint]
     table = store.cursor().sql(sql, params=query_params).to_arrow_table()
     if table.column("tokens").null_count and ensure and not getattr(store, "read_only", False):
         # the completeness mark was stale (tokens deleted by hand): rebuild and read again
@@ -489,6 +491,11 @@ def load_tokens(store, tokenizer: Tokenizer, *, where: str = "TRUE", params: lis
         missing = frame.index[frame["tokens"].isna()]
         texts = table.column("text").take(pa.array(missing.to_numpy())).to_pylist()
         frame.loc[missing, "tokens"] = list(tokenizer.cut_many(texts))
+    if drop_personal:
+        from analysis.privacy import drop_personal_tokens  # noqa: PLC0415
+
+        frame["tokens"] = [drop_personal_tokens(t, x) for t, x in
+                           zip(frame["tokens"].tolist(), table.column("text").to_pylist())]
     for column in ("complaint_id", "tokens"):
         if frame[column].dtype != "str":
             frame[column] = frame[column].astype("str")

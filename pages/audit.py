@@ -25,9 +25,10 @@ today = dt.date.today()
 c1, c2, c3 = st.columns([2, 2, 3])
 period = c1.date_input("时间范围", value=(today - dt.timedelta(days=29), today), max_value=today,
                        format="YYYY-MM-DD", key="aud_period")
-users = c2.multiselect("用户", audit.users(store), key="aud_users", placeholder="全部用户")
+users = c2.multiselect("用户", audit.users(store), key="aud_users", placeholder="全部用户",
+                      select_all=False)
 actions = c3.multiselect("操作", list(audit.ACTIONS), format_func=audit.ACTIONS.get, key="aud_actions",
-                         placeholder="全部操作")
+                         placeholder="全部操作", select_all=False)
 if isinstance(period, (tuple, list)):  # a range picked half-way is its first day
     start, end = (period[0], period[-1]) if period else (None, None)
 else:

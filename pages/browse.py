@@ -10,7 +10,7 @@ from analysis.privacy import escape_markdown
 from analysis.taxonomy import load_taxonomy
 from ui import auth
 from ui import browse as ui
-from ui.state import global_filters, open_page, store_key
+from ui.state import global_filters, open_page, store_key, undated_count, with_undated, write_url_params
 
 PAGE_SIZES = (20, 50, 100)
 
@@ -18,16 +18,19 @@ auth.require("browse")
 store = open_page("投诉明细")
 filters = global_filters(store)
 key = store_key(store)
+undated, filters = undated_count(store), with_undated(filters, store)  # undated rows are kept for the whole period
 
 c1, c2 = st.columns([3, 2])
 query = c1.text_input(
-    "关键词", key="br_query", placeholder="例如：漏电 AND 热水壶 NOT 退款",
+    "关键词", value=st.query_params.get("q", ""), key="br_query", placeholder="例如：漏电 AND 热水壶 NOT 退款",
     help="空格或 AND 表示同时包含，OR 表示任一，NOT 或 -词 表示排除，可用括号分组。"
-         "关键词在分词结果中查找（不分大小写和全角半角，“热水壶”也能找到“电热水壶”）；"
+         "关键词在标题、正文（按分词，不分大小写和全角半角，“热水壶”也能找到“电热水壶”）和商品名称中查找；"
          "加引号 \"…\" 则按原文逐字查找。",
 )
+write_url_params(q=query.strip())  # a shared link repeats the search
 problem_opts = ui.problem_options(store, key)
-problems = c2.multiselect("问题类型", problem_opts, key="br_problems", placeholder="全部问题类型")
+problems = c2.multiselect("问题类型", problem_opts, key="br_problems", placeholder="全部问题类型",
+                          select_all=False)
 c3, c4, c5 = st.columns([2, 1, 1])
 quality = load_taxonomy().quality_safety_problems
 quality_only = c3.toggle("只看质量安全类问题", key="br_quality", help="、".join(quality))
@@ -49,12 +52,18 @@ page = int(c5.number_input(f"页码（共 {pages} 页）", min_value=1, max_valu
 result = first if page == 1 else ui.run_search(store, key, query, filters, tuple(problems), page, page_size)
 rows = result["rows"]
 
+undated_note = ("" if not undated else f"数据中有无日期投诉 {undated:,} 件，时间范围为全部时一并列出（登记时间显示 —）。"
+                if filters.start is None else f"另有无日期投诉 {undated:,} 件，时间范围选全部时才列出。")
 st.caption(f"共 {total:,} 条投诉符合条件" + (f"，当前第 {page}/{pages} 页。" if total else "。")
-           + "文本中的电话、证件号、姓名和详细地址已脱敏。")
+           + "文本中的电话、证件号、姓名和详细地址已脱敏。" + undated_note)
 if rows.empty:
-    st.info("没有符合条件的投诉。可以放宽关键词、问题类型或左侧的全局筛选。")
+    st.info(escape_markdown(result.get("reason") or "没有符合条件的投诉。可以放宽关键词、问题类型或左侧的全局筛选。"))
     st.stop()
 
+shown_ids = tuple(rows["complaint_id"])
+if st.session_state.get("_br_shown") != shown_ids:  # a new search, page or filter: the picker starts afresh
+    st.session_state["_br_shown"] = shown_ids
+    st.session_state["br_selected"] = rows.index[0]
 event = st.dataframe(ui.display_table(rows), column_config=ui.table_columns(), hide_index=True,
                      width="stretch", key="br_table", on_select="rerun", selection_mode="single-row")
 chosen = list(getattr(getattr(event, "selection", None), "rows", []) or [])

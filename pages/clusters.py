@@ -7,7 +7,7 @@ from analysis.errors import UserError
 from analysis.privacy import escape_markdown
 from ui import auth
 from ui import clusters as ui
-from ui.state import global_filters, open_page, store_key
+from ui.state import global_filters, open_page, store_key, url_index, write_url_params
 
 ALL_CATEGORIES, ALL_PLATFORMS, AUTO = "全部类别", "全部平台", "自动"
 
@@ -22,16 +22,21 @@ c1, c2, c3, c4 = st.columns([2, 2, 1.6, 1])
 default_cat = filters.categories[0] if len(filters.categories) == 1 else ALL_CATEGORIES
 default_plat = filters.platforms[0] if len(filters.platforms) == 1 else ALL_PLATFORMS
 cats, plats = [ALL_CATEGORIES, *opts["categories"]], [ALL_PLATFORMS, *opts["platforms"]]
-category = c1.selectbox("类别", cats, index=cats.index(default_cat) if default_cat in cats else 0,
-                        key="cl_category")
-platform = c2.selectbox("平台", plats, index=plats.index(default_plat) if default_plat in plats else 0,
-                        key="cl_platform")
+category = c1.selectbox("类别", cats, key="cl_category",
+                        index=url_index("cl_cat", cats, cats.index(default_cat) if default_cat in cats else 0))
+platform = c2.selectbox("平台", plats, key="cl_platform",
+                        index=url_index("cl_plat", plats, plats.index(default_plat) if default_plat in plats else 0))
 method = c3.selectbox("聚类方法", list(ui.METHODS), format_func=ui.METHODS.get, key="cl_method",
+                      index=url_index("cl_method", list(ui.METHODS)),
                       help="k-means：每条投诉归入最近的聚类；HDBSCAN：按密度找聚类，聚类数由数据决定，"
                            "稀疏的投诉作为噪声归入杂项")
 k_choice = c4.selectbox("聚类数", [AUTO, *range(2, 31)], key="cl_k", disabled=method != "kmeans",
+                        index=url_index("cl_k", [AUTO, *range(2, 31)]),
                         help="k-means 的聚类数；自动：按轮廓系数在样本上选择")
 clusterer = ui.clusterer(method, None if k_choice == AUTO else int(k_choice))
+write_url_params(cl_cat=None if category == ALL_CATEGORIES else category,  # a shared link shows this scope
+                 cl_plat=None if platform == ALL_PLATFORMS else platform,
+                 cl_method=None if method == list(ui.METHODS)[0] else method, cl_k=None if k_choice == AUTO else k_choice)
 start, end = ui.open_period(filters.start, filters.end, opts)
 scope = ClusterScope(category=None if category == ALL_CATEGORIES else category,
                      platform=None if platform == ALL_PLATFORMS else platform, start=start, end=end)

@@ -22,7 +22,8 @@ except UserError as exc:
     st.error(str(exc))
     st.stop()
 
-uploaded = st.file_uploader("选择导出文件", type=importing.UPLOAD_TYPES, key="imp_upload")
+uploaded = st.file_uploader("选择导出文件（拖到框内，或点框内按钮选择）", type=importing.UPLOAD_TYPES, key="imp_upload",
+                            help="单个文件不超过 200 MB；更大的文件请用命令行 python -m analysis import 导入。")
 
 if uploaded is not None:
     md_name = privacy.escape_markdown(uploaded.name)  # file names are data: never markdown

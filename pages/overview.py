@@ -9,7 +9,7 @@ from analysis.privacy import escape_markdown
 from ui import auth
 from ui import models as models_ui
 from ui import repeats as repeats_ui
-from ui.state import filter_page_link, get_store, global_filters, open_page, store_key
+from ui.state import filter_page_link, get_store, global_filters, open_page, store_key, undated_count
 
 RECENT_DAYS = 7
 BREAKDOWN_TABS = {"category": "类别", "platform_norm": "平台", "district": "所属区", "problem": "问题类型"}
@@ -48,10 +48,12 @@ def percent_text(frame):
 
 user = auth.require("overview")
 store = open_page("总览")
-filters = global_filters(store)
+filters = global_filters(store, default_preset="最近一个月")  # the latest complete month, with 环比 and 同比
 key = store_key(store)
+undated = undated_count(store)
 st.caption(f"统计时段：{filters.start} 至 {filters.end}　{escape_markdown(report.describe_filters(filters))}　"
-           "（在左侧“全局筛选”中调整；地址栏链接可直接分享当前视图）")
+           "（在左侧“全局筛选”中调整；地址栏链接可直接分享当前视图）"
+           + (f"　无日期 {undated:,} 件（不计入按时段的统计，可在「投诉明细」中查看）" if undated else ""))
 
 try:
     data = summary(key, filters)
@@ -87,10 +89,14 @@ cards = {card.key: card for card in data["cards"]}
 for row in (("complaints", "quality_share", "alarms"), ("top_category", "top_platform")):
     for column, name in zip(st.columns(len(row)), row):
         card = cards[name]
+        # the 同比 half goes under the card: inside it, a narrow column cut it off (同比 -0…)
+        versus, _, yoy = (card.delta_description or "").partition("；")
         column.metric(card.label, card.value, card.delta, card.delta_color, help=card.help,
-                      delta_description=card.delta_description, delta_arrow=card.delta_arrow, border=True)
+                      delta_description=versus or None, delta_arrow=card.delta_arrow, border=True)
+        if yoy:
+            column.caption(yoy)
 if int(kpis.loc["previous", "complaints"]) == 0:
-    st.caption("上期没有数据，无法计算环比：可在左侧“快捷时段”选择“最近 30 天”或“最后一个自然月”。")
+    st.caption("上期没有数据，无法计算环比：可在左侧“快捷时段”选择“最近一个月”“最近一个季度”或“最近一年”。")
 
 st.subheader("变化要点")
 st.markdown("\n".join(f"- {escape_markdown(s)}" for s in data["sentences"]))

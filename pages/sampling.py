@@ -19,7 +19,7 @@ with st.expander("抽检计划参数", expanded=True):
     grain = c1.radio("汇总粒度", list(ui.GRAIN_LABELS), format_func=ui.GRAIN_LABELS.get, key="smp_grain")
     options = ui.category_options(store, key, tuple(focus))
     categories = c2.multiselect("商品类别（默认：方案重点商品）", options, default=list(focus), key="smp_categories",
-                                placeholder="全部类别")
+                                placeholder="全部类别", select_all=False)
     top = c3.number_input("抽检对象数", 1, 500, 30, key="smp_top")
     min_count = c4.number_input("最少投诉量", 1, 1000, 3, key="smp_min_count")
     c5, c6, c7, c8 = st.columns([1, 1, 1, 3])
@@ -27,6 +27,7 @@ with st.expander("抽检计划参数", expanded=True):
     platform_quota = c6.number_input("每平台上限（0=不限）", 0, 500, 0, key="smp_platform_quota")
     category_quota = c7.number_input("每类别上限（0=不限）", 0, 500, 0, key="smp_category_quota")
     uploaded = c8.file_uploader("已抽检商品（排除）：CSV/Excel，须含「商品名称/品牌」列，可含「平台」「店铺/商家」",
+                                help="把文件拖到框内，或点框内的按钮选择文件（按钮文字为浏览器组件自带）。",
                                 type=["csv", "xlsx", "xls"], key="smp_exclude")
     discount = st.toggle("重复投诉合并计数", value=True, key="smp_discount",
                          help="同一投诉人就同一商品的模板化投诉只计一次（集体投诉全部计入）；见「重复与集体投诉」页")
@@ -88,25 +89,32 @@ tab_ex, tab_prob, tab_where = st.tabs(["代表性投诉（已脱敏）", "各问
 tab_ex.dataframe(ev.examples.rename(columns={"complaint_id": "投诉编号", "received_at": "登记时间",
                                              "problem": "问题类型", "merchant": "店铺", "text": "投诉内容"}),
                  hide_index=True, width="stretch")
-tab_prob.dataframe(ev.problems, column_config=ui.PROBLEM_CONFIG, hide_index=True, width="stretch")
+tab_prob.dataframe(ui.problem_table(ev.problems), column_config=ui.PROBLEM_CONFIG, hide_index=True, width="stretch")
 where_left, where_right = tab_where.columns(2)
 where_left.dataframe(ev.platforms.rename(columns={"platform": "平台", "n": "投诉量", "n_qs": "质量安全类"}),
                      hide_index=True, width="stretch")
 where_right.dataframe(ev.merchants.rename(columns={"merchant": "店铺/商家", "n": "投诉量", "n_qs": "质量安全类"}),
                       hide_index=True, width="stretch")
 
+apart = sampling.unplaced_candidates(plan, cands)
 if not cands.empty:
-    with st.expander(f"聚类页推荐的候选商品（{len(cands)} 个）"):
-        st.caption("与评分单元匹配的候选已并入清单（来源列标注“聚类页推荐”）。")
-        st.dataframe(ui.masked_names(cands).rename(columns={
-            "category": "类别", "product": "商品", "platform": "平台", "merchant": "店铺", "source": "来源",
-            "added_at": "加入时间"}), hide_index=True, width="stretch")
+    with st.expander(f"聚类页推荐的候选商品（{len(cands)} 个，{len(cands) - len(apart)} 个已纳入清单）"):
+        st.caption("候选先于评分排名纳入清单，计入抽检对象数和每平台、每类别上限；"
+                   "超出上限或本期无投诉的候选不纳入，在下表标为「未纳入」。勾选后可移除。")
+        picked = st.dataframe(ui.candidate_table(cands, apart), hide_index=True, width="stretch", key="smp_cands",
+                              on_select="rerun", selection_mode="multi-row")
+        rows_picked = picked.selection.rows if picked is not None else []
+        if st.button("移除选中的候选", key="smp_cands_remove", disabled=not rows_picked):
+            sampling.remove_candidates(store, cands.iloc[rows_picked])
+            auth.audit("cluster_edit", action="remove_sampling_candidates", n=len(rows_picked))
+            st.rerun()
 
 st.subheader("导出抽检计划")
 extra = {"抽检对象数": int(top), "类别": categories, "每平台上限": int(platform_quota) or "不限",
          "每类别上限": int(category_quota) or "不限", "最少投诉量": int(min_count),
          "最少质量安全类投诉": int(min_quality), "权重": weights.normalised(),
-         "排除清单": uploaded.name if uploaded is not None else "无", "重复投诉合并计数": "是" if discount else "否"}
+         "排除清单": uploaded.name if uploaded is not None else "无", "重复投诉合并计数": "是" if discount else "否",
+         **ui.candidate_notes(plan, apart)}
 stamp = ui.stamp(filters, result)
 if not user.can("sampling_export"):
     st.info("您的角色不能导出抽检计划。")

@@ -12,7 +12,7 @@ import streamlit as st
 
 from analysis.classify import SOURCE_LABELS, evidence_terms
 from analysis.privacy import escape_markdown, mask_series, mask_text
-from analysis.search import highlight_spans, search
+from analysis.search import highlight_spans, no_match_reason, search
 from analysis.store import Filters, Store
 from analysis.taxonomy import UNCLASSIFIED, load_taxonomy
 from ui.state import get_tokenizer
@@ -45,18 +45,21 @@ def problem_options(_store: Store, key: str) -> list[str]:
 @st.cache_data(show_spinner="正在查询…", max_entries=64)
 def run_search(_store: Store, key: str, query: str, filters: Filters, problems: tuple[str, ...],
                page: int, page_size: int) -> dict:
-    """One page of results, masked; ``{"total", "rows", "terms"}``."""
+    """One page of results, masked; ``{"total", "rows", "terms", "reason"}`` (``reason``: why nothing matched)."""
     result = search(_store, query, tokenizer=get_tokenizer(), filters=filters, problems=problems,
                     limit=page_size, offset=(page - 1) * page_size)
+    reason = no_match_reason(_store, query, tokenizer=get_tokenizer()) if result.total == 0 else None
     rows = result.rows.copy()
     for column in ("text", "title", "product", "merchant"):
         rows[column] = mask_series(rows[column].astype(object))
-    return {"total": result.total, "rows": rows, "terms": result.terms}
+    return {"total": result.total, "rows": rows, "terms": result.terms, "reason": reason}
 
 
 def display_table(rows: pd.DataFrame) -> pd.DataFrame:
     """The result table: short masked snippets, Chinese source labels."""
     out = rows[["received_at", "category", "problem", "severity", "platform_norm", "district"]].copy()
+    for column in ("category", "problem", "platform_norm", "district"):   # never a literal None
+        out[column] = out[column].astype(object).where(out[column].notna(), "—")
     text = rows["text"].fillna("").astype(str).str.replace(r"\s+", " ", regex=True)
     out["snippet"] = text.where(text.str.len() <= SNIPPET_CHARS, text.str.slice(0, SNIPPET_CHARS) + "…")
     out["source"] = rows["category_source"].map(SOURCE_LABELS).fillna("—")

@@ -18,7 +18,7 @@ from analysis.errors import UserError
 from analysis.privacy import mask_series
 from analysis.store import Filters, Store
 
-WEIGHT_LABELS = {"signal": "信号强度", "severity": "问题严重程度", "volume": "投诉量", "growth": "环比增长"}
+WEIGHT_LABELS = sampling.WEIGHT_LABELS
 GRAIN_LABELS = {"product": "商品 × 平台", "merchant": "商品 × 平台 × 店铺"}
 
 
@@ -66,6 +66,21 @@ def masked_names(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def candidate_table(cands: pd.DataFrame, apart: pd.DataFrame) -> pd.DataFrame:
+    """The cluster page's candidates in Chinese columns with their 状态 (已纳入, or 未纳入 when in ``apart``)."""
+    left_out = set(map(tuple, apart.astype(str).to_numpy()))
+    status = ["未纳入" if row in left_out else "已纳入" for row in map(tuple, cands.astype(str).to_numpy())]
+    return masked_names(cands).assign(status=status).rename(columns={"category": "类别", "product": "商品", "platform": "平台", "merchant": "店铺",
+                                 "source": "来源", "added_at": "加入时间", "status": "状态"})
+
+
+def candidate_notes(plan: pd.DataFrame, apart: pd.DataFrame) -> dict[str, str]:
+    """The 说明 lines about the cluster page's candidates: those in the plan and those left out."""
+    placed = plan.loc[plan["source"].str.contains("聚类", na=False), "product"].astype(str).tolist()
+    return {"聚类页推荐（已纳入，计入上限）": "、".join(placed) or "无",
+            "聚类页推荐（未纳入：超出上限或本期无投诉）": "、".join(apart["product"].astype(str)) or "无"}
+
+
 def read_upload(uploaded) -> tuple[pd.DataFrame | None, str | None]:
     """Parse the exclusion upload: ``(rules, None)`` or ``(None, Chinese error)``."""
     if uploaded is None:
@@ -80,6 +95,21 @@ def _growth_text(growth: float, n_prev: int, s_growth: float) -> str:
     if pd.notna(growth):
         return f"{growth:+.0%}"
     return "新出现" if n_prev == 0 and s_growth > 0 else "—"
+
+
+def _numbers(values: pd.Series, fmt: str) -> list[str]:
+    """Numbers as text, a missing or infinite one as — (a table never shows None or nan)."""
+    return ["—" if v is None or pd.isna(v) else ("∞" if v == float("inf") else fmt.format(v)) for v in values]
+
+
+def problem_table(problems: pd.DataFrame) -> pd.DataFrame:
+    """The evidence's per-problem statistics with missing values as —."""
+    out = problems.copy()
+    for column, fmt in (("E", "{:.2f}"), ("PRR", "{:.2f}"), ("chi2", "{:.1f}"), ("EBGM", "{:.2f}"),
+                        ("EB05", "{:.2f}"), ("EB95", "{:.2f}")):
+        if column in out:
+            out[column] = _numbers(out[column], fmt)
+    return out
 
 
 def display_table(plan: pd.DataFrame) -> pd.DataFrame:
@@ -98,9 +128,9 @@ def display_table(plan: pd.DataFrame) -> pd.DataFrame:
         "环比增长": [_growth_text(g, p, s) for g, p, s in zip(plan["growth"], plan["n_prev"], plan["s_growth"],
                                                           strict=True)],
         "主要信号问题": plan["top_problem"],
-        "EB05": plan["EB05"],
-        "PRR": plan["PRR"],
-        "χ²": plan["chi2"],
+        "EB05": _numbers(plan["EB05"], "{:.2f}"),
+        "PRR": _numbers(plan["PRR"], "{:.1f}"),
+        "χ²": _numbers(plan["chi2"], "{:.1f}"),
         "信号": plan["signal"].map({True: "是", False: ""}),
         "得分": plan["score"],
         "来源": plan["source"],
@@ -113,21 +143,21 @@ COLUMN_CONFIG = {
     "投诉量": st.column_config.NumberColumn("投诉量", format="%d"),
     "质量安全类占比": st.column_config.ProgressColumn("质量安全类占比", format="%.0f%%", min_value=0, max_value=100),
     "环比增长": st.column_config.TextColumn("环比增长", help="与上一等长周期相比；新出现 = 上期无投诉；— = 无上期数据"),
-    "EB05": st.column_config.NumberColumn("EB05", format="%.2f", help="EBGM 的 5% 下限；≥ 2 视为信号"),
-    "PRR": st.column_config.NumberColumn("PRR", format="%.1f"),
-    "χ²": st.column_config.NumberColumn("χ²", format="%.1f", help="Yates 校正卡方"),
+    "EB05": st.column_config.TextColumn("EB05", help="EBGM 的 5% 下限；≥ 2 视为信号；— = 无法计算"),
+    "PRR": st.column_config.TextColumn("PRR", help="比例报告比；— = 无法计算"),
+    "χ²": st.column_config.TextColumn("χ²", help="Yates 校正卡方；— = 无法计算"),
     "得分": st.column_config.ProgressColumn("优先级得分", format="%.1f", min_value=0, max_value=100),
 }
 
 PROBLEM_CONFIG = {
     "problem": st.column_config.TextColumn("问题类型"),
     "n": st.column_config.NumberColumn("件数", format="%d"),
-    "E": st.column_config.NumberColumn("期望件数", format="%.2f"),
-    "PRR": st.column_config.NumberColumn("PRR", format="%.2f"),
-    "chi2": st.column_config.NumberColumn("χ²", format="%.1f"),
-    "EBGM": st.column_config.NumberColumn("EBGM", format="%.2f"),
-    "EB05": st.column_config.NumberColumn("EB05", format="%.2f"),
-    "EB95": st.column_config.NumberColumn("EB95", format="%.2f"),
+    "E": st.column_config.TextColumn("期望件数"),
+    "PRR": st.column_config.TextColumn("PRR"),
+    "chi2": st.column_config.TextColumn("χ²"),
+    "EBGM": st.column_config.TextColumn("EBGM"),
+    "EB05": st.column_config.TextColumn("EB05"),
+    "EB95": st.column_config.TextColumn("EB95"),
 }
 
 

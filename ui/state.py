@@ -17,7 +17,7 @@ back to them (``on_change``), and the URL is rewritten from them at the end.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import streamlit as st
 
@@ -37,8 +37,10 @@ W_PERIOD, W_PRESET = "gf_period", "gf_preset"
 W_LISTS = {Q_CAT: "gf_categories", Q_PLAT: "gf_platforms", Q_DIST: "gf_districts"}
 
 # Quick periods, counted back from the last day with data (so demo data from 2017 works too).
-PERIOD_PRESETS = ("全部时间", "最近 7 天", "最近 30 天", "最近 90 天", "最近 365 天",
-                  "最后一个自然月", "最后一个自然年")
+PERIOD_PRESETS = ("全部时间", "最近一个月", "最近一个季度", "最近一年", "最近 7 天", "最近 30 天", "最近 90 天",
+                  "最近 365 天", "最后一个自然月", "最后一个自然年")
+#: Complete calendar periods: months counted back from the latest complete month.
+_COMPLETE_MONTHS = {"最近一个月": 1, "最近一个季度": 3, "最近一年": 12}
 
 
 @st.cache_resource(show_spinner=False)
@@ -77,6 +79,7 @@ def _filter_options(_store: Store, key: str) -> dict[str, list]:
         return df["v"].astype(str).tolist()
     first, last = _store.date_range()
     return {
+        "undated": int(_store.scalar("SELECT count(*) FROM complaints WHERE received_at IS NULL")),
         "categories": values("category"),
         "platforms": values("platform_norm"),
         "districts": values("district"),
@@ -161,6 +164,8 @@ def preset_period(name: str, first: dt.date, last: dt.date) -> tuple[dt.date, dt
         ``(start, end)``, clipped to ``[first, last]``.
     """
     days = {"最近 7 天": 7, "最近 30 天": 30, "最近 90 天": 90, "最近 365 天": 365}
+    if name in _COMPLETE_MONTHS:
+        return _complete_months(_COMPLETE_MONTHS[name], first, last)
     if name == "全部时间":
         start = first
     elif name in days:
@@ -174,6 +179,21 @@ def preset_period(name: str, first: dt.date, last: dt.date) -> tuple[dt.date, dt
     return max(start, first), last
 
 
+def _complete_months(n: int, first: dt.date, last: dt.date) -> tuple[dt.date, dt.date]:
+    """The latest ``n`` complete calendar months (a quarter: the latest complete quarter) up to ``last``;
+    the whole data when it holds no complete period."""
+    following = last + dt.timedelta(days=1)
+    end = following.replace(day=1) - dt.timedelta(days=1)          # last day of the latest complete month
+    if n == 3:
+        while end.month % 3:
+            end = end.replace(day=1) - dt.timedelta(days=1)
+    months = end.year * 12 + end.month - 1 - (n - 1)
+    start = dt.date(months // 12, months % 12 + 1, 1)
+    if end < first:
+        return first, last
+    return max(start, first), end
+
+
 # -- session state <-> URL <-> widgets ---------------------------------------------------------
 
 def _url_params() -> dict[str, str | list[str]]:
@@ -185,13 +205,21 @@ def _url_params() -> dict[str, str | list[str]]:
     return params
 
 
-def _sync_state(opts: dict) -> Filters:
-    """Reconcile the session's canonical filters with the URL; returns the canonical filters."""
+def _sync_state(opts: dict, default_preset: str | None = None) -> Filters:
+    """Reconcile the session's canonical filters with the URL; returns the canonical filters.
+
+    A new session opened without a period in the URL starts from ``default_preset``.
+    """
     url = _url_params()
     written = st.session_state.get(_WRITTEN)
     state: Filters | None = st.session_state.get(_STATE)
     if state is None or (url and filters_to_query(filters_from_query(url)) != written):
         state = filters_from_query(url, options=opts)
+        if (default_preset and st.session_state.get(_STATE) is None and Q_START not in url and Q_END not in url
+                and opts.get("first") is not None):
+            start, end = preset_period(default_preset, opts["first"], opts["last"])
+            state = state.replace(start=None if start == opts["first"] else start,
+                                  end=None if end == opts["last"] else end)
         st.session_state[_STATE] = state
     return state
 
@@ -238,7 +266,11 @@ def _on_reset() -> None:
     st.session_state[_STATE] = Filters()
 
 
-def _write_url(state: Filters) -> None:
+def _write_url(state: Filters, opts: dict | None = None) -> None:
+    """Write the filters into the address, the period always with both days (open ends filled
+    from the data's first and last day), so a shared link shows the same period later."""
+    if opts and opts.get("first") is not None:
+        state = state.replace(start=state.start or opts["first"], end=state.end or opts["last"])
     wanted = filters_to_query(state)
     for key in FILTER_PARAMS:
         if key not in wanted:
@@ -249,7 +281,7 @@ def _write_url(state: Filters) -> None:
     st.session_state[_WRITTEN] = wanted
 
 
-def global_filters(store: Store, *, show_period: bool = True) -> Filters:
+def global_filters(store: Store, *, show_period: bool = True, default_preset: str | None = None) -> Filters:
     """Render the sidebar filters and return them as :class:`Filters`.
 
     Values start from the URL (so shared links open the same view), persist
@@ -259,6 +291,8 @@ def global_filters(store: Store, *, show_period: bool = True) -> Filters:
         store: the complaint store (its values fill the choices).
         show_period: show the period widget; when ``False`` the returned filters
             have no period, but the chosen period is kept for the other pages.
+        default_preset: the period of a new session opened without one in the URL
+            (one of :data:`PERIOD_PRESETS`; 总览 starts at 最近一个月).
 
     Returns:
         The filters; the period is concrete (the data's first/last day fill open
@@ -266,7 +300,7 @@ def global_filters(store: Store, *, show_period: bool = True) -> Filters:
     """
     opts = _filter_options(store, store_key(store))
     first, last = opts["first"], opts["last"]
-    state = _sync_state(opts)
+    state = _sync_state(opts, default_preset)
     _push_widgets(state, opts, show_period=show_period)
     sb = st.sidebar
     sb.markdown("### 全局筛选")
@@ -280,20 +314,57 @@ def global_filters(store: Store, *, show_period: bool = True) -> Filters:
               Q_DIST: ("所属区", "全部区")}
     for param, field in _LISTS.items():
         label, placeholder = labels[param]
-        sb.multiselect(label, opts[field], key=W_LISTS[param], placeholder=placeholder,
+        sb.multiselect(label, opts[field], key=W_LISTS[param], placeholder=placeholder, select_all=False,
                        on_change=_on_list_change, args=(param,))
     sb.button("重置筛选", key="gf_reset", on_click=_on_reset, width="stretch")
     state = st.session_state[_STATE]
-    _write_url(state)
+    _write_url(state, opts)
     if not show_period or first is None:
         return state.replace(start=None, end=None)
     return state.replace(start=state.start or first, end=state.end or last)
 
 
+def undated_count(store: Store) -> int:
+    """Complaints without a date (no date column, or an empty date): never inside a period."""
+    return _filter_options(store, store_key(store))["undated"]
+
+
+def with_undated(filters: Filters, store: Store) -> Filters:
+    """``filters`` with the period left open when it covers every dated day, so that the
+    complaints without a date are kept where no date is needed (search, browse)."""
+    opts = _filter_options(store, store_key(store))
+    first, last = opts["first"], opts["last"]
+    if first is None or ((filters.start or first) <= first and (filters.end or last) >= last):
+        return filters.replace(start=None, end=None)
+    return filters
+
+
 def link_query(**extra: str) -> dict[str, str]:
     """Query parameters carrying the current global filters, plus page-specific ``extra``."""
-    state = st.session_state.get(_STATE) or Filters()
-    return {**filters_to_query(state), **{k: v for k, v in extra.items() if v}}
+    written = st.session_state.get(_WRITTEN)
+    base = written if written is not None else filters_to_query(st.session_state.get(_STATE) or Filters())
+    return {**base, **{k: v for k, v in extra.items() if v}}
+
+
+def url_index(param: str, options: Sequence, fallback: int = 0) -> int:
+    """The index of the option a shared link names in ``?param=`` (compared as text), else ``fallback``.
+
+    Pass it as a widget's ``index=``: it counts when the widget is first drawn (a link opened).
+    """
+    raw = st.query_params.get(param)
+    names = [str(o) for o in options]
+    return names.index(raw) if raw in names else fallback
+
+
+def write_url_params(**values) -> None:
+    """Put a page's own choices in the address (``None`` or ``""`` removes the parameter)."""
+    for param, value in values.items():
+        text = None if value is None or value == "" else str(value)
+        if text is None:
+            if param in st.query_params:
+                del st.query_params[param]
+        elif st.query_params.get(param) != text:
+            st.query_params[param] = text
 
 
 def filter_page_link(page: str, *, label: str, icon: str | None = None, help: str | None = None,

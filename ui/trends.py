@@ -163,12 +163,27 @@ def sentence(text: str) -> str:
     return escape_markdown(text)
 
 
+def _one_decimal(value) -> str:
+    return "—" if value is None or pd.isna(value) else f"{value:,.1f}"
+
+
+def _alarm_line(upper, expected) -> str:
+    """预警线 as text: an EWMA already above its limit alarms at any count above 预期 (its line is then
+    the expected count itself), which the table says instead of repeating the number."""
+    if upper is None or pd.isna(upper):
+        return "—"
+    if expected is not None and not pd.isna(expected) and upper <= expected + 1e-9:
+        return "前期已超线，高于预期即预警"
+    return f"{upper:,.1f}"
+
+
 def alarm_table(frame: pd.DataFrame, freq: str) -> pd.DataFrame:
-    """The alarms as a Chinese table, newest first."""
+    """The alarms as a Chinese table, newest first (missing values as —)."""
     fmt = {"D": "%Y-%m-%d", "W": "%Y-%m-%d 起一周"}[freq]
     out = pd.DataFrame({
-        "时间": frame["period"].dt.strftime(fmt), "维度": frame["lens_value"], "投诉量": frame["count"],
-        "预期": frame["expected"].round(1), "预警线": frame["upper"].round(1),
+        "时间": frame["period"].dt.strftime(fmt), "维度": frame["lens_value"].fillna("—"), "投诉量": frame["count"],
+        "预期": [_one_decimal(v) for v in frame["expected"]],
+        "预警线": [_alarm_line(u, e) for u, e in zip(frame["upper"], frame["expected"])],
         "预警强度": frame["statistic"].round(2),
     })
     return out.iloc[::-1].reset_index(drop=True)

@@ -76,7 +76,7 @@ def run_key(store: Store, scope: ClusterScope, *, clusterer=None, random_state: 
 
         tokenizer = segment.Tokenizer()
     settings = {"model": store_model(clusterer=clusterer, random_state=random_state).run_params(),
-                "tokenizer": tokenizer.fingerprint}
+                "tokenizer": tokenizer.fingerprint, "personal_tokens": "dropped"}
     digest = hashlib.blake2b(json.dumps(settings, sort_keys=True, ensure_ascii=False).encode(),
                              digest_size=8).hexdigest()
     cache_key = f"{scope.key}|model={digest}"
@@ -345,7 +345,7 @@ def scope_documents(store: Store, scope: ClusterScope, *, tokenizer) -> tuple[pd
     where, params = scope.filters().where()
     metadata = scope_metadata(store, where, params)
     tokens = segment.load_tokens(store, tokenizer, where=where, params=params,
-                                 ensure=not store.read_only)
+                                 ensure=not store.read_only, drop_personal=True)
     by_id = dict(zip(tokens["complaint_id"], tokens["tokens"]))
     docs = [by_id.get(cid, "") for cid in metadata["complaint_id"].astype(str)]
     return metadata, docs

@@ -4,15 +4,44 @@ Functions take tidy DataFrames and return plotly figures; no computation here.""
 
 from __future__ import annotations
 
+import datetime as dt
+
+import numpy as np
 import plotly.graph_objects as go
 
-__all__ = ["FONT_FAMILY", "PALETTE", "apply_layout", "plotly_text", "plotly_texts"]
+__all__ = ["FONT_FAMILY", "PALETTE", "DATE_TICKS", "apply_layout", "plotly_text", "plotly_texts"]
 
 FONT_FAMILY = '"Noto Sans CJK SC", "Microsoft YaHei", "PingFang SC", "SimHei", sans-serif'
 PALETTE = [
     "#c0392b", "#2980b9", "#27ae60", "#8e44ad", "#d35400",
     "#16a085", "#f39c12", "#2c3e50", "#7f8c8d", "#e84393",
 ]
+
+
+_DAY_MS = 86_400_000
+#: Chinese date ticks at every zoom (plotly's own are English: "Jan 2016").
+DATE_TICKS = [
+    {"dtickrange": [None, _DAY_MS], "value": "%-m月%-d日 %H:%M"},
+    {"dtickrange": [_DAY_MS, "M1"], "value": "%-m月%-d日"},
+    {"dtickrange": ["M1", "M12"], "value": "%Y年%-m月"},
+    {"dtickrange": ["M12", None], "value": "%Y年"},
+]
+
+
+def _is_dates(values) -> bool:
+    if values is None or len(values) == 0:
+        return False
+    first = values[0]
+    return isinstance(first, (dt.date, np.datetime64)) or (
+        isinstance(first, str) and len(first) >= 7 and first[4] == "-" and first[:4].isdigit())
+
+
+def _chinese_dates(fig: go.Figure) -> None:
+    """Chinese tick labels and hover dates on the x axes that hold dates."""
+    axes = {getattr(trace, "xaxis", None) or "x" for trace in fig.data if _is_dates(getattr(trace, "x", None))}
+    for axis in axes:
+        name = "xaxis" if axis == "x" else f"xaxis{axis[1:]}"
+        fig.update_layout({name: {"tickformatstops": DATE_TICKS, "hoverformat": "%Y年%-m月%-d日"}})
 
 
 def apply_layout(fig: go.Figure, *, title: str | None = None, height: int = 380) -> go.Figure:
@@ -27,6 +56,7 @@ def apply_layout(fig: go.Figure, *, title: str | None = None, height: int = 380)
         hoverlabel={"font_family": FONT_FAMILY},
         template="plotly_white",
     )
+    _chinese_dates(fig)
     return fig
 
 

@@ -40,7 +40,7 @@ def top_changes_figure(frame: pd.DataFrame, *, title: str | None = None,
     Returns:
         Bars largest on top (red: rose against the previous period, blue:
         fell, grey: unchanged), a marker at the previous period's count, the
-        change as text beside each bar.
+        change as text right of the bar or the marker, whichever ends further right.
     """
     rows = frame.iloc[::-1]
     colors = [RISE_COLOR if c > 0 else FALL_COLOR if c < 0 else FLAT_COLOR for c in rows["change"]]
@@ -49,7 +49,6 @@ def top_changes_figure(frame: pd.DataFrame, *, title: str | None = None,
     fig = go.Figure()
     fig.add_bar(
         x=rows["current"], y=names, orientation="h", name="本期", marker_color=colors, showlegend=False,
-        text=labels, textposition="outside", cliponaxis=False,
         customdata=list(zip(rows["previous"], rows["share"])),
         hovertemplate="%{y}<br>本期 %{x:,} 件（占 %{customdata[1]:.1f}%）"
                       "<br>上期 %{customdata[0]:,} 件<extra></extra>",
@@ -59,6 +58,11 @@ def top_changes_figure(frame: pd.DataFrame, *, title: str | None = None,
         marker={"symbol": "line-ns-open", "size": 18, "line": {"width": 3},
                 "color": PREVIOUS_COLOR},
         hovertemplate="%{y}<br>上期 %{x:,} 件<extra></extra>",
+    )
+    # the change beside the longer of bar and previous-period tick, so the two never overlap
+    fig.add_scatter(
+        x=[max(c, p) for c, p in zip(rows["current"], rows["previous"])], y=names, mode="text", text=labels,
+        textposition="middle right", showlegend=False, hoverinfo="skip", cliponaxis=False, name="变化",
     )
     peak = max([0, *rows["current"].tolist(), *rows["previous"].tolist()])
     fig.update_xaxes(title_text="投诉件数", range=[0, peak * 1.3 + 1], tickformat=",d")

@@ -615,3 +615,13 @@ def test_browse_explanation_masks_evidence_merchant_and_product():
     for raw in ("13812345678", "13912345678", "310104199001011233"):
         assert raw not in text
     assert "138\\*\\*\\*\\*5678" in text and "139\\*\\*\\*\\*5678" in text
+
+
+def test_model_evidence_is_whole_words_never_stop_words(model):
+    """Issue 15 item 15: evidence like 了、的、了优衣库 (a stop word, or two tokens run together) is never shown."""
+    docs = ["了 热水器 的 安装 了 师傅 的", "洗发水 了 头发 的 了", "作者 的 写 得 了 精彩"]
+    for doc, evidence in zip(docs, model.predict(docs)["category_evidence"]):
+        terms = evidence_terms(evidence)
+        assert terms, evidence
+        for term in terms:
+            assert term in doc.split() and len(term) >= 2 and term not in {"了", "的", "得"}, evidence

@@ -177,3 +177,17 @@ def test_plan_notes_name_the_exporter_unmasked(plan_and_notes):
     notes = export.plan_notes(store, result, now=dt.datetime(2018, 1, 5, 9, 30), made_by=who)
     assert notes["项目"].tolist()[:2] == ["生成时间", "导出人"]
     assert notes["内容"].iloc[1] == who                          # an e-mail login is who exported, not masked
+
+
+def test_plan_notes_read_as_plain_chinese(plan_and_notes):
+    """Issue 15 item 11: 汇总粒度 in words, weights 0.40, no JSON and no 0.4000000000000001."""
+    store, result, *_ = plan_and_notes
+    notes = export.plan_notes(store, result, extra={"权重": sampling.Weights().normalised(), "类别": ["食品", "药品"],
+                                                    "重复投诉合并计数": True})
+    info = dict(zip(notes["项目"], notes["内容"]))
+    assert info["汇总粒度"] == "类别 × 商品/品牌 × 平台"
+    weights = sampling.Weights().normalised()
+    assert info["权重"] == "、".join(f"{sampling.WEIGHT_LABELS[k]} {v:.2f}" for k, v in weights.items())
+    assert info["类别"] == "食品、药品" and info["重复投诉合并计数"] == "是"
+    for value in notes["内容"].astype(str):
+        assert "{" not in value and "000000" not in value, value

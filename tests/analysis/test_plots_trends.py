@@ -129,3 +129,16 @@ def test_lift_bars_axis_is_not_squeezed_by_a_huge_interval():
     pad = 0.08 * (300 + 99)
     assert hi == pytest.approx(300 + pad)               # 3 × the largest bar (100 %), not 39,900 %
     assert lo == pytest.approx(-99 - pad)
+
+
+def test_date_axes_speak_chinese():
+    """Issue 15 item 11: date ticks read 2016年1月, not Jan 2016; a numeric axis is left alone."""
+    fig = tp.trend_figure(_series({"全部": [4, 2, 1, 0, 2, 3]}))
+    stops = {tuple(s.dtickrange): s.value for s in fig.layout.xaxis.tickformatstops}
+    assert stops[("M1", "M12")] == "%Y年%-m月" and stops[("M12", None)] == "%Y年"
+    assert fig.layout.xaxis.hoverformat == "%Y年%-m月%-d日"
+    many = tp.small_multiples(_series({"甲": [1, 2, 3, 4, 5, 6], "乙": [6, 5, 4, 3, 2, 1]}))
+    assert all(many.layout[name].tickformatstops for name in ("xaxis", "xaxis2"))
+    bars = tp.lift_bars(pd.DataFrame({"label": ["全部"], "lift": [1.5], "ci_low": [1.2], "ci_high": [2.0],
+                                      "count": [9], "expected": [6.0]}))
+    assert not bars.layout.xaxis.tickformatstops

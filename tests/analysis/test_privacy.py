@@ -319,3 +319,17 @@ def test_every_email_is_masked(local, at, domain, before):
     assert local[0] + "***" + at + domain in masked
     if len(local) > 1:
         assert local + at not in masked
+
+
+def test_drop_personal_tokens_keeps_only_what_the_masked_text_shows():
+    from analysis import privacy
+
+    text = "姓名：张伟，邮箱 ZhangWei@qq.com，地址：上海市浦东新区世纪大道100号，手机13812345678，水壶漏电"
+    tokens = "姓名 张伟 邮箱 zhangwei qq com 地址 上海市 浦东新区 世纪大道 100 号 手机 13812345678 水壶 漏电"
+    kept = privacy.drop_personal_tokens(tokens, text).split()
+    assert {"张伟", "zhangwei", "世纪大道", "13812345678"}.isdisjoint(kept)
+    assert {"漏电", "水壶", "姓名", "上海市", "浦东新区"} <= set(kept)
+    # nothing to mask: tokens unchanged; missing text or tokens never fail
+    assert privacy.drop_personal_tokens("水壶 漏电", "水壶漏电") == "水壶 漏电"
+    assert privacy.drop_personal_tokens(None, None) == ""
+    assert privacy.drop_personal_tokens("水壶", None) == "水壶"

@@ -259,3 +259,15 @@ def test_cli_report_on_an_empty_store(tmp_path, capsys):
     assert main(["report", "--db", str(tmp_path / "empty.duckdb"), "--xlsx", str(tmp_path / "x.xlsx")]) == 2
     assert "数据库中还没有投诉数据" in capsys.readouterr().err
     assert not (tmp_path / "x.xlsx").exists()
+
+
+def test_briefing_over_more_than_a_year_has_no_nan_and_no_overlapping_yoy(store):
+    """Issue 15 items 7 and 11: no nan/None, no 同比 against an overlapping window, no fingerprint hash."""
+    whole = Filters(start=D(2015, 1, 1), end=D(2017, 11, 30))
+    html_text = report.briefing_html(store, whole, generated_at=STAMP, include_plotlyjs=False)
+    visible = re.sub(r"<[^>]+>", " ", html_text)
+    assert not re.search(r"\bnan\b|\bNone\b|NaN", visible)
+    assert "不作同比" in visible and "去年同期（与本期重叠，不作同比）" in visible
+    kpi = re.search(r"<td>投诉量（件）</td>(.*?)</tr>", html_text).group(1)
+    assert kpi.rstrip().endswith('<td class="num">—</td>')          # 同比 cell
+    assert "数据指纹" not in visible and store.contents_key() not in html_text

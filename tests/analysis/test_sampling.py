@@ -513,3 +513,39 @@ def test_add_sampling_candidates_from_a_cluster(tmp_path):
         assert rows["source"].str.endswith("（全部类别 × 全部平台）").all()
         assert sampling.add_sampling_candidates(store, result, powerbank) == 0
         assert len(sampling.load_candidates(store)) == 4
+
+
+def test_evidence_terms_drop_personal_data(hand_store):
+    """One complainant dominating a unit: their name and e-mail never become 主要问题用语."""
+    hand_store.con.execute(
+        "UPDATE complaints SET text = text || '联系人：欧阳娜娜，邮箱 nana@qq.com' WHERE complaint_id IN "
+        "(SELECT complaint_id FROM complaints_enriched WHERE problem = '安全隐患')")
+    hand_store.con.execute(
+        "INSERT INTO tokens SELECT text_hash, 'fp1', '烧水 壶底 漏电 联系人 欧阳娜娜 邮箱 nana qq' "
+        "FROM complaints_enriched WHERE problem = '安全隐患'")
+    r = sampling.score_units(hand_store, filters=NOV)
+    kettle_uid = int(_unit(r, "电热水壶A").uid)
+    terms = sampling.target_evidence(hand_store, r, kettle_uid).terms["term"].tolist()
+    assert "漏电" in terms and "联系人" in terms
+    assert "欧阳娜娜" not in terms and "nana" not in terms
+
+
+def test_candidates_respect_top_and_quotas_and_can_be_removed(hand_store):
+    """Issue 15 item 3: candidates count towards the number of targets and the quotas, the rest is listed apart."""
+    hand_store.con.execute("INSERT INTO sampling_candidates VALUES ('服装鞋帽', '运动鞋C', '京东', NULL, "
+                           "'聚类：退货难', TIMESTAMP '2018-01-02 10:00')")
+    hand_store.con.execute("INSERT INTO sampling_candidates VALUES ('食品', '牛奶D', '拼多多', NULL, "
+                           "'聚类：变质', TIMESTAMP '2018-01-02 10:00')")
+    r = sampling.score_units(hand_store, filters=NOV)
+    cands = sampling.load_candidates(hand_store)
+    plan = sampling.select_targets(r, categories=[], top=2, candidates=cands)
+    # the two candidates take the two places; ranked 电热水壶A and 口红B do not fit
+    assert plan["product"].tolist() == ["牛奶D", "运动鞋C"]
+    assert plan["source"].tolist() == ["评分排名＋聚类页推荐", "聚类页推荐"]
+    assert sampling.unplaced_candidates(plan, cands).empty
+    plan = sampling.select_targets(r, categories=[], top=3, candidates=cands, category_quota={"服装鞋帽": 0, "*": 5})
+    assert "运动鞋C" not in plan["product"].tolist() and len(plan) == 3
+    apart = sampling.unplaced_candidates(plan, cands)
+    assert apart["product"].tolist() == ["运动鞋C"]
+    assert sampling.remove_candidates(hand_store, apart) == 1
+    assert sampling.load_candidates(hand_store)["product"].tolist() == ["牛奶D"]

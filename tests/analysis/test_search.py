@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from analysis.enrich import ensure_enriched
 from analysis.errors import UserError
-from analysis.search import And, Not, Or, Term, highlight_spans, parse_query, query_terms, search
+from analysis.search import And, Not, Or, Term, highlight_spans, no_match_reason, parse_query, query_terms, search
 from analysis.segment import Tokenizer
 from analysis.store import Filters, Store, text_hash
 
@@ -156,3 +156,28 @@ def test_matches_are_reused_and_follow_new_complaints_and_tokens(tmp_path, token
         assert ids(s, tokenizer, "NOT 漏电") == ["B", "C", "D", "E"]
         assert ids(s, tokenizer, '"漏电"') == ["A", "B", "F"]  # quotes read the text itself
         assert ids(s, tokenizer, '漏电 OR "差点"') == ["A", "B", "F"]
+
+
+def test_titles_products_phrases_and_why_nothing_matched(tmp_path, tokenizer):
+    """Issue 15 item 4: the title and the product are searched too; a query finding nothing says why."""
+    with Store(tmp_path / "t.duckdb") as s:
+        rows = [("T1", "快递三天没动，客服不回复", "物流延误", "电热水壶", dt.datetime(2024, 11, 1)),
+                ("T2", "电热水壶漏电，手被电麻", "电热水壶漏电", "电热水壶", dt.datetime(2024, 11, 2)),
+                ("T3", "冰箱不制冷", None, None, dt.datetime(2024, 11, 3))]
+        with s.transaction() as cur:
+            for i, (cid, text, title, product, when) in enumerate(rows):
+                cur.execute(
+                    "INSERT INTO complaints (complaint_id, received_at, text, title, product, content_hash, "
+                    "text_hash, import_id, source_row) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?)",
+                    [cid, when, text, title, product, text_hash(cid + text), text_hash(text), i])
+        ensure_enriched(s, tokenizer=tokenizer)
+        assert ids(s, tokenizer, "物流延误") == ids(s, tokenizer, "物流") == ["T1"]   # in the title only
+        assert ids(s, tokenizer, "NOT 物流") == ["T2", "T3"]
+        assert ids(s, tokenizer, '"电热水壶漏电"') == ["T2"]                           # a phrase of the title
+        assert ids(s, tokenizer, "热水壶 -漏电") == ["T1"]                             # the product name
+        assert no_match_reason(s, '"漏电起火"', tokenizer=tokenizer).startswith("「漏电起火」在全部投诉")
+        assert "同时满足" in no_match_reason(s, "冰箱 漏电", tokenizer=tokenizer)
+        december = Filters(start=dt.date(2024, 12, 1), end=dt.date(2024, 12, 31))
+        assert ids(s, tokenizer, "冰箱", filters=december) == []
+        assert "全部数据中有 1 件" in no_match_reason(s, "冰箱", tokenizer=tokenizer)
+        assert no_match_reason(s, "", tokenizer=tokenizer) is None

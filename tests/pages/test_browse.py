@@ -115,7 +115,9 @@ def test_bad_query_shows_a_message(filled):
 def test_no_result_and_paging(filled):
     at = open_page()
     at.text_input(key="br_query").input("不存在的词").run()
-    assert "没有符合条件的投诉" in at.info[0].value
+    assert "「不存在的词」在全部投诉的标题、正文和商品名称中都没有出现" in at.info[0].value  # says why
+    at.text_input(key="br_query").input("冰箱 漏电").run()
+    assert "没有投诉同时满足全部条件" in at.info[0].value
     at.text_input(key="br_query").input("").run()
     at.selectbox(key="br_page_size").select(20).run()
     assert at.number_input(key="br_page").value == 1
@@ -184,3 +186,61 @@ def test_complaint_list_download_for_the_filters(filled):
     text = data.decode("utf-8-sig")
     assert text.splitlines()[0].split(",") == list(complaint_list.COLUMNS.values())
     assert "T2" in text and "T5" in text and "T1" not in text
+
+
+def test_the_picker_follows_a_new_search(filled):
+    """Issue 15 item 13: after a search the picker shows the complaint the detail shows (the first result)."""
+    at = open_page()
+    at.selectbox(key="br_selected").set_value(1).run()
+    at.text_input(key="br_query").input("电热水壶 OR 洗发水").run()   # T3, T2, T1: row 1 exists again
+    assert not at.exception
+    picker = at.selectbox(key="br_selected")
+    assert picker.value == 0
+    assert picker.format_func(picker.value).startswith("2024-11-03")
+    assert "假货" in markdown(at)
+
+
+def test_the_keyword_is_in_the_address(filled):
+    """Issue 15 item 8: ?q= opens the same search, and a new keyword is written into the address."""
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params["q"] = "冰箱"
+    at.switch_page("pages/browse.py")
+    at.run()
+    assert at.text_input(key="br_query").value == "冰箱" and len(at.dataframe[0].value) == 1
+    at.text_input(key="br_query").input("漏电").run()
+    assert at.query_params["q"] == "漏电"
+
+
+def test_undated_complaints_are_listed_and_counted(filled):
+    """Issue 15 item 6: a complaint without a date is found by search and browse, and counted on 总览."""
+    with Store(filled) as store, store.transaction() as cur:
+        text = "无日期的投诉：微波炉漏电"
+        cur.execute("INSERT INTO complaints (complaint_id, received_at, text, content_hash, text_hash, import_id, "
+                    "source_row) VALUES ('U1', NULL, ?, ?, ?, 2, 2)", [text, text_hash("U1" + text), text_hash(text)])
+    at = open_page()
+    assert not at.exception
+    assert len(at.dataframe[0].value) == 6
+    assert any("无日期投诉 1 件" in c.value for c in at.caption)
+    at.text_input(key="br_query").input("微波炉").run()
+    assert len(at.dataframe[0].value) == 1
+    overview = AppTest.from_file(APP, default_timeout=120)
+    overview.switch_page("pages/overview.py")
+    overview.run()
+    assert not overview.exception
+    assert any("无日期 1 件" in c.value for c in overview.caption)
+
+
+def test_no_english_select_all_in_the_pickers(filled):
+    """Issue 15 item 11: multiselects never offer Streamlit's English "Select all"."""
+    at = open_page()
+    assert len(at.multiselect) >= 4
+    assert all(m.proto.select_all == 0 for m in at.multiselect)
+
+
+def test_a_missing_district_reads_a_dash(filled):
+    """Issue 15 item 12: no literal None in 所属区."""
+    with Store(filled) as store:
+        store.con.execute("UPDATE complaints SET district = NULL WHERE complaint_id = 'T4'")
+    at = open_page()
+    districts = at.dataframe[0].value["district"].tolist()
+    assert "—" in districts and None not in districts

@@ -334,3 +334,16 @@ def test_new_complaints_join_the_clusters_and_recluster_on_request(filled):
     assert not any("新增" in i.value for i in at.info)
     table = at.dataframe[0].value
     assert table.loc[table["label"] == "酒店超售", "size"].tolist() == [60]
+
+
+def test_the_scope_is_in_the_address(filled):
+    """Issue 15 item 8: a shared link opens the same scope; a scope change is written into the address."""
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params.update({"cl_plat": "京东", "cl_k": "3"})
+    at.switch_page("pages/clusters.py")
+    at.run()
+    assert not at.exception
+    assert at.selectbox(key="cl_platform").value == "京东" and at.selectbox(key="cl_k").value == 3
+    assert at.query_params["cl_plat"] == "京东" and at.query_params["cl_k"] == "3"
+    at.selectbox(key="cl_k").set_value("自动").run()
+    assert "cl_k" not in at.query_params and at.query_params["cl_plat"] == "京东"

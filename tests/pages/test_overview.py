@@ -61,8 +61,8 @@ def test_links_carry_the_filters(filled):
     assert not at.exception
     links = {p.proto.page: parse_qs(p.proto.query_string) for p in at.page_link}
     trends = next(q for page, q in links.items() if "trends" in page)
-    # 2017-11-30 is the store's last day: an open end, left out of the link
-    assert trends == {"from": ["2017-11-01"], "cat": ["家用电器,食品"]}
+    # 2017-11-30 is the store's last day: still in the link, which keeps its period when data is added
+    assert trends == {"from": ["2017-11-01"], "to": ["2017-11-30"], "cat": ["家用电器,食品"]}
     assert sum(q == trends for q in links.values()) == 4
     assert metrics(at)["投诉量"][0] == "6 件"           # C01–C04 家用电器 + C06 C07 食品
 
@@ -117,3 +117,22 @@ def test_new_imports_since_last_seen_are_announced_per_session(filled):
     assert notes and "新导入 3 件，其中 1 件属于本期" in notes[0]
     at.button(key="ov_seen_ok").click().run()
     assert not any("自上次查看以来" in i.value for i in at.info)
+
+
+def test_a_new_visit_opens_on_the_latest_complete_month(filled):
+    """Issue 15 item 9: without a period in the link, 总览 shows the latest complete month with its 环比."""
+    at = open_overview()
+    assert not at.exception
+    assert at.date_input(key="gf_period").value == (dt.date(2017, 11, 1), dt.date(2017, 11, 30))
+    assert at.query_params["from"] == "2017-11-01" and at.query_params["to"] == "2017-11-30"
+    assert metrics(at)["投诉量"][1] not in (None, "")             # a 环比 against October
+    assert "最近一个季度" in at.selectbox(key="gf_preset").options
+
+
+def test_the_yoy_text_is_not_squeezed_into_the_card(filled):
+    """Issue 15 item 12: the KPI card keeps 较上期 only; 同比 is written in full under it."""
+    at = open_overview(NOV)
+    assert not at.exception
+    complaints = next(m for m in at.metric if m.label == "投诉量")
+    assert "同比" not in complaints.proto.delta_description
+    assert any(c.value.startswith(("同比 ", "去年同期无数据", "时段超过一年")) for c in at.caption)

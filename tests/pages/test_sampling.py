@@ -90,7 +90,24 @@ def test_candidates_from_cluster_page_are_shown(db):
     at = _app(NOV)
     plan = _plan(at)
     assert plan.set_index("商品/品牌").loc["运动鞋C", "来源"] == "聚类页推荐"
-    assert any("聚类页推荐的候选商品（1 个）" in e.label for e in at.expander)
+    assert any("聚类页推荐的候选商品（1 个，1 个已纳入清单）" in e.label for e in at.expander)
+
+
+def test_candidates_count_towards_the_targets_and_are_listed_apart(db):
+    """Issue 15 item 3: 2 targets and 2 candidates give 2 rows; a candidate over its quota is 未纳入 and in 说明."""
+    _fill(db, builders.hand_rows())
+    store = Store(db)
+    store.con.execute("INSERT INTO sampling_candidates VALUES ('服装鞋帽', '运动鞋C', '京东', NULL, '聚类：退货难', now())")
+    store.con.execute("INSERT INTO sampling_candidates VALUES ('食品', '牛奶D', '拼多多', NULL, '聚类：变质', now())")
+    store.close()
+    at = _app(NOV)
+    at.multiselect(key="smp_categories").set_value([]).run()
+    at.number_input(key="smp_top").set_value(1).run()
+    assert not at.exception
+    assert _plan(at)["商品/品牌"].tolist() == ["牛奶D"]
+    cands = next(df.value for df in at.dataframe if "状态" in df.value.columns)
+    assert dict(zip(cands["商品"], cands["状态"])) == {"运动鞋C": "未纳入", "牛奶D": "已纳入"}
+    assert any(b.key == "smp_cands_remove" for b in at.button)
 
 
 def test_fallback_note_and_masked_names(db):
@@ -151,3 +168,22 @@ def test_chart_labels_are_masked_and_never_plotly_markup(db):
     shown = next(y for y in labels if y.startswith("1. "))
     assert shown == "1. 智能电热水壶X9&lt;a href='http://e.com'&gt;138****5678&lt;/a&gt; @ 淘宝"
     assert "13812345678" not in " ".join(_plan(at)["商品/品牌"].astype(str))
+
+
+def test_tables_show_a_dash_never_none(db):
+    """Issue 15 item 12: PRR/χ²/EB05 that cannot be computed read —, never None or nan."""
+    _fill(db, builders.hand_rows())
+    at = _app(NOV)
+    for frame in at.dataframe:
+        text = frame.value.astype(str).to_string()
+        assert "None" not in text and "nan" not in text and "NaN" not in text
+    import math
+
+    import pandas as pd
+
+    from ui import sampling as sampling_ui
+
+    problems = pd.DataFrame({"problem": ["商品质量"], "n": [1], "E": [0.5], "PRR": [math.nan], "chi2": [None],
+                             "EBGM": [1.0], "EB05": [math.inf], "EB95": [2.0]})
+    shown = sampling_ui.problem_table(problems).iloc[0]
+    assert (shown["PRR"], shown["chi2"], shown["EB05"], shown["E"]) == ("—", "—", "∞", "0.50")

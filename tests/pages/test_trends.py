@@ -65,7 +65,7 @@ def test_default_view_trend_alarms_event_study_and_overlay(db):
     drivers = table(at, "窗口投诉量")
     assert drivers["名称"].tolist() == ["家用电器", "拼多多", "电热水壶 客服138****5678"]
     assert drivers["增量"].tolist() == [40.0, 40.0, 40.0]
-    assert dict(at.query_params) == {"t_preset": "sidebar", "t_int": "W", "t_lens": "none", "t_alarm": "ewma",
+    assert dict(at.query_params) == {"from": "2022-01-01", "to": "2023-12-31", "t_preset": "sidebar", "t_int": "W", "t_lens": "none", "t_alarm": "ewma",
                                      "t_promo": "双十一", "t_year": "2023"}
 
 
@@ -160,3 +160,18 @@ def test_a_promotion_added_to_the_calendar_is_offered(db, tmp_path, monkeypatch)
     assert at.selectbox(key="w_t_promo").value == PROMOTION
     sentence = next(t for t in texts(at.markdown) if t.startswith(f"2017年{PROMOTION}"))
     assert f"投诉 {3 * now.main_days} 件，较去年同期增长" in sentence
+
+
+def test_alarm_table_never_repeats_the_expected_count_as_the_alarm_line():
+    """Issue 15 item 12: an EWMA already over its limit has 预警线 = 预期 (358.6/358.6); the table says why."""
+    import pandas as pd
+
+    from ui import trends as trends_ui
+
+    frame = pd.DataFrame({"period": pd.to_datetime(["2017-11-06", "2017-11-13"]), "lens_value": ["全部", None],
+                          "count": [420, 500], "expected": [358.6, 358.6], "upper": [401.25, 358.6],
+                          "statistic": [1.2, 1.8]})
+    table = trends_ui.alarm_table(frame, "W")
+    assert table["预警线"].tolist() == ["前期已超线，高于预期即预警", "401.2"]
+    assert table["预期"].tolist() == ["358.6", "358.6"] and table["维度"].tolist() == ["—", "全部"]
+    assert "None" not in table.to_string() and "nan" not in table.to_string()

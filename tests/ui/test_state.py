@@ -74,9 +74,21 @@ def test_query_parsing_against_options_clamps_and_drops_unknown_values():
     ("最近 365 天", (D(2017, 1, 1), D(2017, 12, 31))),
     ("最后一个自然月", (D(2017, 12, 1), D(2017, 12, 31))),
     ("最后一个自然年", (D(2017, 1, 1), D(2017, 12, 31))),
+    ("最近一个月", (D(2017, 12, 1), D(2017, 12, 31))),
+    ("最近一个季度", (D(2017, 10, 1), D(2017, 12, 31))),
+    ("最近一年", (D(2017, 1, 1), D(2017, 12, 31))),
 ])
 def test_preset_periods_count_back_from_the_last_day(name, expected):
     assert preset_period(name, D(2016, 1, 1), D(2017, 12, 31)) == expected
+
+
+def test_complete_periods_skip_an_unfinished_month():
+    """Issue 15 item 9: 最近一个月/季度/一年 are complete calendar periods before an unfinished month."""
+    first, last = D(2016, 1, 1), D(2017, 11, 20)
+    assert preset_period("最近一个月", first, last) == (D(2017, 10, 1), D(2017, 10, 31))
+    assert preset_period("最近一个季度", first, last) == (D(2017, 7, 1), D(2017, 9, 30))
+    assert preset_period("最近一年", first, last) == (D(2016, 11, 1), D(2017, 10, 31))
+    assert preset_period("最近一个月", D(2017, 11, 3), last) == (D(2017, 11, 3), last)   # no complete month
 
 
 def test_preset_period_is_clipped_to_the_data_and_rejects_unknown_names():
@@ -107,23 +119,25 @@ def test_no_query_params_means_the_whole_store(store_env):
     at = AppTest.from_file(APP, default_timeout=30).run()
     assert not at.exception
     assert texts(at)["start"] == "2016-06-18" and texts(at)["end"] == "2017-11-30"
-    assert dict(at.query_params) == {}
+    # issue 15 item 8: both days are in the address, so the link keeps its period when data is added
+    assert dict(at.query_params) == {"from": "2016-06-18", "to": "2017-11-30"}
+    assert texts(at)["link"] == "[('from', '2016-06-18'), ('to', '2017-11-30')]"
 
 
 def test_widget_changes_update_the_url(store_env):
     at = AppTest.from_file(APP, default_timeout=30).run()
     at.multiselect(key="gf_districts").set_value(["浦东新区", "黄浦区"]).run()
-    assert dict(at.query_params) == {"dist": "浦东新区,黄浦区"}
+    assert dict(at.query_params) == {"from": "2016-06-18", "to": "2017-11-30", "dist": "浦东新区,黄浦区"}
     at.date_input(key="gf_period").set_value((D(2017, 10, 2), D(2017, 10, 31))).run()
     assert dict(at.query_params) == {"from": "2017-10-02", "to": "2017-10-31", "dist": "浦东新区,黄浦区"}
     assert texts(at)["start"] == "2017-10-02"
     at.selectbox(key="gf_preset").set_value("最近 7 天").run()
     assert texts(at)["start"] == "2017-11-24" and texts(at)["end"] == "2017-11-30"
     assert at.date_input(key="gf_period").value == (D(2017, 11, 24), D(2017, 11, 30))
-    assert dict(at.query_params) == {"from": "2017-11-24", "dist": "浦东新区,黄浦区"}
+    assert dict(at.query_params) == {"from": "2017-11-24", "to": "2017-11-30", "dist": "浦东新区,黄浦区"}
     assert at.selectbox(key="gf_preset").value is None
     at.button(key="gf_reset").click().run()
-    assert dict(at.query_params) == {}
+    assert dict(at.query_params) == {"from": "2016-06-18", "to": "2017-11-30"}
     assert at.multiselect(key="gf_districts").value == []
 
 
@@ -134,8 +148,8 @@ def test_filters_survive_a_navigation_that_drops_the_query_string(store_env):
     at.query_params.clear()          # e.g. the sidebar navigation to another page
     at.run()
     assert texts(at)["categories"] == "食品" and texts(at)["start"] == "2017-11-01"
-    assert dict(at.query_params) == {"from": "2017-11-01", "cat": "食品"}
-    assert texts(at)["link"] == "[('cat', '食品'), ('from', '2017-11-01')]"
+    assert dict(at.query_params) == {"from": "2017-11-01", "to": "2017-11-30", "cat": "食品"}
+    assert texts(at)["link"] == "[('cat', '食品'), ('from', '2017-11-01'), ('to', '2017-11-30')]"
 
 
 def test_a_new_link_in_the_same_session_wins_over_the_session(store_env):
@@ -147,7 +161,7 @@ def test_a_new_link_in_the_same_session_wins_over_the_session(store_env):
     at.run()
     assert texts(at)["categories"] == "" and texts(at)["platforms"] == "淘宝"
     assert at.multiselect(key="gf_categories").value == []
-    assert dict(at.query_params) == {"plat": "淘宝"}
+    assert dict(at.query_params) == {"from": "2016-06-18", "to": "2017-11-30", "plat": "淘宝"}
 
 
 # -- open_page --------------------------------------------------------------------------------

@@ -197,3 +197,21 @@ def test_run_notes_say_what_changed_and_that_all_categories_are_mixed():
     assert notes[0] == "本范围自上次聚类新增 30 件（20%），建议重新聚类。"
     assert notes[1].startswith("重新聚类：新出现 1 个聚类（漏电），消失 0 个；")
     assert "不先按类别分开" in cluster.run_notes(dataclasses.replace(base, scope=ClusterScope()))[0]
+
+
+def test_labels_never_show_personal_data(tmp_path, planted, tokenizer):
+    """One person's complaints dominating a cluster: their name, e-mail and road stay out of the labels."""
+    from analysis.store import Store
+
+    frame = planted.copy()
+    hotel = frame["group"] == "hotel"
+    frame.loc[hotel, "text"] = frame.loc[hotel, "text"] + "联系人：欧阳娜娜，邮箱 nana.ouyang@qq.com，地址：上海市浦东新区世纪大道100号"
+    st = Store(tmp_path / "people.duckdb")
+    try:
+        fill_store(st, frame)
+        result = cluster.run_clustering(st, tokenizer=tokenizer)
+        shown = result.clusters[["label", "label_terms", "term_scores", "match_keys"]].to_string()
+    finally:
+        st.close()
+    for personal in ("娜娜", "nana", "ouyang", "世纪", "大道"):  # the surname stays, as in 欧阳**
+        assert personal not in shown
