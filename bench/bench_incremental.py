@@ -117,7 +117,8 @@ def child_day(path: str, db: str) -> dict:
         "OR b.platform_norm IS DISTINCT FROM e.platform_norm").fetchone()[0]
     out = {"seconds": seconds, "cpu": cpu, "import_seconds": imported - started,
            "enrich_seconds": seconds - (imported - started), "imported": result.imported,
-           "classified": stats["classified"], "assigned": stats.get("assigned", 0),
+           "classified": stats["classified"],
+           "assigned": int((stats.get("assigned") or {}).get("assigned", 0)),  # cluster.assign_new's counts
            "repeats_computed": bool(stats.get("repeats", {}).get("computed")),
            "repeats_seconds": stats.get("repeats_seconds", 0.0),
            "past": int(cur.execute("SELECT count(*) FROM _before").fetchone()[0]), "changed": int(changed)}
