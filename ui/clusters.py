@@ -139,7 +139,8 @@ def members(_store: Store, key: str, scope: ClusterScope, clusterer, cluster_id:
     frame = cluster.cluster_members(_store, _result(_store, key, scope, clusterer), cluster_id, limit=300)
     for column in ("product", "merchant"):
         if column in frame:
-            frame[column] = mask_series(frame[column].astype(object))
+            masked = mask_series(frame[column].astype(object))
+            frame[column] = masked.where(masked.notna(), "—")  # a missing name reads —, never None
     return frame
 
 

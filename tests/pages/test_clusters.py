@@ -347,3 +347,18 @@ def test_the_scope_is_in_the_address(filled):
     assert at.query_params["cl_plat"] == "京东" and at.query_params["cl_k"] == "3"
     at.selectbox(key="cl_k").set_value("自动").run()
     assert "cl_k" not in at.query_params and at.query_params["cl_plat"] == "京东"
+
+
+def test_a_missing_product_or_merchant_reads_a_dash(db):
+    """Issue 15 item 7: the members table shows —, never None, for a complaint without a product or shop."""
+    planted = pd.read_csv(PLANTED, dtype={"complaint_id": str})
+    hotel = planted["group"] == "hotel"
+    for column in ("product", "merchant"):  # NULL in the store, as an export without the cell gives it
+        planted[column] = planted[column].astype(object).where(~hotel, None)
+    with Store(db) as store:
+        fill_store(store, planted)
+    at = pick(open_page(), "酒店")
+    assert not at.exception
+    members = at.dataframe[1].value
+    assert (members["product"] == "—").any() and (members["merchant"] == "—").any()
+    assert not members[["product", "merchant"]].isna().any().any()
