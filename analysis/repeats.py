@@ -72,7 +72,7 @@ import pandas as pd
 
 from analysis import privacy
 from analysis.schema import rel_path
-from analysis.textutil import read_config_csv
+from analysis.textutil import normalised_weights, read_config_csv
 from analysis.errors import ConfigError, UserError
 from analysis.store import Filters, Store
 
@@ -138,10 +138,7 @@ class ScoreWeights:
     def normalised(self) -> dict[str, float]:
         """The four weights divided by their sum."""
         raw = {"volume": self.volume, "spread": self.spread, "template": self.template, "claims": self.claims}
-        if any(v < 0 or not math.isfinite(v) for v in raw.values()):
-            raise UserError("重复投诉评分的权重必须是非负数。")
-        total = sum(raw.values())
-        return {k: (v / total if total > 0 else 0.25) for k, v in raw.items()}
+        return normalised_weights(raw, message="重复投诉评分的权重必须是非负数。")
 
 
 # ---------------------------------------------------------------------------

@@ -59,7 +59,7 @@ from analysis.errors import UserError
 from analysis.privacy import drop_personal_tokens
 from analysis.store import UNCLASSIFIED, Filters, Store
 from analysis.taxonomy import KIND_GOODS, Taxonomy, load_taxonomy
-from analysis.textutil import data_path, load_stopwords
+from analysis.textutil import data_path, load_stopwords, normalised_weights
 
 if TYPE_CHECKING:
     from analysis.cluster import ClusterResult
@@ -119,11 +119,7 @@ class Weights:
 
     def normalised(self) -> dict[str, float]:
         """The weights divided by their sum (equal weights when all are 0)."""
-        raw = dataclasses.asdict(self)
-        if any(v < 0 or not math.isfinite(v) for v in raw.values()):
-            raise UserError("优先级权重必须是非负数。")
-        total = sum(raw.values())
-        return {k: (v / total if total > 0 else 0.25) for k, v in raw.items()}
+        return normalised_weights(dataclasses.asdict(self), message="优先级权重必须是非负数。")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -33,6 +33,7 @@ __all__ = [
     "is_comment",
     "json_safe",
     "load_stopwords",
+    "normalised_weights",
     "read_config_csv",
     "read_lines",
     "to_halfwidth",
@@ -196,6 +197,20 @@ def read_config_csv(path: str | Path, columns: Sequence[str], *, data: bytes | N
 
 
 # -- JSON ---------------------------------------------------------------------------------------
+def normalised_weights(raw: Mapping[str, float], *, message: str) -> dict[str, float]:
+    """Non-negative weights divided by their sum (equal weights when all are 0).
+
+    Raises:
+        UserError: a negative or non-finite weight, with ``message`` (Chinese).
+    """
+    from analysis.errors import UserError
+
+    if any(v < 0 or not math.isfinite(v) for v in raw.values()):
+        raise UserError(message)
+    total = sum(raw.values())
+    return {k: (v / total if total > 0 else 1 / len(raw)) for k, v in raw.items()}
+
+
 def json_safe(value, *, digits: int | None = 6):
     """A JSON-ready copy of ``value``, recursively.
 

@@ -132,3 +132,14 @@ def test_json_safe():
     json.dumps(out, allow_nan=False)
     assert json_safe(1.23456789, digits=None) == 1.23456789
     assert type(json_safe(np.int64(3))) is int
+
+
+def test_normalised_weights():
+    from analysis.errors import UserError
+    from analysis.textutil import normalised_weights
+
+    assert normalised_weights({"a": 1.0, "b": 3.0}, message="x") == {"a": 0.25, "b": 0.75}
+    assert normalised_weights({"a": 0.0, "b": 0.0}, message="x") == {"a": 0.5, "b": 0.5}  # all zero: equal
+    for bad in (-1.0, float("nan"), float("inf")):
+        with pytest.raises(UserError, match="权重必须是非负数"):
+            normalised_weights({"a": bad, "b": 1.0}, message="权重必须是非负数。")
