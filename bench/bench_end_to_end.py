@@ -99,12 +99,13 @@ def _memory(pids: list[int]) -> tuple[int, int]:
     return rss, pss
 
 
-def _run_child(*args: str) -> dict:
-    """Run ``this file --child ARGS``; return its JSON line plus the peak memory of its process tree.
+def _run_child(*args: str, script: str = __file__) -> dict:
+    """Run ``script --child ARGS`` (default: this file); return its JSON line plus the peak memory
+    of its process tree.
 
     The child may print ``@stage NAME TIME`` lines on stderr; the peak is then also given per stage.
     """
-    proc = subprocess.Popen([sys.executable, __file__, "--child", *args], cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, script, "--child", *args], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     samples: list[tuple[float, int, int]] = []
     stop = threading.Event()

@@ -34,7 +34,8 @@ OUT = ROOT / "bench" / "out"
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_end_to_end import _gib, _machine, _memory, _tree  # noqa: E402
+from bench_end_to_end import _gib, _machine  # noqa: E402
+from bench_end_to_end import _run_child as _run_measured  # noqa: E402
 
 SEED = 2017
 # The cold build in one process (n_jobs=1, BENCH_N_JOBS=2 for the build's worker process): on the
@@ -48,30 +49,9 @@ MEMORY_TARGET = 2 * 1024**3
 
 
 def _run_child(*args: str) -> dict:
-    """Run ``this file --child ARGS``; its JSON line plus the peak PSS of its process tree."""
-    import subprocess
-    import threading
-
-    proc = subprocess.Popen([sys.executable, __file__, "--child", *args], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    peak = [0]
-    stop = threading.Event()
-
-    def sample() -> None:
-        while not stop.is_set():
-            peak[0] = max(peak[0], _memory(_tree(proc.pid))[1])
-            stop.wait(0.1)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    out, err = proc.communicate()
-    stop.set()
-    sampler.join()
-    if proc.returncode != 0:
-        raise SystemExit(f"child {args[0]} failed:\n{err[-4000:]}")
-    result = json.loads(out.strip().splitlines()[-1])
-    result["peak_tree_pss"] = peak[0]
-    return result
+    """Run ``this file --child ARGS``: its JSON line plus the peak PSS of its process tree
+    (``bench_end_to_end``'s sampler)."""
+    return _run_measured(*args, script=__file__)
 
 
 def _cpu() -> float:
